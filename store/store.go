@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNotFound means the store holds no block (or key) by that name.
+	ErrNotFound = errors.New("not found")
+	// ErrRefChanged means a block stored as a reference could not be read
+	// back as it was: the file changed, shrank or vanished, or its bytes no
+	// longer hash to the block's CID. The reference is never served.
+	ErrRefChanged = errors.New("referenced file changed")
+	// ErrHashMismatch means bytes offered as a block do not hash to its CID.
+	ErrHashMismatch = errors.New("block does not match its hash")
+	// ErrPinned means an operation was refused because a pin needs the block.
+	ErrPinned = errors.New("pinned")
+)
+
+// Ref says where the bytes of a block live in a file outside the store.
+// Reading it back checks the file still has the recorded size and mtime and
+// that the bytes hash to the block's CID.
+type Ref struct {
+	Path     string    // absolute path of the file
+	Offset   int64     // where the block starts in the file
+	Length   uint32    // length of the block
+	FileSize int64     // file size when the reference was recorded
+	ModTime  time.Time // file mtime when the reference was recorded
+}
+
+// PinMode says what a pin keeps.
+type PinMode uint8
+
+const (
+	// PinRecursive keeps the block and every block reachable from it.
+	PinRecursive PinMode = iota + 1
+	// PinDirect keeps only the block itself.
+	PinDirect
+)
+
+func (m PinMode) String() string {
+	switch m {
+	case PinRecursive:
+		return "recursive"
+	case PinDirect:
+		return "direct"
+	}
+	return "unknown"
+}
+
+// Pin is one pinned root.
+type Pin struct {
+	Cid  cid.Cid
+	Mode PinMode
+}
+
+// Blocks reads blocks. Get returns the bytes of a block, read from the
+// store or through its reference; the bytes always hash to c.
+type Blocks interface {
+	Get(ctx context.Context, c cid.Cid) ([]byte, error)
+	Has(ctx context.Context, c cid.Cid) (bool, error)
+}
+
+// Batch groups writes that are committed together. Its methods are not
+// safe for concurrent use. Nothing is visible before Commit; a batch that is
+// not committed must be Discarded.
+type Batch interface {
+	// Put stores a copy of data as block c. The caller has already hashed
+	// data (Put does not re-hash it).
+	Put(c cid.Cid, data []byte) error
+	// PutRef stores block c as a reference into a file.
+	PutRef(c cid.Cid, ref Ref) error
+	// Pin pins c in the same commit as the blocks.
+	Pin(c cid.Cid, mode PinMode) error
+	Commit() error
+	Discard()
+}
+
+// GCStats reports what a garbage collection removed.
+type GCStats struct {
+	Blocks int   // blocks (copies and references) removed
+	Bytes  int64 // bytes of block data freed (references count their length)
+}
+
+// Stats describes a store's contents.
+type Stats struct {
+	Blocks    int   // blocks held as copies
+	Refs      int   // blocks held as references
+	DataBytes int64 // bytes of copied block data
+	RefBytes  int64 // bytes of data referenced in files
+	Pins      int
+	DiskBytes int64 // bytes the store takes on disk, where known
+}
+
+// Store is a block store with pins and garbage collection.
+type Store interface {
+	Blocks
+	// NewBatch starts a group of writes. While a batch is open a garbage
+	// collection cannot sweep, so blocks added in it are never collected
+	// between being written and being pinned.
+	NewBatch(ctx context.Context) Batch
+	// Delete removes a block (copy or reference). Missing blocks are not
+	// an error.
+	Delete(ctx context.Context, c cid.Cid) error
+	// Size returns the length of block c without reading a referenced file.
+	Size(ctx context.Context, c cid.Cid) (int, error)
+	// AllKeys calls fn with the multihash of every block held.
+	AllKeys(ctx context.Context, fn func(mh []byte) error) error
+
+	Pin(ctx context.Context, c cid.Cid, mode PinMode) error
+	Unpin(ctx context.Context, c cid.Cid) error
+	Pins(ctx context.Context) ([]Pin, error)
+
+	// AddRoots registers a set of roots that garbage collection keeps
+	// (recursively) besides pins, such as a folder's current index. The
+	// function is called at the start of every collection.
+	AddRoots(name string, roots func(ctx context.Context) ([]cid.Cid, error))
+	// GC removes every block not reachable from a pin or a registered root.
+	GC(ctx context.Context) (GCStats, error)
+
+	Stats(ctx context.Context) (Stats, error)
+	Close() error
+}
