@@ -20,6 +20,9 @@ var (
 	ErrHashMismatch = errors.New("block does not match its hash")
 	// ErrPinned means an operation was refused because a pin needs the block.
 	ErrPinned = errors.New("pinned")
+	// ErrUnsupportedCid means a CID's multihash is not sha2-256, the only
+	// hash the store accepts.
+	ErrUnsupportedCid = errors.New("unsupported CID: multihash must be sha2-256")
 )
 
 // Ref says where the bytes of a block live in a file outside the store.
@@ -59,25 +62,45 @@ type Pin struct {
 	Mode PinMode
 }
 
-// Blocks reads blocks. Get returns the bytes of a block, read from the
-// store or through its reference; the bytes always hash to c.
+// Blocks reads blocks.
 type Blocks interface {
+	// Get returns the bytes of block c, a copy the caller owns. Bytes read
+	// through a reference are always hashed and never returned unless they
+	// match c (else ErrRefChanged); copies are hashed only where the store
+	// was opened to hash on read (else ErrHashMismatch). ErrNotFound if
+	// the block is not held.
 	Get(ctx context.Context, c cid.Cid) ([]byte, error)
+	// Has reports whether block c is held, as a copy or as a reference
+	// (the referenced file is not checked).
 	Has(ctx context.Context, c cid.Cid) (bool, error)
 }
 
 // Batch groups writes that are committed together. Its methods are not
-// safe for concurrent use. Nothing is visible before Commit; a batch that is
-// not committed must be Discarded.
+// safe for concurrent use. A batch that is not committed must be
+// Discarded; Discard after Commit does nothing, so `defer b.Discard()` is
+// the usual pattern.
+//
+// Pins are applied at Commit, atomically with the last blocks and only
+// after every block of the batch is written. Blocks are invisible before
+// Commit while the batch is small (at least 4 MiB of data); a larger batch
+// may write, and so show, some blocks earlier to bound its memory. Blocks
+// of a discarded batch that were already written are unpinned garbage that
+// the next collection removes. While a batch is open a collection cannot
+// sweep.
 type Batch interface {
 	// Put stores a copy of data as block c. The caller has already hashed
-	// data (Put does not re-hash it).
+	// data (Put does not re-hash it); data is copied, so the caller may
+	// reuse it once Put returns. A block already held as a copy is not
+	// written again; one held as a reference becomes a copy.
 	Put(c cid.Cid, data []byte) error
-	// PutRef stores block c as a reference into a file.
+	// PutRef stores block c as a reference into a file. A block already
+	// held as a copy stays a copy.
 	PutRef(c cid.Cid, ref Ref) error
 	// Pin pins c in the same commit as the blocks.
 	Pin(c cid.Cid, mode PinMode) error
+	// Commit writes the batch. The batch cannot be used afterwards.
 	Commit() error
+	// Discard drops what was not written yet and releases the batch.
 	Discard()
 }
 
@@ -105,22 +128,33 @@ type Store interface {
 	// between being written and being pinned.
 	NewBatch(ctx context.Context) Batch
 	// Delete removes a block (copy or reference). Missing blocks are not
-	// an error.
+	// an error; a block that is itself pinned is refused with ErrPinned
+	// (blocks only reachable from a recursive pin are not checked).
 	Delete(ctx context.Context, c cid.Cid) error
 	// Size returns the length of block c without reading a referenced file.
 	Size(ctx context.Context, c cid.Cid) (int, error)
 	// AllKeys calls fn with the multihash of every block held.
 	AllKeys(ctx context.Context, fn func(mh []byte) error) error
 
+	// Pin pins c (whose block need not be present yet). A recursive pin
+	// replaces a direct one; a direct pin leaves a recursive one as it is.
 	Pin(ctx context.Context, c cid.Cid, mode PinMode) error
+	// Unpin removes the pin on c, whatever its mode; ErrNotFound if none.
 	Unpin(ctx context.Context, c cid.Cid) error
+	// Pins lists every pin.
 	Pins(ctx context.Context) ([]Pin, error)
 
 	// AddRoots registers a set of roots that garbage collection keeps
-	// (recursively) besides pins, such as a folder's current index. The
-	// function is called at the start of every collection.
+	// (recursively) besides pins, such as a folder's current index. A
+	// second call with the same name replaces the set. The function is
+	// called at the start of every collection and again, with the store
+	// locked against batches, just before the sweep: it must not open a
+	// batch or wait for one.
 	AddRoots(name string, roots func(ctx context.Context) ([]cid.Cid, error))
 	// GC removes every block not reachable from a pin or a registered root.
+	// Reachable blocks that are missing are fine (partial DAGs); a
+	// reachable block that is present but does not decode stops the
+	// collection before anything is removed.
 	GC(ctx context.Context) (GCStats, error)
 
 	Stats(ctx context.Context) (Stats, error)

@@ -1,12 +1,128 @@
-// Command shoal is a content-addressed peer-to-peer folder sync tool.
+// Command shoal is a content-addressed peer-to-peer folder sync tool: it
+// adds files to a block store as IPFS-compatible DAGs, moves them between
+// peers, and keeps folders in sync.
+//
+// This file only parses the command line and wires packages together; the
+// work is done in the packages it calls.
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
+// env is what every command gets: where to find the home and where to write.
+type env struct {
+	home   string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type command struct {
+	name  string
+	usage string
+	run   func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"init", "init                       create the home (key, store)", cmdInit},
+		{"add", "add [flags] PATH...        add files or directories, print their CIDs", cmdAdd},
+		{"cat", "cat CID[/path]             write a file to stdout", cmdCat},
+		{"get", "get [-o OUT] [--force] CID[/path]  write a file or tree to disk", cmdGet},
+		{"ls", "ls CID[/path]              list a directory", cmdLs},
+		{"pin", "pin add|rm|ls [CID...]     manage pins", cmdPin},
+		{"gc", "gc                         remove blocks no pin or folder needs", cmdGC},
+		{"export", "export [-o FILE] CID       write a CAR v1 of a DAG", cmdExport},
+		{"import", "import FILE.car|-          read a CAR v1, verify it, pin its roots", cmdImport},
+		{"stat", "stat                       store size, blocks, pins", cmdStat},
+		{"dht", "dht SUBCOMMAND ...         run or query the DHT (serve, ping, find-node, get-peers, announce, put, get, table)", cmdDHT},
+	}
+}
+
 func main() {
-	fmt.Fprintln(os.Stderr, "shoal: under construction")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "shoal: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("shoal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home := fs.String("home", "", "state directory (default $SHOAL_HOME, else the OS config dir + /shoal)")
+	fs.Usage = func() { usage(stderr) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		usage(stderr)
+		return flag.ErrHelp
+	}
+	e := &env{home: *home, stdin: stdin, stdout: stdout, stderr: stderr}
+	if e.home == "" {
+		h, err := defaultHome()
+		if err != nil {
+			return err
+		}
+		e.home = h
+	}
+	name, rest := fs.Arg(0), fs.Args()[1:]
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, e, rest)
+		}
+	}
+	if name == "help" {
+		usage(stdout)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (see `shoal help`)", name)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: shoal [--home DIR] COMMAND [ARGS]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %s\n", c.usage)
+	}
+}
+
+// parseArgs parses flags that may come before, between or after
+// positional arguments (as `shoal add FILE -Q` allows) and returns the
+// positional ones. "--" ends flag parsing.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlags(name string, e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet("shoal "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
 }

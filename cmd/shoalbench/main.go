@@ -1,0 +1,109 @@
+// Command shoalbench runs the benchmark scenarios the issues name and
+// prints each as a table: the measured figure, the limit it is compared
+// with (measured on this machine in the same run), and the ratio.
+//
+//	go run ./cmd/shoalbench add     # chunking, hashing, shoal add/cat/get
+//	go run ./cmd/shoalbench swarm   # block transfer between daemons
+//	go run ./cmd/shoalbench dht     # DHT lookups: simulation and loopback UDP
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+type scenario struct {
+	about string
+	run   func(ctx context.Context, opt options, t *table) error
+}
+
+type options struct {
+	sizeMiB int
+	workDir string
+}
+
+func scenarios() map[string]scenario {
+	return map[string]scenario{
+		"add": {"FastCDC, SHA-256, shoal add (--nocopy and copy), cat and get of one file", benchAdd},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fs := flag.NewFlagSet("shoalbench", flag.ExitOnError)
+	size := fs.Int("size", 512, "MiB of data per scenario")
+	dir := fs.String("dir", "", "work directory (default: a temporary one)")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: shoalbench [--size MiB] [--dir DIR] SCENARIO...")
+		names := make([]string, 0)
+		for n := range scenarios() {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, scenarios()[n].about)
+		}
+	}
+	_ = fs.Parse(os.Args[1:])
+	if fs.NArg() == 0 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	for _, name := range fs.Args() {
+		sc, ok := scenarios()[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "shoalbench: unknown scenario %q\n", name)
+			os.Exit(2)
+		}
+		t := &table{title: name}
+		err := sc.run(ctx, options{sizeMiB: *size, workDir: *dir}, t)
+		t.print(os.Stdout)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "shoalbench %s: %v\n", name, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// table collects rows of figure / limit / ratio.
+type table struct {
+	title string
+	rows  []row
+	notes []string
+}
+
+type row struct {
+	name, value, limit, ratio, goal string
+}
+
+func (t *table) add(r row) { t.rows = append(t.rows, r) }
+
+func (t *table) note(format string, args ...any) {
+	t.notes = append(t.notes, fmt.Sprintf(format, args...))
+}
+
+func (t *table) print(w io.Writer) {
+	fmt.Fprintf(w, "\n== %s ==\n", t.title)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "measure\tvalue\tlimit (same run)\tratio\tgoal")
+	fmt.Fprintln(tw, strings.Repeat("-", 7)+"\t"+strings.Repeat("-", 5)+"\t"+strings.Repeat("-", 16)+"\t"+strings.Repeat("-", 5)+"\t"+strings.Repeat("-", 4))
+	for _, r := range t.rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, r.value, r.limit, r.ratio, r.goal)
+	}
+	tw.Flush()
+	for _, n := range t.notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+}
+
+func mbps(bytes int64, secs float64) string {
+	return fmt.Sprintf("%.0f MB/s", float64(bytes)/secs/1e6)
+}

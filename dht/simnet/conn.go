@@ -1,0 +1,274 @@
+package simnet
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+)
+
+// Conn is one endpoint of a Network. It implements net.PacketConn the way a
+// UDP socket does: WriteTo never blocks, packets that find a full receive
+// queue are dropped, ReadFrom honours deadlines and returns when the conn is
+// closed, and addresses are *net.UDPAddr.
+type Conn struct {
+	net   *Network
+	addr  netip.AddrPort
+	laddr *net.UDPAddr
+
+	wmu sync.Mutex // guards rng
+	rng *rand.Rand
+
+	mu      sync.Mutex
+	queue   []entry // ring buffer
+	head, n int
+	closed  bool
+	notify  chan struct{} // capacity 1: something arrived
+	done    chan struct{} // closed by Close
+
+	rdl, wdl *deadline
+}
+
+type entry struct {
+	src  netip.AddrPort
+	data []byte
+}
+
+type enqueueResult int
+
+const (
+	enqueued enqueueResult = iota
+	queueFull
+	connClosed
+)
+
+var _ net.PacketConn = (*Conn)(nil)
+
+func newConn(n *Network, addr netip.AddrPort, rng *rand.Rand) *Conn {
+	return &Conn{
+		net:    n,
+		addr:   addr,
+		laddr:  net.UDPAddrFromAddrPort(addr),
+		rng:    rng,
+		notify: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		rdl:    newDeadline(),
+		wdl:    newDeadline(),
+	}
+}
+
+// AddrPort returns the conn's address.
+func (c *Conn) AddrPort() netip.AddrPort { return c.addr }
+
+// LocalAddr returns the conn's address as a *net.UDPAddr.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// ReadFrom reads the next packet into p and returns its length and sender as
+// a *net.UDPAddr. A packet longer than p is truncated, as with UDP.
+func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, src, err := c.ReadFromUDPAddrPort(p)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(src), nil
+}
+
+// ReadFromUDPAddrPort is ReadFrom returning the sender as a netip.AddrPort,
+// like (*net.UDPConn).ReadFromUDPAddrPort.
+func (c *Conn) ReadFromUDPAddrPort(p []byte) (int, netip.AddrPort, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return 0, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, net.ErrClosed)
+		}
+		if c.n > 0 {
+			e := c.queue[c.head]
+			c.queue[c.head] = entry{}
+			c.head = (c.head + 1) % len(c.queue)
+			c.n--
+			more := c.n > 0
+			c.mu.Unlock()
+			if more {
+				c.signal() // another reader may be waiting
+			}
+			return copy(p, e.data), e.src, nil
+		}
+		c.mu.Unlock()
+		if c.rdl.passed() {
+			return 0, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, os.ErrDeadlineExceeded)
+		}
+		select {
+		case <-c.notify:
+		case <-c.done:
+		case <-c.rdl.wait():
+		}
+	}
+}
+
+// WriteTo sends p to addr, which must be a *net.UDPAddr or print as
+// "ip:port". It returns len(p) even when the network later drops the packet.
+func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	dst, err := addrPortOf(addr)
+	if err != nil {
+		return 0, c.opErr("write", netip.AddrPort{}, err)
+	}
+	return c.WriteToUDPAddrPort(p, dst)
+}
+
+// WriteToUDPAddrPort is WriteTo with a netip.AddrPort destination, like
+// (*net.UDPConn).WriteToUDPAddrPort.
+func (c *Conn) WriteToUDPAddrPort(p []byte, dst netip.AddrPort) (int, error) {
+	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	if !dst.IsValid() || dst.Port() == 0 {
+		return 0, c.opErr("write", dst, ErrInvalidAddr)
+	}
+	if c.isClosed() {
+		return 0, c.opErr("write", dst, net.ErrClosed)
+	}
+	if c.wdl.passed() {
+		return 0, c.opErr("write", dst, os.ErrDeadlineExceeded)
+	}
+	if len(p) > c.net.opt.MaxPacket {
+		return 0, c.opErr("write", dst, ErrTooLarge)
+	}
+	link := c.net.opt.Link
+	if c.net.opt.LinkFunc != nil {
+		link = c.net.opt.LinkFunc(c.addr, dst)
+	}
+	c.wmu.Lock()
+	lost := link.Loss > 0 && c.rng.Float64() < link.Loss
+	delay := link.Latency
+	if link.Jitter > 0 {
+		delay += time.Duration(c.rng.Int64N(int64(2*link.Jitter)+1)) - link.Jitter
+	}
+	c.wmu.Unlock()
+	c.net.sent.Add(1)
+	if lost {
+		c.net.lost.Add(1)
+		return len(p), nil
+	}
+	c.net.send(c.addr, dst, append([]byte(nil), p...), delay)
+	return len(p), nil
+}
+
+// Close closes the conn, unblocks its readers and frees its address.
+func (c *Conn) Close() error {
+	if !c.close() {
+		return c.opErr("close", netip.AddrPort{}, net.ErrClosed)
+	}
+	c.net.remove(c)
+	return nil
+}
+
+// SetDeadline sets both the read and the write deadline.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c.isClosed() {
+		return c.opErr("set", netip.AddrPort{}, net.ErrClosed)
+	}
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the time after which ReadFrom fails with a timeout.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.isClosed() {
+		return c.opErr("set", netip.AddrPort{}, net.ErrClosed)
+	}
+	c.rdl.set(t)
+	return nil
+}
+
+// SetWriteDeadline sets the time after which WriteTo fails with a timeout.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.isClosed() {
+		return c.opErr("set", netip.AddrPort{}, net.ErrClosed)
+	}
+	c.wdl.set(t)
+	return nil
+}
+
+// close marks the conn closed; it reports false if it already was.
+func (c *Conn) close() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.closed = true
+	c.queue, c.head, c.n = nil, 0, 0
+	close(c.done)
+	return true
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// enqueue appends a packet to the receive queue.
+func (c *Conn) enqueue(src netip.AddrPort, data []byte) enqueueResult {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return connClosed
+	}
+	limit := c.net.opt.QueueLen
+	if c.n >= limit {
+		c.mu.Unlock()
+		return queueFull
+	}
+	if c.n == len(c.queue) { // grow the ring, up to limit
+		size := min(max(2*len(c.queue), 8), limit)
+		q := make([]entry, size)
+		for i := range c.n {
+			q[i] = c.queue[(c.head+i)%len(c.queue)]
+		}
+		c.queue, c.head = q, 0
+	}
+	c.queue[(c.head+c.n)%len(c.queue)] = entry{src: src, data: data}
+	c.n++
+	c.mu.Unlock()
+	c.signal()
+	return enqueued
+}
+
+func (c *Conn) signal() {
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// opErr wraps err the way the net package does for UDP sockets, so callers
+// can test errors.Is(err, net.ErrClosed) and err.(net.Error).Timeout().
+func (c *Conn) opErr(op string, remote netip.AddrPort, err error) error {
+	e := &net.OpError{Op: op, Net: "udp", Source: c.laddr, Err: err}
+	if remote.IsValid() {
+		e.Addr = net.UDPAddrFromAddrPort(remote)
+	}
+	return e
+}
+
+// addrPortOf converts a net.Addr to a netip.AddrPort.
+func addrPortOf(a net.Addr) (netip.AddrPort, error) {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		if a == nil {
+			return netip.AddrPort{}, ErrInvalidAddr
+		}
+		return a.AddrPort(), nil
+	case nil:
+		return netip.AddrPort{}, ErrInvalidAddr
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%w: %w", ErrInvalidAddr, err)
+	}
+	return ap, nil
+}

@@ -1,0 +1,7 @@
+// Package simnet is an in-memory packet network for running thousands of DHT
+// nodes in one process. Each node gets a net.PacketConn that behaves like a
+// UDP socket (deadlines, bounded receive queue, silent drops), while links add
+// seeded, deterministic latency, jitter and loss. Delivery is driven by the
+// standard time package, so inside a testing/synctest bubble the whole network
+// runs in fake time; nodes can be taken down and brought back to model churn.
+package simnet

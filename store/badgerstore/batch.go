@@ -1,0 +1,286 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/store"
+)
+
+// A batch writes into one badger transaction until it holds flushBytes of
+// values or flushEntries entries, then commits it asynchronously and starts
+// the next; at most maxInflight commits run at once. This bounds the memory
+// a large batch holds (about (maxInflight+1) * flushBytes) while keeping
+// badger's write pipeline busy, as its WriteBatch does.
+const (
+	flushBytes   = 4 << 20
+	flushEntries = 4096
+	maxInflight  = 4
+)
+
+var errBatchDone = errors.New("batch already committed or discarded")
+
+// NewBatch starts a batch. It waits while a collection is sweeping.
+func (s *Store) NewBatch(ctx context.Context) store.Batch {
+	b := &batch{s: s, ctx: ctx}
+	if err := s.gc.RLock(ctx); err != nil {
+		b.done, b.err = true, err
+		return b
+	}
+	b.txn = s.db.NewTransaction(true)
+	b.sem = make(chan struct{}, maxInflight)
+	return b
+}
+
+type batch struct {
+	s    *Store
+	ctx  context.Context
+	txn  *badger.Txn
+	pins []store.Pin
+
+	bytes   int      // value bytes in txn
+	entries int      // entries in txn
+	bufs    [][]byte // pooled buffers txn refers to
+
+	sem      chan struct{}
+	inflight sync.WaitGroup
+	errMu    sync.Mutex
+	asyncErr error
+
+	done bool
+	err  error // why the batch is done, if not by Commit or Discard
+}
+
+func (b *batch) usable(c cid.Cid) error {
+	if b.done {
+		if b.err != nil {
+			return b.err
+		}
+		return errBatchDone
+	}
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	if err := b.firstAsyncErr(); err != nil {
+		return err
+	}
+	return store.CheckCid(c)
+}
+
+func (b *batch) firstAsyncErr() error {
+	b.errMu.Lock()
+	defer b.errMu.Unlock()
+	return b.asyncErr
+}
+
+// Put stores a copy of data as block c.
+func (b *batch) Put(c cid.Cid, data []byte) error {
+	if err := b.usable(c); err != nil {
+		return fmt.Errorf("put block %s: %w", c, err)
+	}
+	k, err := b.kind(c)
+	if err != nil {
+		return fmt.Errorf("put block %s: %w", c, err)
+	}
+	if k == kindCopy {
+		return nil
+	}
+	v := b.s.bufs.get(len(data))
+	copy(v, data)
+	entries := []*badger.Entry{badger.NewEntry(key(prefixBlock, c.Hash()), v)}
+	if k == kindRef {
+		e := badger.NewEntry(key(prefixRef, c.Hash()), nil)
+		entries = append(entries, e)
+	}
+	if err := b.set(entries, len(v), k == kindRef); err != nil {
+		// v may be in the transaction: leave it to the garbage collector.
+		return fmt.Errorf("put block %s: %w", c, err)
+	}
+	// Only now: a flush inside set must not hand v back to the pool while
+	// the new transaction refers to it.
+	b.bufs = append(b.bufs, v)
+	return nil
+}
+
+// PutRef stores block c as a reference into a file.
+func (b *batch) PutRef(c cid.Cid, ref store.Ref) error {
+	if err := b.usable(c); err != nil {
+		return fmt.Errorf("put reference %s: %w", c, err)
+	}
+	if err := store.CheckRef(ref); err != nil {
+		return fmt.Errorf("put reference %s: %w", c, err)
+	}
+	k, err := b.kind(c)
+	if err != nil {
+		return fmt.Errorf("put reference %s: %w", c, err)
+	}
+	if k == kindCopy {
+		return nil
+	}
+	v := encodeRef(ref)
+	if err := b.set([]*badger.Entry{badger.NewEntry(key(prefixRef, c.Hash()), v)}, len(v), false); err != nil {
+		return fmt.Errorf("put reference %s: %w", c, err)
+	}
+	return nil
+}
+
+// Pin pins c when the batch commits.
+func (b *batch) Pin(c cid.Cid, mode store.PinMode) error {
+	if err := b.usable(c); err != nil {
+		return fmt.Errorf("pin %s: %w", c, err)
+	}
+	if err := checkPin(c, mode); err != nil {
+		return err
+	}
+	b.pins = append(b.pins, store.Pin{Cid: c, Mode: mode})
+	return nil
+}
+
+func (b *batch) kind(c cid.Cid) (blockKind, error) {
+	var k blockKind
+	err := b.s.db.View(func(txn *badger.Txn) (err error) {
+		k, _, err = b.s.kind(txn, c.Hash())
+		return err
+	})
+	return k, err
+}
+
+// set adds entries to the current transaction, all in the same one; if
+// lastIsDelete, the last entry is a deletion.
+func (b *batch) set(entries []*badger.Entry, n int, lastIsDelete bool) error {
+	if b.bytes+n > flushBytes || b.entries+len(entries) > flushEntries {
+		if err := b.flush(); err != nil {
+			return err
+		}
+	}
+	err := b.add(entries, lastIsDelete)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		// Only with unusual sizes: commit what is there (perhaps with the
+		// first of entries, which is then written twice, harmlessly) and
+		// add them all to the next transaction.
+		if err = b.flush(); err == nil {
+			err = b.add(entries, lastIsDelete)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	b.bytes += n
+	b.entries += len(entries)
+	return nil
+}
+
+func (b *batch) add(entries []*badger.Entry, lastIsDelete bool) error {
+	for i, e := range entries {
+		var err error
+		if lastIsDelete && i == len(entries)-1 {
+			err = b.txn.Delete(e.Key)
+		} else {
+			err = b.txn.SetEntry(e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush commits the current transaction in the background and starts the
+// next.
+func (b *batch) flush() error {
+	if b.entries == 0 {
+		return nil
+	}
+	select {
+	case b.sem <- struct{}{}:
+	case <-b.ctx.Done():
+		return b.ctx.Err()
+	}
+	b.inflight.Add(1)
+	bufs := b.bufs
+	b.bufs = nil
+	b.txn.CommitWith(func(err error) {
+		b.s.bufs.put(bufs)
+		if err != nil {
+			b.errMu.Lock()
+			if b.asyncErr == nil {
+				b.asyncErr = err
+			}
+			b.errMu.Unlock()
+		}
+		<-b.sem
+		b.inflight.Done()
+	})
+	b.txn = b.s.db.NewTransaction(true)
+	b.s.wrote(b.bytes)
+	b.bytes, b.entries = 0, 0
+	return b.firstAsyncErr()
+}
+
+// Commit waits for the batch's earlier transactions, then commits the last
+// one with the pins.
+func (b *batch) Commit() error {
+	if b.done {
+		if b.err != nil {
+			return b.err
+		}
+		return errBatchDone
+	}
+	b.done = true
+	defer b.s.gc.RUnlock()
+	err := b.commit()
+	if err != nil {
+		b.txn.Discard()
+	} else if b.s.written.Load() >= trimEvery {
+		// A large write ends: leave little of it resident.
+		trimMapped(b.s.mapDir)
+	}
+	b.s.bufs.put(b.bufs)
+	b.bufs = nil
+	if err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	return nil
+}
+
+func (b *batch) commit() error {
+	b.inflight.Wait()
+	if err := b.firstAsyncErr(); err != nil {
+		return err
+	}
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	for _, p := range b.pins {
+		err := pinEntries(b.txn, p.Cid, p.Mode)
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			// Thousands of pins: commit what is there and go on.
+			if err = b.txn.Commit(); err == nil {
+				b.txn = b.s.db.NewTransaction(true)
+				err = pinEntries(b.txn, p.Cid, p.Mode)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return b.txn.Commit()
+}
+
+// Discard drops what is not written yet and releases the batch.
+func (b *batch) Discard() {
+	if b.done {
+		return
+	}
+	b.done = true
+	b.txn.Discard()
+	b.inflight.Wait()
+	b.s.bufs.put(b.bufs)
+	b.bufs = nil
+	b.s.gc.RUnlock()
+}

@@ -1,0 +1,158 @@
+package badgerstore
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/store"
+)
+
+func mustCast(t *testing.T, key string) cid.Cid {
+	t.Helper()
+	c, err := cid.Cast([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func kvDump(t *testing.T, kv *KV, prefix string) string {
+	t.Helper()
+	out := ""
+	err := kv.Iterate(ctx, []byte(prefix), func(k, v []byte) error {
+		out += fmt.Sprintf("%s=%s;", k, v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestKV(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	a, ab := s.KV("a"), s.KV("ab")
+	for _, kv := range []struct {
+		ns   *KV
+		k, v string
+	}{{a, "x/2", "2"}, {a, "x/1", "1"}, {a, "y", "3"}, {ab, "x/9", "other"}} {
+		if err := kv.ns.Put(ctx, []byte(kv.k), []byte(kv.v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		ns     *KV
+		prefix string
+		want   string
+	}{
+		{a, "", "x/1=1;x/2=2;y=3;"},
+		{a, "x/", "x/1=1;x/2=2;"},
+		{a, "z", ""},
+		{ab, "", "x/9=other;"},
+	}
+	for _, tc := range tests {
+		if got := kvDump(t, tc.ns, tc.prefix); got != tc.want {
+			t.Errorf("Iterate(%s, %q) = %q, want %q", tc.ns.name, tc.prefix, got, tc.want)
+		}
+	}
+	if v, err := a.Get(ctx, []byte("y")); err != nil || string(v) != "3" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	if err := a.Delete(ctx, []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get(ctx, []byte("y")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+	}
+	// Namespaces do not see blocks or pins either.
+	if got := kvDump(t, s.KV("b"), ""); got != "" {
+		t.Fatalf("namespace b sees %q", got)
+	}
+}
+
+func TestKVUpdateAtomic(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	kv := s.KV("idx")
+	if err := kv.Put(ctx, []byte("seq"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := kv.Update(ctx, func(txn *KVTxn) error {
+		if err := txn.Put([]byte("seq"), []byte("2")); err != nil {
+			return err
+		}
+		if err := txn.Put([]byte("rec/2"), []byte("r")); err != nil {
+			return err
+		}
+		// The transaction sees its own writes.
+		if v, err := txn.Get([]byte("seq")); err != nil || string(v) != "2" {
+			t.Errorf("Get inside Update = %q, %v", v, err)
+		}
+		n := 0
+		if err := txn.Iterate([]byte("rec/"), func(k, v []byte) error { n++; return nil }); err != nil || n != 1 {
+			t.Errorf("Iterate inside Update saw %d keys, %v", n, err)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want boom", err)
+	}
+	if got := kvDump(t, kv, ""); got != "seq=1;" {
+		t.Fatalf("after a failed Update: %q, want only seq=1", got)
+	}
+	err = kv.Update(ctx, func(txn *KVTxn) error {
+		if err := txn.Put([]byte("seq"), []byte("2")); err != nil {
+			return err
+		}
+		return txn.Put([]byte("rec/2"), []byte("r"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kvDump(t, kv, ""); got != "rec/2=r;seq=2;" {
+		t.Fatalf("after Update: %q", got)
+	}
+}
+
+func TestKVUpdateConcurrentIncrements(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	kv := s.KV("ctr")
+	const workers, each = 4, 25
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			for range each {
+				err := kv.Update(ctx, func(txn *KVTxn) error {
+					v, err := txn.Get([]byte("n"))
+					if err != nil && !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+					n := 0
+					if v != nil {
+						fmt.Sscan(string(v), &n)
+					}
+					return txn.Put([]byte("n"), []byte(fmt.Sprint(n+1)))
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := kv.Get(ctx, []byte("n")); err != nil || string(v) != fmt.Sprint(workers*each) {
+		t.Fatalf("counter = %q, %v; want %d (lost updates)", v, err, workers*each)
+	}
+}

@@ -1,0 +1,389 @@
+package badgerstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/store"
+)
+
+// Options tunes a Store; the zero value suits a small machine.
+type Options struct {
+	// HashOnRead verifies copied blocks on every Get (references are
+	// always verified). Off by default, as in kubo.
+	HashOnRead bool
+	// SyncWrites makes every commit durable before it returns. Off by
+	// default: data is flushed on Close.
+	SyncWrites bool
+	// Logger receives badger's warnings and errors; nil means slog.Default.
+	Logger *slog.Logger
+}
+
+// valueThreshold is the size from which badger keeps values in its value
+// log rather than in the LSM tree. Block sizes are computed from it.
+const valueThreshold = 1 << 10
+
+// Store is a store.Store on badger, plus a key-value namespace (KV). It is
+// safe for concurrent use.
+type Store struct {
+	db    *badger.DB
+	dir   string
+	opt   Options
+	gc    store.GCLock
+	gcMu  sync.Mutex // one collection at a time
+	roots store.RootSets
+	bufs  bufPool
+
+	mapDir  string       // dir as the kernel names it, for trimMapped
+	written atomic.Int64 // bytes batches have written, to pace trimMapped
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string, opt Options) (*Store, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := badger.Open(badgerOptions(dir, opt))
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", dir, err)
+	}
+	mapDir, err := filepath.Abs(dir)
+	if err == nil {
+		mapDir, err = filepath.EvalSymlinks(mapDir)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store in %s: %w", dir, err)
+	}
+	return &Store{db: db, dir: dir, opt: opt, mapDir: mapDir}, nil
+}
+
+// OpenBadger opens the badger database in dir with the options Open uses,
+// for benchmarks that compare the store with badger itself.
+func OpenBadger(dir string, opt Options) (*badger.DB, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return badger.Open(badgerOptions(dir, opt))
+}
+
+// trimEvery is how many bytes batches write between two trimMapped calls.
+const trimEvery = 64 << 20
+
+// wrote counts n bytes written by a batch and trims the mapped value log
+// every trimEvery bytes.
+func (s *Store) wrote(n int) {
+	total := s.written.Add(int64(n))
+	if total/trimEvery != (total-int64(n))/trimEvery {
+		trimMapped(s.mapDir)
+	}
+}
+
+// badgerOptions returns badger's options tuned for a machine with two
+// cores: large values go to the value log uncompressed, caches are small,
+// and only two memtables and two compactors run.
+func badgerOptions(dir string, opt Options) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithValueThreshold(valueThreshold).
+		WithCompression(options.None).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithSyncWrites(opt.SyncWrites).
+		WithMetricsEnabled(false).
+		WithLogger(slogLogger{opt.Logger})
+}
+
+// slogLogger routes badger's log lines to slog, keeping warnings and errors.
+type slogLogger struct{ l *slog.Logger }
+
+func msg(format string, args ...any) string {
+	return "badger: " + strings.TrimSpace(fmt.Sprintf(format, args...))
+}
+
+func (s slogLogger) Errorf(format string, args ...any)   { s.l.Error(msg(format, args...)) }
+func (s slogLogger) Warningf(format string, args ...any) { s.l.Warn(msg(format, args...)) }
+func (s slogLogger) Infof(string, ...any)                {}
+func (s slogLogger) Debugf(string, ...any)               {}
+
+// Close flushes everything to disk and closes the database.
+func (s *Store) Close() error {
+	serr := s.db.Sync()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", s.dir, err)
+	}
+	if serr != nil {
+		return fmt.Errorf("close store %s: sync: %w", s.dir, serr)
+	}
+	return nil
+}
+
+// Key prefixes; see the package comment.
+var (
+	prefixBlock     = []byte("b/")
+	prefixRef       = []byte("r/")
+	prefixRecursive = []byte("p/r/")
+	prefixDirect    = []byte("p/d/")
+	prefixKV        = []byte("k/")
+)
+
+func key(prefix, id []byte) []byte {
+	k := make([]byte, 0, len(prefix)+len(id))
+	return append(append(k, prefix...), id...)
+}
+
+// valueSize returns the exact length of a block value from its item,
+// without reading a value held in the value log. Badger's ValueSize is
+// exact for values kept in the tree (shorter than valueThreshold); for
+// values in the value log it subtracts a fixed 6-byte guess for the
+// entry header, whose real length depends on the varint lengths of the key
+// and value lengths. Undo the guess: the header is meta, user meta,
+// uvarint(key length + 8), uvarint(value length), uvarint(expiry = 0).
+func valueSize(item *badger.Item) int {
+	approx := item.ValueSize()
+	if approx < valueThreshold {
+		return int(approx)
+	}
+	klen := uint64(len(item.Key()) + 8)
+	// approx = 2 + ulen(klen) + ulen(v) + 1 + v - 6
+	rest := int(approx) + 6 - 2 - 1 - uvarintLen(klen) // = ulen(v) + v
+	for n := 1; n <= binary.MaxVarintLen64; n++ {
+		if v := rest - n; v >= 0 && uvarintLen(uint64(v)) == n {
+			return v
+		}
+	}
+	return int(approx)
+}
+
+func uvarintLen(v uint64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], v)
+}
+
+// Get returns a copy of block c; a reference is read and verified.
+func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	if err := store.CheckCid(c); err != nil {
+		return nil, err
+	}
+	var data []byte
+	var ref *store.Ref
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key(prefixBlock, c.Hash()))
+		if err == nil {
+			data, err = item.ValueCopy(nil)
+			return err
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if item, err = txn.Get(key(prefixRef, c.Hash())); err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			r, err := decodeRef(v)
+			ref = &r
+			return err
+		})
+	})
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return nil, fmt.Errorf("block %s: %w", c, store.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("read block %s: %w", c, err)
+	case ref != nil:
+		return store.ReadRef(c, *ref)
+	case s.opt.HashOnRead:
+		if err := store.VerifyBlock(c, data); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
+// blockKind says how a block is held.
+type blockKind uint8
+
+const (
+	kindNone blockKind = iota
+	kindCopy
+	kindRef
+)
+
+func (s *Store) kind(txn *badger.Txn, mh []byte) (blockKind, *badger.Item, error) {
+	item, err := txn.Get(key(prefixBlock, mh))
+	if err == nil {
+		return kindCopy, item, nil
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return kindNone, nil, err
+	}
+	item, err = txn.Get(key(prefixRef, mh))
+	if err == nil {
+		return kindRef, item, nil
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return kindNone, nil, err
+	}
+	return kindNone, nil, nil
+}
+
+// Has reports whether block c is held as a copy or a reference.
+func (s *Store) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	if err := store.CheckCid(c); err != nil {
+		return false, err
+	}
+	var k blockKind
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		k, _, err = s.kind(txn, c.Hash())
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("look up block %s: %w", c, err)
+	}
+	return k != kindNone, nil
+}
+
+// Size returns the length of block c without reading it.
+func (s *Store) Size(ctx context.Context, c cid.Cid) (int, error) {
+	if err := store.CheckCid(c); err != nil {
+		return 0, err
+	}
+	size := -1
+	err := s.db.View(func(txn *badger.Txn) error {
+		k, item, err := s.kind(txn, c.Hash())
+		switch {
+		case err != nil || k == kindNone:
+			return err
+		case k == kindCopy:
+			size = valueSize(item)
+			return nil
+		}
+		return item.Value(func(v []byte) error {
+			r, err := decodeRef(v)
+			size = int(r.Length)
+			return err
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of block %s: %w", c, err)
+	}
+	if size < 0 {
+		return 0, fmt.Errorf("block %s: %w", c, store.ErrNotFound)
+	}
+	return size, nil
+}
+
+// Delete removes block c unless it is pinned itself.
+func (s *Store) Delete(ctx context.Context, c cid.Cid) error {
+	if err := store.CheckCid(c); err != nil {
+		return err
+	}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		mode, err := pinMode(txn, c)
+		if err != nil {
+			return err
+		}
+		if mode != 0 {
+			return fmt.Errorf("%w %s", store.ErrPinned, mode)
+		}
+		if err := txn.Delete(key(prefixBlock, c.Hash())); err != nil {
+			return err
+		}
+		return txn.Delete(key(prefixRef, c.Hash()))
+	})
+	if err != nil {
+		return fmt.Errorf("delete block %s: %w", c, err)
+	}
+	return nil
+}
+
+// AllKeys calls fn with the multihash of every block: copies first, then
+// references. The slice is valid only during the call.
+func (s *Store) AllKeys(ctx context.Context, fn func(mh []byte) error) error {
+	for _, p := range [][]byte{prefixBlock, prefixRef} {
+		err := s.iterate(ctx, p, false, func(item *badger.Item) error {
+			return fn(item.Key()[len(p):])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// iterate calls fn for every key under prefix in a read transaction.
+func (s *Store) iterate(ctx context.Context, prefix []byte, values bool, fn func(*badger.Item) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		return iterateTxn(ctx, txn, prefix, values, fn)
+	})
+}
+
+func iterateTxn(ctx context.Context, txn *badger.Txn, prefix []byte, values bool, fn func(*badger.Item) error) error {
+	o := badger.DefaultIteratorOptions
+	o.PrefetchValues = values
+	o.Prefix = prefix
+	it := txn.NewIterator(o)
+	defer it.Close()
+	for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(it.Item()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stats counts blocks, references, their bytes and pins, and the size of
+// the database on disk.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	var st store.Stats
+	err := s.iterate(ctx, prefixBlock, false, func(item *badger.Item) error {
+		st.Blocks++
+		st.DataBytes += int64(valueSize(item))
+		return nil
+	})
+	if err == nil {
+		err = s.iterate(ctx, prefixRef, true, func(item *badger.Item) error {
+			return item.Value(func(v []byte) error {
+				r, err := decodeRef(v)
+				st.Refs++
+				st.RefBytes += int64(r.Length)
+				return err
+			})
+		})
+	}
+	if err == nil {
+		var pins []store.Pin
+		pins, err = s.Pins(ctx)
+		st.Pins = len(pins)
+	}
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("store stats: %w", err)
+	}
+	st.DiskBytes, err = diskUsage(s.dir)
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("store stats: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package badgerstore
+
+func trimMapped(string) {}

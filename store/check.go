@@ -1,0 +1,107 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// CheckCid returns nil if the store can hold c: its multihash must be a
+// full-length sha2-256. Otherwise it returns an error wrapping
+// ErrUnsupportedCid.
+func CheckCid(c cid.Cid) error {
+	if !c.Defined() {
+		return fmt.Errorf("undefined CID: %w", ErrUnsupportedCid)
+	}
+	h := c.Hash()
+	if len(h) != 2+sha256.Size || h[0] != mh.SHA2_256 || h[1] != sha256.Size {
+		return fmt.Errorf("%s: %w", c, ErrUnsupportedCid)
+	}
+	return nil
+}
+
+// Digest returns the sha2-256 digest inside c's multihash; c must have
+// passed CheckCid.
+func Digest(c cid.Cid) []byte {
+	return c.Hash()[2:]
+}
+
+// VerifyBlock checks that data hashes to c. It returns an error wrapping
+// ErrHashMismatch if not, or ErrUnsupportedCid if c is not sha2-256.
+func VerifyBlock(c cid.Cid, data []byte) error {
+	if err := CheckCid(c); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	if !bytes.Equal(sum[:], Digest(c)) {
+		return fmt.Errorf("block %s: %w", c, ErrHashMismatch)
+	}
+	return nil
+}
+
+// CheckRef returns an error if ref cannot describe a block: a relative
+// path, a negative offset or file size, or a block that runs past the end
+// of the file.
+func CheckRef(ref Ref) error {
+	switch {
+	case !filepath.IsAbs(ref.Path):
+		return fmt.Errorf("reference path %q is not absolute", ref.Path)
+	case ref.Offset < 0 || ref.FileSize < 0:
+		return fmt.Errorf("reference into %s: negative offset or size", ref.Path)
+	case ref.Offset+int64(ref.Length) > ref.FileSize:
+		return fmt.Errorf("reference into %s: block [%d, +%d) past end of file (%d bytes)",
+			ref.Path, ref.Offset, ref.Length, ref.FileSize)
+	}
+	return nil
+}
+
+// ReadRef reads block c through ref. The file must still have the size and
+// mtime recorded in ref, and the bytes read must hash to c; otherwise the
+// error wraps ErrRefChanged and names the file. Unverified bytes are never
+// returned.
+func ReadRef(c cid.Cid, ref Ref) ([]byte, error) {
+	if err := CheckCid(c); err != nil {
+		return nil, err
+	}
+	changed := func(format string, args ...any) error {
+		return fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)
+	}
+	f, err := os.Open(ref.Path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, changed("file is gone")
+		}
+		return nil, fmt.Errorf("block %s: open %s: %w: %w", c, ref.Path, ErrRefChanged, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("block %s: stat %s: %w", c, ref.Path, err)
+	}
+	if fi.Size() != ref.FileSize {
+		return nil, changed("size %d, recorded %d", fi.Size(), ref.FileSize)
+	}
+	if !fi.ModTime().Equal(ref.ModTime) {
+		return nil, changed("mtime %s, recorded %s", fi.ModTime(), ref.ModTime)
+	}
+	buf := make([]byte, ref.Length)
+	n, err := f.ReadAt(buf, ref.Offset)
+	if n < len(buf) {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, changed("short read at %d: %d of %d bytes", ref.Offset, n, len(buf))
+		}
+		return nil, fmt.Errorf("block %s: read %s at %d: %w", c, ref.Path, ref.Offset, err)
+	}
+	sum := sha256.Sum256(buf)
+	if !bytes.Equal(sum[:], Digest(c)) {
+		return nil, changed("bytes at %d no longer match the hash", ref.Offset)
+	}
+	return buf, nil
+}

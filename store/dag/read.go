@@ -1,0 +1,227 @@
+package dag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+)
+
+// ParsePath splits "CID" or "CID/a/b" (optionally prefixed by /ipfs/) into
+// the root CID and the path below it.
+func ParsePath(s string) (cid.Cid, string, error) {
+	s = strings.TrimPrefix(s, "/ipfs/")
+	head, rest, _ := strings.Cut(s, "/")
+	c, err := cid.Decode(head)
+	if err != nil {
+		return cid.Undef, "", fmt.Errorf("invalid CID %q: %w", head, err)
+	}
+	return c, strings.Trim(rest, "/"), nil
+}
+
+// Resolve returns the CID that "CID[/path]" names.
+func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
+	root, rest, err := ParsePath(p)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if rest == "" {
+		return root, nil
+	}
+	return unixfs.Resolve(ctx, g, root, rest)
+}
+
+// Cat writes the file that p names to w.
+func Cat(ctx context.Context, g unixfs.Getter, p string, w io.Writer) (int64, error) {
+	c, err := Resolve(ctx, g, p)
+	if err != nil {
+		return 0, err
+	}
+	r, err := unixfs.NewFileReader(ctx, g, c)
+	if err != nil {
+		return 0, fmt.Errorf("cat %s: %w", p, err)
+	}
+	n, err := io.Copy(w, r)
+	if err != nil {
+		return n, fmt.Errorf("cat %s: %w", p, err)
+	}
+	return n, nil
+}
+
+// ErrExists means the output path of Get exists and is not empty.
+var ErrExists = errors.New("output path exists (use --force to replace it)")
+
+// GetOptions says how Get writes to disk.
+type GetOptions struct {
+	Force    bool            // replace an existing output path
+	Progress func(n int64) // called with file bytes written
+}
+
+// Get writes the file or directory tree that p names to out. Every file is
+// written to a temporary file beside its target, synced, and renamed into
+// place, so a crash leaves either nothing or whole files.
+func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) error {
+	c, err := Resolve(ctx, g, p)
+	if err != nil {
+		return err
+	}
+	if err := checkOut(out, opt.Force); err != nil {
+		return err
+	}
+	info, err := unixfs.Stat(ctx, g, c)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	if info.IsDir() {
+		if opt.Force {
+			if err := os.RemoveAll(out); err != nil {
+				return fmt.Errorf("get: replace %s: %w", out, err)
+			}
+		}
+		return getDir(ctx, g, c, out, opt)
+	}
+	return getFile(ctx, g, c, out, opt)
+}
+
+// checkOut refuses an output path that exists and is not an empty
+// directory, unless force is set.
+func checkOut(out string, force bool) error {
+	fi, err := os.Lstat(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	if force {
+		return nil
+	}
+	if fi.IsDir() {
+		ents, err := os.ReadDir(out)
+		if err != nil {
+			return fmt.Errorf("get: %w", err)
+		}
+		if len(ents) == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("get: %s: %w", out, ErrExists)
+}
+
+func getDir(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt GetOptions) error {
+	links, err := unixfs.ListDir(ctx, g, c)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", out, err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	for _, l := range links {
+		if err := checkName(l.Name); err != nil {
+			return fmt.Errorf("get %s: %w", out, err)
+		}
+		target := filepath.Join(out, l.Name)
+		info, err := unixfs.Stat(ctx, g, l.Cid)
+		if err != nil {
+			return fmt.Errorf("get %s: %w", target, err)
+		}
+		if info.IsDir() {
+			err = getDir(ctx, g, l.Cid, target, opt)
+		} else {
+			err = getFile(ctx, g, l.Cid, target, opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkName refuses directory entry names that would escape the output.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+		return fmt.Errorf("unsafe entry name %q", name)
+	}
+	return nil
+}
+
+func getFile(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt GetOptions) error {
+	r, err := unixfs.NewFileReader(ctx, g, c)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", out, err)
+	}
+	return WriteFileAtomic(out, 0o644, func(f *os.File) error {
+		var w io.Writer = f
+		if opt.Progress != nil {
+			w = progressWriter{f, opt.Progress}
+		}
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+type progressWriter struct {
+	w  io.Writer
+	fn func(int64)
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.fn(int64(n))
+	return n, err
+}
+
+// WriteFileAtomic writes a file through a temporary file in the same
+// directory: fill is called to write it, then it is synced and renamed over
+// path. On any error the temporary file is removed and path is untouched.
+func WriteFileAtomic(path string, perm os.FileMode, fill func(*os.File) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, ".shoal-tmp-"+base+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := fill(f); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package swarm
+
+import (
+	"fmt"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shoal-sync/shoal/sync/transport"
+)
+
+// TestBenchSwarmSmall runs the swarm benchmark harness on a small file so
+// it stays working; SHOAL_BENCH=1 runs the full-size figures.
+func TestBenchSwarmSmall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	opt := BenchOptions{Leechers: 3, Bytes: 8 << 20, UploadRate: 8 << 20}
+	if os.Getenv("SHOAL_BENCH") != "" {
+		opt = BenchOptions{}
+	}
+	fmt.Sscan(os.Getenv("BW"), &benchWindow)
+	fmt.Sscan(os.Getenv("BP"), &benchPeerBytes)
+	rep, err := BenchSwarm(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + rep.String())
+	t.Log(dbgDupReq.Load(), dbgDupWanted.Load(), dbgDupUnknown.Load(), dbgChokes.Load())
+	if rep.BadBlocks != 0 {
+		t.Errorf("%d bad blocks", rep.BadBlocks)
+	}
+	if rep.Last >= rep.NoTrade {
+		t.Errorf("last leecher after %v, no faster than without trading (%v)", rep.Last, rep.NoTrade)
+	}
+	var served int64
+	for _, b := range rep.Served[1:] {
+		served += b
+	}
+	if served == 0 {
+		t.Error("leechers served nothing to each other")
+	}
+}
+
+func TestBenchOnePeer(t *testing.T) {
+	n := int64(64 << 20)
+	if os.Getenv("SHOAL_BENCH") != "" {
+		n = 1 << 30
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	bps, err := BenchOnePeer(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tls, err := transport.MeasureTLSLoopback(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one peer: %.0f MB/s; TLS loopback %.0f MB/s; ratio %.2f", bps/1e6, tls/1e6, bps/tls)
+}

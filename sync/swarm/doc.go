@@ -1,0 +1,9 @@
+// Package swarm moves blocks between connected peers the BitTorrent way:
+// a fetch asks every peer who has which block, walks the DAG as blocks
+// arrive, requests the rarest first with many requests in flight per peer,
+// finishes in endgame, verifies every block against its CID and drops peers
+// that lie; uploads are choked tit-for-tat with an optimistic unchoke, and
+// payload bytes are rate-limited both ways. The decisions live in
+// sync/swarm/strategy as pure code; this package carries them out, with one
+// goroutine owning the swarm state and a reader and a writer per connection.
+package swarm

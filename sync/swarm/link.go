@@ -1,0 +1,192 @@
+package swarm
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/sync/transport"
+	"github.com/shoal-sync/shoal/sync/wire"
+)
+
+// helloTimeout bounds the hello exchange on a new connection.
+const helloTimeout = 10 * time.Second
+
+// wireLink frames swarm messages with sync/wire on a transport.Conn.
+type wireLink struct {
+	conn *transport.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+}
+
+func newWireLink(conn *transport.Conn) *wireLink {
+	return &wireLink{conn: conn, r: bufio.NewReaderSize(conn, 256<<10), w: bufio.NewWriterSize(conn, 256<<10)}
+}
+
+// hello sends ours and reads the peer's, checking its version.
+func (l *wireLink) hello(h wire.Hello) (wire.Hello, error) {
+	l.conn.SetDeadline(time.Now().Add(helloTimeout))
+	defer l.conn.SetDeadline(time.Time{})
+	if err := wire.WriteMessage(l.w, h, 0); err != nil {
+		return wire.Hello{}, err
+	}
+	if err := l.w.Flush(); err != nil {
+		return wire.Hello{}, fmt.Errorf("send hello: %w", err)
+	}
+	f, err := wire.ReadFrame(l.r)
+	if err != nil {
+		return wire.Hello{}, fmt.Errorf("read hello: %w", err)
+	}
+	m, err := wire.Decode(f)
+	if err != nil {
+		return wire.Hello{}, fmt.Errorf("read hello: %w", err)
+	}
+	theirs, ok := m.(wire.Hello)
+	if !ok {
+		return wire.Hello{}, fmt.Errorf("read hello: got %s first: %w", f.Type, wire.ErrMalformed)
+	}
+	if err := wire.CheckHello(theirs); err != nil {
+		l.sendError(err)
+		return wire.Hello{}, err
+	}
+	return theirs, nil
+}
+
+// sendError tells the peer why we close, best effort.
+func (l *wireLink) sendError(err error) {
+	l.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	if wire.WriteMessage(l.w, wire.ErrorFor(err), 0) == nil {
+		l.w.Flush()
+	}
+}
+
+// errReplied marks a protocol error the writer already answered with an Error frame.
+var errPeerError = errors.New("peer sent error")
+
+func (l *wireLink) readMsg() (msg, error) {
+	for {
+		f, err := wire.ReadFrame(l.r)
+		if err != nil {
+			return msg{}, err
+		}
+		if f.Type.Reserved() {
+			continue // folder sync and peer exchange: not ours
+		}
+		m, err := wire.Decode(f)
+		if err != nil {
+			return msg{}, err
+		}
+		switch m := m.(type) {
+		case wire.WantHave:
+			return wantsMsg(mWantHave, m.Wants)
+		case wire.WantBlock:
+			return wantsMsg(mWantBlock, m.Wants)
+		case wire.Have:
+			return cidsMsg(mHave, m.CIDs)
+		case wire.DontHave:
+			return cidsMsg(mDontHave, m.CIDs)
+		case wire.Cancel:
+			return cidsMsg(mCancel, m.CIDs)
+		case wire.Block:
+			c, err := cid.Cast(m.CID)
+			if err != nil {
+				return msg{}, fmt.Errorf("block CID: %w: %v", wire.ErrMalformed, err)
+			}
+			return msg{kind: mBlock, cids: []cid.Cid{c}, data: m.Data}, nil
+		case wire.Interested:
+			return msg{kind: mInterested}, nil
+		case wire.NotInterested:
+			return msg{kind: mNotInterested}, nil
+		case wire.Choke:
+			return msg{kind: mChoke}, nil
+		case wire.Unchoke:
+			return msg{kind: mUnchoke}, nil
+		case wire.Ping:
+			return msg{kind: mPing, nonce: m.Nonce, reqID: f.ReqID}, nil
+		case wire.Error:
+			return msg{}, fmt.Errorf("%w: %w", errPeerError, m)
+		case wire.Hello:
+			return msg{}, fmt.Errorf("second hello: %w", wire.ErrMalformed)
+		}
+		// Pong and anything else this version decodes but the swarm does not use.
+	}
+}
+
+func wantsMsg(kind msgKind, ws []wire.Want) (msg, error) {
+	m := msg{kind: kind, cids: make([]cid.Cid, 0, len(ws))}
+	for _, w := range ws {
+		c, err := cid.Cast(w.CID)
+		if err != nil {
+			return msg{}, fmt.Errorf("%s CID: %w: %v", kind, wire.ErrMalformed, err)
+		}
+		m.cids = append(m.cids, c)
+	}
+	return m, nil
+}
+
+func cidsMsg(kind msgKind, bs [][]byte) (msg, error) {
+	m := msg{kind: kind, cids: make([]cid.Cid, 0, len(bs))}
+	for _, b := range bs {
+		c, err := cid.Cast(b)
+		if err != nil {
+			return msg{}, fmt.Errorf("%s CID: %w: %v", kind, wire.ErrMalformed, err)
+		}
+		m.cids = append(m.cids, c)
+	}
+	return m, nil
+}
+
+func cidBytes(cs []cid.Cid) [][]byte {
+	out := make([][]byte, len(cs))
+	for i, c := range cs {
+		out[i] = c.Bytes()
+	}
+	return out
+}
+
+func wants(cs []cid.Cid) []wire.Want {
+	out := make([]wire.Want, len(cs))
+	for i, c := range cs {
+		out[i] = wire.Want{CID: c.Bytes(), Flags: wire.SendDontHave}
+	}
+	return out
+}
+
+func (l *wireLink) writeMsg(m msg) error {
+	var wm wire.Message
+	switch m.kind {
+	case mWantHave:
+		wm = wire.WantHave{Wants: wants(m.cids)}
+	case mWantBlock:
+		wm = wire.WantBlock{Wants: wants(m.cids)}
+	case mHave:
+		wm = wire.Have{CIDs: cidBytes(m.cids)}
+	case mDontHave:
+		wm = wire.DontHave{CIDs: cidBytes(m.cids)}
+	case mCancel:
+		wm = wire.Cancel{CIDs: cidBytes(m.cids)}
+	case mBlock:
+		return wire.WriteBlock(l.w, 0, m.cids[0].Bytes(), m.data)
+	case mInterested:
+		wm = wire.Interested{}
+	case mNotInterested:
+		wm = wire.NotInterested{}
+	case mChoke:
+		wm = wire.Choke{}
+	case mUnchoke:
+		wm = wire.Unchoke{}
+	case mPing:
+		wm = wire.Pong{Nonce: m.nonce}
+	case mError:
+		wm = m.err
+	default:
+		return fmt.Errorf("write: unknown swarm message %d", m.kind)
+	}
+	return wire.WriteMessage(l.w, wm, m.reqID)
+}
+
+func (l *wireLink) flush() error { return l.w.Flush() }
+func (l *wireLink) close() error { return l.conn.Close() }

@@ -1,0 +1,367 @@
+package swarm
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/swarm/strategy"
+)
+
+// maxPeerWants bounds the blocks remembered per peer for later haves.
+const maxPeerWants = 1 << 16
+
+// maxCids bounds the CIDs in one want/have message.
+const maxCids = 512
+
+// histLen is how many one-second samples of each peer's byte counters
+// are kept: the choker looks 20 s back.
+const histLen = 21
+
+type sample struct{ in, out int64 }
+
+// owner is the one goroutine that owns the swarm state: peers, picker,
+// choker, fetches. Everything reaches it as events.
+type owner struct {
+	s        *Swarm
+	peers    map[identity.NodeID]*peer
+	hist     map[*peer][]sample
+	picker   *strategy.Picker
+	choker   *strategy.Choker
+	fetches  map[*fetch]struct{}
+	waiting  map[cid.Cid][]*fetch // fetches a wanted block goes to
+	// wantedBy: per peer, blocks it asked about that we lacked; it is told
+	// (have) when we get one, so leechers learn what they can trade.
+	wantedBy map[*peer]map[cid.Cid]struct{}
+	rechoked time.Time
+	dirty    bool // the picker may have new requests to make
+}
+
+func newOwner(s *Swarm) *owner {
+	return &owner{
+		s:        s,
+		peers:    make(map[identity.NodeID]*peer),
+		hist:     make(map[*peer][]sample),
+		picker:   strategy.NewPicker(s.opt.Picker),
+		choker:   strategy.NewChoker(s.opt.Choker),
+		fetches:  make(map[*fetch]struct{}),
+		waiting:  make(map[cid.Cid][]*fetch),
+		wantedBy: make(map[*peer]map[cid.Cid]struct{}),
+	}
+}
+
+func (o *owner) run() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	o.rechoked = time.Now()
+	for {
+		select {
+		case ev := <-o.s.events:
+			o.handle(ev)
+		case now := <-tick.C:
+			o.tick(now)
+		case <-o.s.ctx.Done():
+			for _, p := range o.peers {
+				p.link.close()
+			}
+			return
+		}
+		if o.dirty {
+			o.pump(time.Now())
+		}
+	}
+}
+
+func (o *owner) handle(ev event) {
+	now := time.Now()
+	p := ev.peer
+	switch ev.kind {
+	case evAddPeer:
+		if o.peers[p.id] != nil {
+			ev.reply <- ErrDuplicatePeer
+			return
+		}
+		o.peers[p.id] = p
+		o.picker.AddPeer(p.id)
+		ev.reply <- nil
+		if missing := o.picker.Missing(); len(missing) > 0 {
+			o.sendCids(p, mWantHave, missing)
+		}
+	case evRemovePeer:
+		if o.peers[p.id] != p {
+			return
+		}
+		delete(o.peers, p.id)
+		delete(o.hist, p)
+		delete(o.wantedBy, p)
+		o.picker.RemovePeer(p.id)
+		o.fill(now)
+		o.dirty = true
+	case evMsg:
+		if o.peers[p.id] != p {
+			return
+		}
+		o.peerMsg(now, p, ev.msg)
+	case evBlock:
+		o.block(now, p, ev.cids[0], ev.data, ev.ok)
+	case evPeerWants:
+		if o.peers[p.id] != p {
+			return
+		}
+		w := o.wantedBy[p]
+		if w == nil {
+			w = make(map[cid.Cid]struct{})
+			o.wantedBy[p] = w
+		}
+		for _, c := range ev.cids {
+			if len(w) < maxPeerWants {
+				w[c] = struct{}{}
+			}
+			p.out.push(outItem{announce: c}) // we may have got it meanwhile
+		}
+	case evPeerCancels:
+		if w := o.wantedBy[p]; w != nil {
+			for _, c := range ev.cids {
+				delete(w, c)
+			}
+		}
+	case evFetchStart:
+		o.fetches[ev.fetch] = struct{}{}
+	case evWant:
+		var fresh []cid.Cid
+		for i, c := range ev.cids {
+			o.waiting[c] = append(o.waiting[c], ev.fetch)
+			if !o.picker.Wants(c) {
+				o.picker.Want(c, ev.sizes[i])
+				fresh = append(fresh, c)
+			}
+		}
+		for _, q := range o.peers {
+			o.sendCids(q, mWantHave, fresh)
+		}
+		o.dirty = true
+	case evStored:
+		for q, w := range o.wantedBy {
+			for _, c := range ev.cids {
+				if _, ok := w[c]; ok {
+					delete(w, c)
+					q.out.push(outItem{announce: c})
+				}
+			}
+		}
+		o.dirty = true // the fetch's queue shrank
+	case evFetchEnd:
+		o.endFetch(ev.fetch)
+	case evPeers:
+		list := make([]*peer, 0, len(o.peers))
+		for _, q := range o.peers {
+			list = append(list, q)
+		}
+		ev.peers <- list
+	}
+}
+
+func (o *owner) peerMsg(now time.Time, p *peer, m msg) {
+	switch m.kind {
+	case mHave:
+		for _, c := range m.cids {
+			if o.picker.Have(p.id, c) && !p.amInterested.Load() {
+				p.amInterested.Store(true)
+				p.out.push(outItem{m: msg{kind: mInterested}})
+			}
+		}
+		o.dirty = true
+	case mDontHave:
+		for _, c := range m.cids {
+			o.picker.DontHave(p.id, c)
+		}
+		o.dirty = true
+	case mChoke:
+		p.peerChoking.Store(true)
+		o.picker.SetChoking(p.id, true)
+		o.dirty = true
+	case mUnchoke:
+		p.peerChoking.Store(false)
+		o.picker.SetChoking(p.id, false)
+		o.dirty = true
+	case mInterested:
+		p.peerInterested.Store(true)
+		o.fill(now)
+	case mNotInterested:
+		p.peerInterested.Store(false)
+		o.fill(now)
+	}
+}
+
+func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok bool) {
+	res := o.picker.Received(now, p.id, c, len(data), ok)
+	if !ok {
+		o.s.badBlocks.Add(1)
+		p.strikes.Add(1)
+		o.s.log.Warn("bad block", "peer", p.id.Short(), "cid", c, "strikes", p.strikes.Load())
+		if res.Dropped {
+			o.s.log.Warn("dropping peer that sent bad blocks", "peer", p.id.Short())
+			p.link.close()
+		}
+		o.dirty = true
+		return
+	}
+	if !res.Wanted {
+		o.s.dupBytes.Add(int64(len(data)))
+		if o.picker.Wants(c) {
+			dbgDupWanted.Add(1)
+		}
+		if _, known := o.picker.Size(c); !known {
+			dbgDupUnknown.Add(1)
+		}
+	}
+	for _, cn := range res.Cancels {
+		if q := o.peers[cn.Peer]; q != nil {
+			q.out.push(outItem{m: msg{kind: mCancel, cids: []cid.Cid{cn.Cid}}})
+		}
+	}
+	if res.Wanted {
+		for _, f := range o.waiting[c] {
+			f.deliver(c, data)
+		}
+		delete(o.waiting, c)
+	}
+	o.dirty = true
+}
+
+func (o *owner) endFetch(f *fetch) {
+	delete(o.fetches, f)
+	for c := range f.pending {
+		fs := o.waiting[c]
+		for i, g := range fs {
+			if g == f {
+				fs = append(fs[:i], fs[i+1:]...)
+				break
+			}
+		}
+		if len(fs) > 0 {
+			o.waiting[c] = fs
+			continue
+		}
+		delete(o.waiting, c)
+		for _, cn := range o.picker.Unwant(c) {
+			if q := o.peers[cn.Peer]; q != nil {
+				q.out.push(outItem{m: msg{kind: mCancel, cids: []cid.Cid{cn.Cid}}})
+			}
+		}
+	}
+	o.dirty = true
+}
+
+// pump sends the picker's next requests, and tells peers we are no longer
+// interested once nothing is wanted.
+func (o *owner) pump(now time.Time) {
+	o.dirty = false
+	if o.picker.Remaining() == 0 {
+		for _, p := range o.peers {
+			if p.amInterested.Load() {
+				p.amInterested.Store(false)
+				p.out.push(outItem{m: msg{kind: mNotInterested}})
+			}
+		}
+		if len(o.fetches) == 0 {
+			o.picker.Compact()
+		}
+		return
+	}
+	var queued int64
+	for f := range o.fetches {
+		queued += f.queued.Load()
+	}
+	if queued > o.s.opt.MaxQueued {
+		return
+	}
+	byPeer := make(map[identity.NodeID][]cid.Cid)
+	var order []identity.NodeID
+	for _, r := range o.picker.Next(now) {
+		if r.Dup {
+			dbgDupReq.Add(1)
+		}
+		if byPeer[r.Peer] == nil {
+			order = append(order, r.Peer)
+		}
+		byPeer[r.Peer] = append(byPeer[r.Peer], r.Cid)
+	}
+	for _, id := range order {
+		if p := o.peers[id]; p != nil {
+			o.sendCids(p, mWantBlock, byPeer[id])
+		}
+	}
+}
+
+func (o *owner) sendCids(p *peer, kind msgKind, cids []cid.Cid) {
+	for len(cids) > 0 {
+		n := min(len(cids), maxCids)
+		p.out.push(outItem{m: msg{kind: kind, cids: cids[:n:n]}})
+		cids = cids[n:]
+	}
+}
+
+func (o *owner) tick(now time.Time) {
+	for _, p := range o.peers {
+		h := append(o.hist[p], sample{p.bytesIn.Load(), p.bytesOut.Load()})
+		if len(h) > histLen {
+			h = h[len(h)-histLen:]
+		}
+		o.hist[p] = h
+	}
+	for _, cn := range o.picker.Expire(now) {
+		if q := o.peers[cn.Peer]; q != nil {
+			q.out.push(outItem{m: msg{kind: mCancel, cids: []cid.Cid{cn.Cid}}})
+		}
+		o.dirty = true
+	}
+	if now.Sub(o.rechoked) >= o.choker.Config().Interval {
+		o.rechoked = now
+		o.apply(o.choker.Rechoke(now, o.stats(now), o.picker.Remaining() == 0))
+	}
+	o.dirty = true
+}
+
+// fill gives free unchoke slots to interested peers at once.
+func (o *owner) fill(now time.Time) {
+	o.apply(o.choker.Fill(now, o.stats(now), o.picker.Remaining() == 0))
+}
+
+func (o *owner) stats(now time.Time) []strategy.PeerStat {
+	out := make([]strategy.PeerStat, 0, len(o.peers))
+	for _, p := range o.peers {
+		st := strategy.PeerStat{ID: p.id, Interested: p.peerInterested.Load(), Connected: p.connected}
+		if h := o.hist[p]; len(h) > 0 {
+			st.Gave = p.bytesIn.Load() - h[0].in
+			st.Took = p.bytesOut.Load() - h[0].out
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// apply chokes and unchokes peers to match the unchoked set.
+func (o *owner) apply(unchoked []identity.NodeID) {
+	set := make(map[identity.NodeID]bool, len(unchoked))
+	for _, id := range unchoked {
+		set[id] = true
+	}
+	for id, p := range o.peers {
+		switch {
+		case set[id] && p.amChoking.Load():
+			p.amChoking.Store(false)
+			p.out.push(outItem{m: msg{kind: mUnchoke}})
+		case !set[id] && !p.amChoking.Load():
+			dbgChokes.Add(1)
+			p.amChoking.Store(true)
+			p.out.dropServes()
+			p.out.push(outItem{m: msg{kind: mChoke}})
+		}
+	}
+}
+
+
+var dbgDupReq, dbgDupWanted, dbgDupUnknown, dbgChokes atomic.Int64

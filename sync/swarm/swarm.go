@@ -1,0 +1,302 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/swarm/strategy"
+	"github.com/shoal-sync/shoal/sync/transport"
+	"github.com/shoal-sync/shoal/sync/wire"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrClosed is returned by calls on a closed Swarm.
+	ErrClosed = errors.New("swarm closed")
+	// ErrDuplicatePeer is returned by AddConn for a peer already connected.
+	ErrDuplicatePeer = errors.New("peer already connected")
+)
+
+// Options configures a Swarm. Store is required; every other zero value is
+// a useful default.
+type Options struct {
+	// Store holds the blocks served and is where fetches look first.
+	Store store.Store
+	// Policy decides which blocks may be served to whom. Default: blocks
+	// reachable from pins (PinPolicy), or everything with ServeAll.
+	Policy Policy
+	// ServeAll serves every block in the store to anyone (when Policy is nil).
+	ServeAll bool
+	// MaxUploadRate and MaxDownloadRate cap block payload bytes per second
+	// across all peers; 0 means unlimited.
+	MaxUploadRate, MaxDownloadRate int64
+	// Picker and Choker tune the decisions (see sync/swarm/strategy).
+	Picker strategy.PickerConfig
+	Choker strategy.ChokerConfig
+	// MaxQueued bounds the bytes delivered to fetches and not yet taken by
+	// their sinks; while over it no new requests are sent. Default 64 MiB.
+	MaxQueued int64
+	// Self, ListenAddrs and Version go into the Hello sent on every connection.
+	Self        identity.NodeID
+	ListenAddrs []string
+	Version     string
+	// Logger receives the swarm's logs. Default: discarded.
+	Logger *slog.Logger
+}
+
+// Stats are swarm-wide payload counters.
+type Stats struct {
+	BytesIn, BytesOut int64 // block payload received and sent
+	DupBytes          int64 // good blocks received that were no longer wanted (endgame, races)
+	BadBlocks         int64 // blocks whose bytes did not match their CID
+}
+
+// PeerStats describes one connected peer, for `shoal peers`.
+type PeerStats struct {
+	ID                  identity.NodeID
+	Addr                string
+	Outbound            bool
+	Connected           time.Time
+	BytesIn, BytesOut   int64 // block payload bytes
+	BlocksIn, BlocksOut int64
+	AmChoking           bool // we do not upload to it
+	AmInterested        bool // it has blocks we want
+	PeerChoking         bool // it does not upload to us
+	PeerInterested      bool // it wants blocks from us
+	Strikes             int  // bad blocks it sent
+	Client              string   // client and version from its Hello
+	ListenAddrs         []string // addresses it says it accepts on (unverified)
+}
+
+// Swarm exchanges blocks with a set of connected peers. Create it with
+// New, hand it connections with AddConn, fetch with Fetch.
+type Swarm struct {
+	opt       Options
+	policy    Policy
+	log       *slog.Logger
+	upLimit   *Limiter
+	downLimit *Limiter
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	events chan event
+	wg     sync.WaitGroup
+
+	uploads                                uploadCounts
+	bytesIn, bytesOut, dupBytes, badBlocks atomic.Int64
+}
+
+// New starts a Swarm on opt.Store.
+func New(opt Options) (*Swarm, error) {
+	if opt.Store == nil {
+		return nil, errors.New("swarm: Options.Store is required")
+	}
+	if opt.MaxQueued <= 0 {
+		opt.MaxQueued = 64 << 20
+	}
+	s := &Swarm{
+		opt:       opt,
+		policy:    opt.Policy,
+		log:       opt.Logger,
+		upLimit:   NewLimiter(opt.MaxUploadRate),
+		downLimit: NewLimiter(opt.MaxDownloadRate),
+		events:    make(chan event, 256),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.policy == nil {
+		if opt.ServeAll {
+			s.policy = ServeAll{}
+		} else {
+			s.policy = &PinPolicy{Store: opt.Store}
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	o := newOwner(s)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		o.run()
+	}()
+	return s, nil
+}
+
+// Close disconnects every peer, ends running fetches with ErrClosed and
+// waits for the swarm's goroutines.
+func (s *Swarm) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// send passes ev to the owner goroutine.
+func (s *Swarm) send(ctx context.Context, ev event) bool {
+	select {
+	case s.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// AddConn exchanges hellos on an authenticated connection, then runs the
+// swarm protocol on it until it fails or the swarm closes; it returns once
+// the hellos are through. The swarm owns and closes conn, also on error.
+func (s *Swarm) AddConn(conn *transport.Conn) error {
+	l := newWireLink(conn)
+	h, err := l.hello(wire.NewHello(s.selfBytes(), "shoal", s.opt.Version, s.opt.ListenAddrs))
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("hello with %s: %w", conn, err)
+	}
+	client := h.Client
+	if h.ClientVersion != "" {
+		client += " " + h.ClientVersion
+	}
+	return s.addPeer(&peer{
+		id:          conn.RemoteID(),
+		addr:        conn.RemoteAddr().String(),
+		outbound:    conn.Outbound(),
+		connected:   time.Now(),
+		link:        l,
+		client:      client,
+		listenAddrs: h.ListenAddrs,
+	})
+}
+
+func (s *Swarm) addPeer(p *peer) error {
+	p.out = newOutq()
+	p.done = make(chan struct{})
+	p.amChoking.Store(true)
+	p.peerChoking.Store(true)
+	reply := make(chan error, 1)
+	if !s.send(s.ctx, event{kind: evAddPeer, peer: p, reply: reply}) {
+		p.link.close()
+		return ErrClosed
+	}
+	if err := <-reply; err != nil {
+		p.link.close()
+		return err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.runPeer(p)
+	}()
+	return nil
+}
+
+// runPeer runs p's reader and writer until either stops, then removes p.
+// A peer that breaks the protocol is told why (an Error frame) first.
+func (s *Swarm) runPeer(p *peer) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	rerr, werr := make(chan error, 1), make(chan error, 1)
+	go func() { rerr <- s.reader(ctx, p) }()
+	go func() { werr <- s.writer(ctx, p) }()
+	var err error
+	select {
+	case err = <-rerr:
+		if protocolError(err) {
+			p.out.push(outItem{m: msg{kind: mError, err: wire.ErrorFor(err)}})
+			select {
+			case <-werr:
+			case <-time.After(2 * time.Second):
+			}
+		}
+		cancel()
+		p.link.close()
+		p.out.close()
+	case err = <-werr:
+		cancel()
+		p.link.close()
+		p.out.close()
+		<-rerr
+	}
+	close(p.done)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Info("peer disconnected", "peer", p.id.Short(), "err", err)
+	}
+	s.send(context.Background(), event{kind: evRemovePeer, peer: p})
+}
+
+// Peers returns the connected peers' states.
+func (s *Swarm) Peers() []PeerStats {
+	reply := make(chan []*peer, 1)
+	if !s.send(s.ctx, event{kind: evPeers, peers: reply}) {
+		return nil
+	}
+	var out []PeerStats
+	for _, p := range <-reply {
+		out = append(out, PeerStats{
+			ID: p.id, Addr: p.addr, Outbound: p.outbound, Connected: p.connected,
+			BytesIn: p.bytesIn.Load(), BytesOut: p.bytesOut.Load(),
+			BlocksIn: p.blocksIn.Load(), BlocksOut: p.blocksOut.Load(),
+			AmChoking: p.amChoking.Load(), AmInterested: p.amInterested.Load(),
+			PeerChoking: p.peerChoking.Load(), PeerInterested: p.peerInterested.Load(),
+			Strikes: int(p.strikes.Load()),
+			Client:  p.client, ListenAddrs: p.listenAddrs,
+		})
+	}
+	return out
+}
+
+func (s *Swarm) selfBytes() []byte {
+	if s.opt.Self.IsZero() {
+		return nil
+	}
+	return s.opt.Self.Bytes()
+}
+
+// protocolError reports whether err means the peer spoke out of protocol.
+func protocolError(err error) bool {
+	return errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrUnknownType)
+}
+
+// Stats returns the swarm-wide counters.
+func (s *Swarm) Stats() Stats {
+	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+		DupBytes: s.dupBytes.Load(), BadBlocks: s.badBlocks.Load()}
+}
+
+// event is a message to the owner goroutine.
+type event struct {
+	kind  evKind
+	peer  *peer
+	msg   msg
+	cids  []cid.Cid
+	sizes []int
+	data  []byte
+	ok    bool
+	fetch *fetch
+	reply chan error
+	peers chan []*peer
+}
+
+type evKind uint8
+
+const (
+	evAddPeer    evKind = iota + 1
+	evRemovePeer        // reader or writer stopped
+	evMsg               // have, dont-have, choke, unchoke, interested, not-interested
+	evBlock             // a block arrived (ok: it hashed to its CID)
+	evPeerWants         // the peer asked want-have for blocks we lack
+	evPeerCancels       // the peer withdrew wants
+	evFetchStart
+	evWant   // a fetch wants blocks not in the store
+	evStored // a fetch's sink took a block
+	evFetchEnd
+	evPeers
+)
+
