@@ -34,6 +34,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"init", "init                       create the home (key, store)", cmdInit},
+		{"id", "id                         print the node ID and listen addresses", cmdID},
+		{"daemon", "daemon [flags]             run the node: peers, swarm, DHT, local API", cmdDaemon},
+		{"peers", "peers                      list connected peers (needs a daemon)", cmdPeers},
 		{"add", "add [flags] PATH...        add files or directories, print their CIDs", cmdAdd},
 		{"cat", "cat CID[/path]             write a file to stdout", cmdCat},
 		{"get", "get [-o OUT] [--force] CID[/path]  write a file or tree to disk", cmdGet},

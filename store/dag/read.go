@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
 )
 
 // ParsePath splits "CID" or "CID/a/b" (optionally prefixed by /ipfs/) into
@@ -224,4 +225,48 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Missing reports whether any block of the DAG under root is absent from
+// s. It reads the DAG's inner nodes but only asks Has of its raw leaves.
+func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
+	stack := []cid.Cid{root}
+	seen := make(map[cid.Cid]bool)
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		if c.Type() == unixfs.CodecRaw {
+			ok, err := s.Has(ctx, c)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				return true, nil
+			}
+			continue
+		}
+		data, err := s.Get(ctx, c)
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		links, err := unixfs.Links(c, data)
+		if err != nil {
+			return false, fmt.Errorf("block %s: %w", c, err)
+		}
+		stack = append(stack, links...)
+	}
+	return false, nil
+}
+
+// Store is what Missing needs of a block store.
+type Store interface {
+	unixfs.Getter
+	Has(ctx context.Context, c cid.Cid) (bool, error)
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/daemon"
+	"github.com/shoal-sync/shoal/sync/swarm"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func cmdDaemon(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("daemon", e)
+	listen := fs.String("listen", daemon.DefaultListen, "TCP address for peers (the DHT uses the same port on UDP); port 0 picks one")
+	apiAddr := fs.String("api", daemon.DefaultAPI, "loopback address of the local HTTP API; port 0 picks one")
+	var peers, bootstrap stringList
+	fs.Var(&peers, "peer", "peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
+	fs.Var(&bootstrap, "bootstrap", "DHT node to join through, HOST:PORT (repeatable)")
+	global := fs.Bool("global", false, "join the public mainline DHT through its well-known routers")
+	noDHT := fs.Bool("no-dht", false, "do not run a DHT node")
+	up := fs.String("max-upload-rate", "0", "cap on block upload, bytes per second (e.g. 16MiB); 0: none")
+	down := fs.String("max-download-rate", "0", "cap on block download, bytes per second; 0: none")
+	verbose := fs.Bool("v", false, "log at info level")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	upRate, err := swarm.ParseRate(*up)
+	if err != nil {
+		return fmt.Errorf("--max-upload-rate: %w", err)
+	}
+	downRate, err := swarm.ParseRate(*down)
+	if err != nil {
+		return fmt.Errorf("--max-download-rate: %w", err)
+	}
+	if *global {
+		bootstrap = append(bootstrap, globalRouters...)
+	}
+	boot, err := resolveAll(ctx, bootstrap)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, *verbose)
+	d, err := daemon.Start(ctx, daemon.Options{
+		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
+		MaxUploadRate: upRate, MaxDownloadRate: downRate,
+		NoDHT: *noDHT, Bootstrap: boot, Global: *global,
+		Version: "dev", Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	in := d.Info()
+	fmt.Fprintf(e.stdout, "shoal daemon running\nnode ID  %s\npeers    %s\napi      %s\n", in.ID, in.Listen, in.API)
+	if in.DHT != "" {
+		fmt.Fprintf(e.stdout, "dht      udp %s\n", in.DHT)
+	}
+	return d.Wait(ctx)
+}
+
+// resolveAll turns HOST:PORT strings into addresses, looking names up.
+func resolveAll(ctx context.Context, addrs []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, a := range addrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil {
+			out = append(out, ap)
+			continue
+		}
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap %q: %w", a, err)
+		}
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap %q: %w", a, err)
+		}
+		for _, ip := range ips {
+			ap, err := netip.ParseAddrPort(net.JoinHostPort(ip.String(), port))
+			if err != nil {
+				return nil, fmt.Errorf("bootstrap %q: %w", a, err)
+			}
+			out = append(out, ap)
+		}
+	}
+	return out, nil
+}
+
+// connectDaemon returns a client of the daemon on the home, for commands
+// that need one.
+func connectDaemon(ctx context.Context, e *env, what string) (*api.Client, error) {
+	c, err := api.Connect(ctx, e.home)
+	if errors.Is(err, api.ErrNoDaemon) {
+		return nil, fmt.Errorf("%s: no daemon runs on %s (start one with `shoal daemon`)", what, e.home)
+	}
+	return c, err
+}
+
+func cmdID(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("id", e)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if c, err := api.Connect(ctx, e.home); err == nil {
+		var in daemon.Info
+		if err := c.Call(ctx, "id", &in); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", in.ID)
+		for _, a := range in.Addrs {
+			fmt.Fprintf(e.stdout, "  %s\n", a)
+		}
+		return nil
+	}
+	n, err := openNode(e)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	fmt.Fprintf(e.stdout, "%s\n  (no daemon running: no listen addresses)\n", n.Identity().ID())
+	return nil
+}
+
+func cmdPeers(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("peers", e)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	c, err := connectDaemon(ctx, e, "peers")
+	if err != nil {
+		return err
+	}
+	var peers []swarm.PeerStats
+	if err := c.Call(ctx, "peers", &peers); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDRESS\tDIR\tIN\tOUT\tUS→THEM\tTHEM→US")
+	for _, p := range peers {
+		dir := "in"
+		if p.Outbound {
+			dir = "out"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Addr, dir,
+			humanize.IBytes(uint64(p.BytesIn)), humanize.IBytes(uint64(p.BytesOut)),
+			state(p.AmChoking, p.PeerInterested), state(p.PeerChoking, p.AmInterested))
+	}
+	return tw.Flush()
+}
+
+// state prints one direction's choke and interest, as BitTorrent clients
+// do: whether the uploader chokes, and whether the downloader is interested.
+func state(choking, interested bool) string {
+	s := "unchoked"
+	if choking {
+		s = "choked"
+	}
+	if interested {
+		s += ",interested"
+	}
+	return s
+}

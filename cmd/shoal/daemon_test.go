@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// daemonProc is a `shoal daemon` running as a real process.
+type daemonProc struct {
+	home, id, listen, api string
+	cmd                   *exec.Cmd
+	done                  chan error
+}
+
+// startDaemon starts `shoal daemon` on a fresh home with loopback
+// addresses and waits until it prints its addresses.
+func startDaemon(t *testing.T, args ...string) *daemonProc {
+	t.Helper()
+	home := t.TempDir()
+	cmd := exec.Command(shoalBin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemonProc{home: home, cmd: cmd, done: make(chan error, 1)}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(30 * time.Second)
+	for d.api == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("daemon exited before it was ready: %s", stderr.String())
+			}
+			f := strings.Fields(l)
+			if len(f) == 3 && f[0] == "node" {
+				d.id = f[2]
+			} else if len(f) == 2 && f[0] == "peers" {
+				d.listen = f[1]
+			} else if len(f) == 2 && f[0] == "api" {
+				d.api = f[1]
+			}
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("daemon did not start in time: %s", stderr.String())
+		}
+	}
+	go func() {
+		for range lines {
+		}
+		d.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemonProc) stop(t *testing.T) {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("daemon exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		d.cmd.Process.Kill()
+		t.Error("daemon did not stop on SIGTERM")
+	}
+}
+
+func (d *daemonProc) addr() string { return d.id + "@" + d.listen }
+
+// waitPeers waits until `shoal peers` on d lists n peers.
+func waitPeers(t *testing.T, d *daemonProc, n int) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond) // polls a real process: there is no event to wait on
+	defer tick.Stop()
+	for {
+		out := ok(t, d.home, "peers")
+		if got := len(strings.Split(strings.TrimSpace(out), "\n")) - 1; got >= n {
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("%s has not %d peers:\n%s", d.id, n, out)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestThreeDaemons adds content on one daemon and fetches it on two others,
+// all real processes on loopback, and compares bytes.
+func TestThreeDaemons(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three daemons")
+	}
+	a := startDaemon(t)
+	b := startDaemon(t, "--peer", a.addr())
+	c := startDaemon(t, "--peer", a.addr(), "--peer", b.addr())
+	waitPeers(t, a, 2)
+	waitPeers(t, c, 2)
+
+	data := make([]byte, 6<<20+12345)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	src := filepath.Join(t.TempDir(), "data.bin")
+	os.WriteFile(src, data, 0o644)
+	root := strings.TrimSpace(ok(t, a.home, "add", "-Q", src)) // through a's API
+
+	out := filepath.Join(t.TempDir(), "got.bin")
+	ok(t, b.home, "get", root, "-o", out)
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("b's copy differs from the original (%v)", err)
+	}
+	if cat := ok(t, c.home, "cat", root); cat != string(data) {
+		t.Fatalf("c's cat gave %d bytes, not the original's %d", len(cat), len(data))
+	}
+	ok(t, c.home, "pin", "add", root)
+	if pins := ok(t, c.home, "pin", "ls"); !strings.Contains(pins, root) {
+		t.Fatalf("c's pins lack %s:\n%s", root, pins)
+	}
+	if peers := ok(t, b.home, "peers"); !strings.Contains(peers, a.id) {
+		t.Fatalf("b's peers lack a:\n%s", peers)
+	}
+	if id := ok(t, a.home, "id"); !strings.Contains(id, a.addr()) {
+		t.Fatalf("id printed %q, want %s", id, a.addr())
+	}
+}
+
+func TestAPIWantsToken(t *testing.T) {
+	d := startDaemon(t, "--no-dht")
+	for _, auth := range []string{"", "Bearer wrong"} {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://"+d.api+"/api/v0/stat", strings.NewReader("{}"))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("auth %q: status %d, want 401", auth, resp.StatusCode)
+		}
+	}
+	// With the token (read by the CLI from the home) the same call works.
+	ok(t, d.home, "stat")
+	d.stop(t)
+	if _, err := os.Stat(filepath.Join(d.home, "api")); !os.IsNotExist(err) {
+		t.Fatalf("api file left behind after a clean stop: %v", err)
+	}
+	// Without a daemon the CLI opens the store itself.
+	ok(t, d.home, "stat")
+}

@@ -1,0 +1,126 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/sync/node"
+	"github.com/shoal-sync/shoal/sync/swarm"
+)
+
+// backend is what the daemon's API serves: the node's own operations, with
+// every read first completing the DAG from peers when the store lacks
+// blocks of it.
+type backend struct {
+	*node.Node
+	swarm *swarm.Swarm
+}
+
+// need resolves p ("CID[/path]"), fetching from peers each directory on
+// the way that the store lacks, and makes the DAG p names complete in the
+// store (only its top node unless whole). It returns the CID p names.
+func (b *backend) need(ctx context.Context, p string, whole bool) (cid.Cid, error) {
+	root, rest, err := dag.ParsePath(p)
+	if err != nil {
+		return cid.Undef, err
+	}
+	st := b.Store()
+	// Resolve the path through the directories, fetching each as needed.
+	c := root
+	for {
+		if err := b.complete(ctx, c, whole && rest == ""); err != nil {
+			return cid.Undef, err
+		}
+		if rest == "" {
+			return c, nil
+		}
+		next, err := unixfs.Resolve(ctx, st, c, firstElem(rest))
+		if err != nil {
+			return cid.Undef, fmt.Errorf("resolve %s: %w", p, err)
+		}
+		c, rest = next, restElems(rest)
+	}
+}
+
+// complete fetches c's DAG (the whole of it when whole is set, else only
+// the node itself) from peers if the store lacks any of it.
+func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
+	st := b.Store()
+	if !whole {
+		if ok, err := st.Has(ctx, c); err != nil || ok {
+			return err
+		}
+		return b.swarm.Fetch(ctx, c, swarm.StoreSink{Store: st})
+	}
+	missing, err := dag.Missing(ctx, st, c)
+	if err != nil || !missing {
+		return err
+	}
+	return b.swarm.Fetch(ctx, c, swarm.StoreSink{Store: st})
+}
+
+func firstElem(p string) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return p
+}
+
+func restElems(p string) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			return p[i+1:]
+		}
+	}
+	return ""
+}
+
+// Cat fetches what is missing, then reads the file.
+func (b *backend) Cat(ctx context.Context, p string, w io.Writer) error {
+	c, err := b.need(ctx, p, true)
+	if err != nil {
+		return err
+	}
+	return b.Node.Cat(ctx, c.String(), w)
+}
+
+// Get fetches what is missing, then writes the file or tree to out.
+func (b *backend) Get(ctx context.Context, p, out string, opt dag.GetOptions) error {
+	c, err := b.need(ctx, p, true)
+	if err != nil {
+		return err
+	}
+	return b.Node.Get(ctx, c.String(), out, opt)
+}
+
+// Ls fetches the directory node if needed, then lists it.
+func (b *backend) Ls(ctx context.Context, p string) ([]unixfs.Link, error) {
+	c, err := b.need(ctx, p, false)
+	if err != nil {
+		return nil, err
+	}
+	return b.Node.Ls(ctx, c.String())
+}
+
+// PinAdd fetches the whole DAG for a recursive pin, then pins it.
+func (b *backend) PinAdd(ctx context.Context, c cid.Cid, recursive bool) error {
+	if err := b.complete(ctx, c, recursive); err != nil {
+		return err
+	}
+	return b.Node.PinAdd(ctx, c, recursive)
+}
+
+// Export fetches what is missing, then writes the CAR.
+func (b *backend) Export(ctx context.Context, c cid.Cid, w io.Writer) error {
+	if err := b.complete(ctx, c, true); err != nil {
+		return err
+	}
+	return b.Node.Export(ctx, c, w)
+}

@@ -1,0 +1,316 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/shoal-sync/shoal/dht"
+	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/node"
+	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/transport"
+)
+
+// DefaultListen and DefaultAPI are the addresses a daemon uses when none
+// is given.
+const (
+	DefaultListen = "0.0.0.0:4777"
+	DefaultAPI    = "127.0.0.1:4778"
+)
+
+// Options configures a daemon. Home is required.
+type Options struct {
+	Home string
+	// Listen is the TCP address for peers; the DHT uses the same port on
+	// UDP. Port 0 picks a free port.
+	Listen string
+	// API is the HTTP API address; it must be a loopback address.
+	API string
+	// Peers are dialed at start and redialed with backoff when they drop.
+	Peers []string
+	// MaxUploadRate and MaxDownloadRate cap block payload bytes per second
+	// across all peers; 0 means unlimited.
+	MaxUploadRate, MaxDownloadRate int64
+	// NoDHT turns the DHT node off.
+	NoDHT bool
+	// Bootstrap lists DHT nodes to join through; Global joins the public
+	// mainline DHT (its routers are added to Bootstrap by the caller).
+	Bootstrap []netip.AddrPort
+	Global    bool
+	Version   string
+	Logger    *slog.Logger
+}
+
+// Daemon is a running node.
+type Daemon struct {
+	opt    Options
+	log    *slog.Logger
+	node   *node.Node
+	swarm  *swarm.Swarm
+	ln     *transport.Listener
+	dht    *dht.Server
+	apiLn  net.Listener
+	http   *http.Server
+	dialer *dialer
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+	once   sync.Once
+}
+
+// Start opens the home and starts every service. It returns once they all
+// listen; Wait blocks until the daemon stops.
+func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
+	if opt.Listen == "" {
+		opt.Listen = DefaultListen
+	}
+	if opt.API == "" {
+		opt.API = DefaultAPI
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := checkLoopback(opt.API); err != nil {
+		return nil, err
+	}
+	d = &Daemon{opt: opt, log: opt.Logger, errc: make(chan error, 4)}
+	ctx, d.cancel = context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger}); err != nil {
+		return nil, err
+	}
+	id := d.node.Identity()
+	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{}); err != nil {
+		return nil, fmt.Errorf("listen for peers on %s: %w", opt.Listen, err)
+	}
+	d.swarm, err = swarm.New(swarm.Options{
+		Store:           d.node.Store(),
+		MaxUploadRate:   opt.MaxUploadRate,
+		MaxDownloadRate: opt.MaxDownloadRate,
+		Self:            id.ID(),
+		ListenAddrs:     []string{d.ln.Addr().String()},
+		Version:         opt.Version,
+		Logger:          opt.Logger.With("part", "swarm"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !opt.NoDHT {
+		if err := d.startDHT(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.startAPI(); err != nil {
+		return nil, err
+	}
+	d.dialer = newDialer(d)
+	d.goRun(func() error { return d.acceptLoop(ctx) })
+	for _, p := range opt.Peers {
+		addr, err := transport.ParseAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("peer %q: %w", p, err)
+		}
+		d.dialer.keep(ctx, addr)
+	}
+	d.log.Info("daemon started", "node", id.ID(), "listen", d.ln.Addr(), "api", d.apiLn.Addr())
+	return d, nil
+}
+
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("API address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("API address %q: must be a loopback address (127.0.0.1 or ::1)", addr)
+	}
+	return nil
+}
+
+func (d *Daemon) goRun(fn func() error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := fn(); err != nil {
+			select {
+			case d.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+func (d *Daemon) startDHT(ctx context.Context) error {
+	_, port, _ := net.SplitHostPort(d.ln.Addr().String())
+	host, _, _ := net.SplitHostPort(d.opt.Listen)
+	udp, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
+	if err != nil {
+		return fmt.Errorf("listen for the DHT on udp %s: %w", net.JoinHostPort(host, port), err)
+	}
+	srv, err := dht.New(dht.Config{
+		Conn:      udp,
+		Bootstrap: d.opt.Bootstrap,
+		Public:    d.opt.Global,
+		Logger:    d.log.With("part", "dht"),
+		Store:     tableStore{kv: d.node.Store().(*badgerstore.Store).KV("dht")},
+	})
+	if err != nil {
+		udp.Close()
+		return fmt.Errorf("start DHT: %w", err)
+	}
+	d.dht = srv
+	d.goRun(func() error {
+		err := srv.Serve(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	})
+	if len(d.opt.Bootstrap) > 0 {
+		d.goRun(func() error {
+			if err := srv.Bootstrap(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("DHT bootstrap", "err", err)
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+func (d *Daemon) startAPI() error {
+	token, err := api.NewToken()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", d.opt.API)
+	if err != nil {
+		return fmt.Errorf("listen for the API on %s: %w", d.opt.API, err)
+	}
+	d.apiLn = ln
+	srv := api.NewServer(&backend{Node: d.node, swarm: d.swarm}, token, api.Extra{
+		Info:  func(context.Context) (any, error) { return d.Info(), nil },
+		Peers: func(context.Context) (any, error) { return d.Peers(), nil },
+	}, d.log.With("part", "api"))
+	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	if err := api.WriteEndpoint(d.opt.Home, ln.Addr().String(), token); err != nil {
+		return err
+	}
+	d.goRun(func() error {
+		if err := d.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("API: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+func (d *Daemon) acceptLoop(ctx context.Context) error {
+	for {
+		conn, err := d.ln.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		go func() {
+			if err := d.swarm.AddConn(conn); err != nil {
+				d.log.Info("inbound peer refused", "peer", conn.RemoteID(), "err", err)
+			}
+		}()
+	}
+}
+
+// Info is what `shoal id` prints.
+type Info struct {
+	ID     string   `json:"id"`
+	Listen string   `json:"listen"`
+	API    string   `json:"api"`
+	DHT    string   `json:"dht,omitempty"`
+	Addrs  []string `json:"addrs"`
+}
+
+// Info returns the daemon's identity and addresses.
+func (d *Daemon) Info() Info {
+	in := Info{ID: d.node.Identity().ID().String(), Listen: d.ln.Addr().String(), API: d.apiLn.Addr().String()}
+	if d.dht != nil {
+		in.DHT = d.dht.Addr().String()
+	}
+	in.Addrs = []string{in.ID + "@" + in.Listen}
+	return in
+}
+
+// Peers returns the connected peers.
+func (d *Daemon) Peers() []swarm.PeerStats { return d.swarm.Peers() }
+
+// ListenAddr is the TCP address peers connect to.
+func (d *Daemon) ListenAddr() net.Addr { return d.ln.Addr() }
+
+// APIAddr is the HTTP API's address.
+func (d *Daemon) APIAddr() net.Addr { return d.apiLn.Addr() }
+
+// Node returns the daemon's node.
+func (d *Daemon) Node() *node.Node { return d.node }
+
+// Swarm returns the daemon's swarm.
+func (d *Daemon) Swarm() *swarm.Swarm { return d.swarm }
+
+// Wait blocks until ctx ends or a service fails, then closes the daemon.
+func (d *Daemon) Wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-d.errc:
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close stops every service and closes the store.
+func (d *Daemon) Close() error {
+	var err error
+	d.once.Do(func() {
+		if d.cancel != nil {
+			d.cancel()
+		}
+		if d.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = d.http.Shutdown(ctx)
+			cancel()
+			api.RemoveEndpoint(d.opt.Home)
+		}
+		if d.ln != nil {
+			d.ln.Close()
+		}
+		if d.swarm != nil {
+			d.swarm.Close()
+		}
+		if d.dht != nil {
+			d.dht.Close()
+		}
+		d.wg.Wait()
+		if d.node != nil {
+			err = d.node.Close()
+		}
+	})
+	return err
+}
