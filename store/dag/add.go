@@ -221,4 +221,3 @@ func (a *adder) addReader(f *os.File, abs string, info fs.FileInfo) (cid.Cid, ui
 	}
 	return root, tsize, nil
 }
-

@@ -61,7 +61,7 @@ var ErrExists = errors.New("output path exists (use --force to replace it)")
 
 // GetOptions says how Get writes to disk.
 type GetOptions struct {
-	Force    bool            // replace an existing output path
+	Force    bool          // replace an existing output path
 	Progress func(n int64) // called with file bytes written
 }
 
