@@ -91,13 +91,34 @@ func (b *backend) Cat(ctx context.Context, p string, w io.Writer) error {
 	return b.Node.Cat(ctx, c.String(), w)
 }
 
-// Get fetches what is missing, then writes the file or tree to out.
+// Get writes the file or tree p names to out. When the store lacks part
+// of it, the blocks fetched from peers go straight into the output files,
+// and the store keeps references to them instead of copies.
 func (b *backend) Get(ctx context.Context, p, out string, opt dag.GetOptions) error {
-	c, err := b.need(ctx, p, true)
+	c, err := b.need(ctx, p, false)
 	if err != nil {
 		return err
 	}
-	return b.Node.Get(ctx, c.String(), out, opt)
+	missing, err := dag.Missing(ctx, b.Store(), c)
+	if err != nil {
+		return err
+	}
+	if !missing {
+		return b.Node.Get(ctx, c.String(), out, opt)
+	}
+	w, err := dag.NewTreeWriter(b.Store(), c, out, opt)
+	if err != nil {
+		return err
+	}
+	if err := b.swarm.Fetch(ctx, c, w); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.Finish(); err != nil {
+		w.Abort()
+		return err
+	}
+	return nil
 }
 
 // Ls fetches the directory node if needed, then lists it.

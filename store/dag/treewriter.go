@@ -1,0 +1,335 @@
+package dag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
+)
+
+// ErrInconsistent means a DAG's sizes do not add up (a file node's
+// blocksizes against its leaves, or its filesize against its children).
+var ErrInconsistent = errors.New("inconsistent DAG")
+
+// TreeWriter writes a file or directory DAG to disk from blocks given in
+// any order in which every block comes after one that links to it (the
+// order a fetch discovers them in). Leaf bytes go once, straight into the
+// output files; the store keeps the inner nodes and references to the
+// leaves in the finished files, as `add --nocopy` does, so nothing is
+// copied through the store's write path. Each file is written to a
+// temporary file beside its target, synced and renamed when complete.
+//
+// Put is the sink; Finish must follow the last block, Abort any failure.
+type TreeWriter struct {
+	s     store.Store
+	root  cid.Cid
+	out   string
+	opt   GetOptions
+	place map[cid.Cid][]placement // where blocks not yet seen go
+	seen  map[cid.Cid]seenBlock   // blocks already placed, for later links
+	files []*outFile
+	open  int // files not yet complete
+}
+
+// placement says where a block's content belongs: as the whole entry at
+// path (file is nil), or as the bytes of file from off.
+type placement struct {
+	path string
+	file *outFile
+	off  int64
+}
+
+// seenBlock remembers a placed block so that a later link to it (a
+// repeated chunk, a shared subtree) can be placed without it arriving again.
+type seenBlock struct {
+	data []byte   // dag-pb nodes only
+	file *outFile // raw leaves: where a copy of its bytes is
+	off  int64
+	n    int
+}
+
+type outFile struct {
+	path, tmpPath string
+	f             *os.File
+	size, left    int64
+	leaves        []leafRef
+	done          bool
+}
+
+type leafRef struct {
+	c   cid.Cid
+	off int64
+	n   uint32
+}
+
+// NewTreeWriter prepares to write the DAG under root to out, refusing an
+// existing non-empty out unless opt.Force.
+func NewTreeWriter(s store.Store, root cid.Cid, out string, opt GetOptions) (*TreeWriter, error) {
+	if err := checkOut(out, opt.Force); err != nil {
+		return nil, err
+	}
+	return &TreeWriter{
+		s: s, root: root, out: out, opt: opt,
+		place: map[cid.Cid][]placement{root: {{path: out}}},
+		seen:  make(map[cid.Cid]seenBlock),
+	}, nil
+}
+
+// Put places one verified block.
+func (w *TreeWriter) Put(ctx context.Context, c cid.Cid, data []byte) error {
+	ps := w.place[c]
+	delete(w.place, c)
+	if _, dup := w.seen[c]; dup {
+		return nil
+	}
+	sb := seenBlock{n: len(data)}
+	if c.Type() == unixfs.CodecDagPB || len(data) == 0 {
+		sb.data = append([]byte(nil), data...)
+		if err := w.putNode(ctx, c, sb.data); err != nil {
+			return err
+		}
+	}
+	for _, p := range ps {
+		f, off, err := w.apply(c, data, p)
+		if err != nil {
+			return err
+		}
+		if sb.file == nil && f != nil {
+			sb.file, sb.off = f, off
+		}
+	}
+	w.seen[c] = sb
+	return nil
+}
+
+// putNode keeps an inner node (or the empty block) in the store, as a copy.
+func (w *TreeWriter) putNode(ctx context.Context, c cid.Cid, data []byte) error {
+	b := w.s.NewBatch(ctx)
+	if err := b.Put(c, data); err != nil {
+		b.Discard()
+		return fmt.Errorf("get: store %s: %w", c, err)
+	}
+	return b.Commit()
+}
+
+// link records that c belongs at p, placing it now if it was seen.
+func (w *TreeWriter) link(c cid.Cid, p placement) error {
+	sb, ok := w.seen[c]
+	if !ok {
+		w.place[c] = append(w.place[c], p)
+		return nil
+	}
+	data := sb.data
+	if data == nil {
+		data = make([]byte, sb.n)
+		if _, err := sb.file.f.ReadAt(data, sb.off); err != nil {
+			return fmt.Errorf("get: copy repeated block %s: %w", c, err)
+		}
+	}
+	_, _, err := w.apply(c, data, p)
+	return err
+}
+
+// apply puts one block's content at one placement. For a raw leaf it
+// returns the file and offset its bytes went to.
+func (w *TreeWriter) apply(c cid.Cid, data []byte, p placement) (*outFile, int64, error) {
+	if c.Type() == unixfs.CodecRaw {
+		f, off := p.file, p.off
+		if f == nil { // a file of one block
+			var err error
+			if f, err = w.create(p.path, int64(len(data))); err != nil {
+				return nil, 0, err
+			}
+		}
+		return f, off, w.write(f, c, data, off)
+	}
+	return nil, 0, w.applyNode(c, data, p)
+}
+
+// applyNode places a dag-pb node: a directory, a file, or an inner node
+// of a file.
+func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
+	n, err := unixfs.Decode(c, data)
+	if err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	switch {
+	case p.file != nil: // an inner node of a file
+		if n.FS.Type != unixfs.TFile && n.FS.Type != unixfs.TRaw {
+			return fmt.Errorf("get: %w: %s inside a file is a %s", ErrInconsistent, c, n.FS.Type)
+		}
+		return w.fileChildren(c, n, p.file, p.off)
+	case n.FS.Type == unixfs.TDirectory:
+		if err := os.MkdirAll(p.path, 0o755); err != nil {
+			return fmt.Errorf("get: %w", err)
+		}
+		for _, l := range n.Links {
+			if err := checkName(l.Name); err != nil {
+				return fmt.Errorf("get %s: %w", p.path, err)
+			}
+			if err := w.link(l.Cid, placement{path: filepath.Join(p.path, l.Name)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	case n.FS.Type == unixfs.TFile || n.FS.Type == unixfs.TRaw:
+		f, err := w.create(p.path, int64(n.FS.Size()))
+		if err != nil {
+			return err
+		}
+		return w.fileChildren(c, n, f, 0)
+	}
+	return fmt.Errorf("get %s: %s is a %s, which get cannot write", p.path, c, n.FS.Type)
+}
+
+// fileChildren writes a file node's inline data and places its children
+// by its blocksizes.
+func (w *TreeWriter) fileChildren(c cid.Cid, n *unixfs.Node, f *outFile, off int64) error {
+	if len(n.FS.BlockSizes) != len(n.Links) {
+		return fmt.Errorf("get: %w: %s has %d links and %d blocksizes", ErrInconsistent, c, len(n.Links), len(n.FS.BlockSizes))
+	}
+	if len(n.FS.Data) > 0 {
+		if err := w.write(f, cid.Undef, n.FS.Data, off); err != nil {
+			return err
+		}
+		off += int64(len(n.FS.Data))
+	}
+	for i, l := range n.Links {
+		if err := w.link(l.Cid, placement{file: f, off: off}); err != nil {
+			return err
+		}
+		off += int64(n.FS.BlockSizes[i])
+	}
+	return nil
+}
+
+func (w *TreeWriter) create(path string, size int64) (*outFile, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".shoal-tmp-"+base+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	of := &outFile{path: path, tmpPath: f.Name(), f: f, size: size, left: size}
+	w.files = append(w.files, of)
+	w.open++
+	if size == 0 {
+		return of, w.complete(of)
+	}
+	return of, nil
+}
+
+// write puts bytes of f at off; a leaf (c defined) is remembered for its
+// reference.
+func (w *TreeWriter) write(f *outFile, c cid.Cid, data []byte, off int64) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if off < 0 || off+int64(len(data)) > f.size || int64(len(data)) > f.left {
+		return fmt.Errorf("get %s: %w: %d bytes at %d overrun the file's %d", f.path, ErrInconsistent, len(data), off, f.size)
+	}
+	if _, err := f.f.WriteAt(data, off); err != nil {
+		return fmt.Errorf("get %s: %w", f.path, err)
+	}
+	if c.Defined() {
+		f.leaves = append(f.leaves, leafRef{c, off, uint32(len(data))})
+	}
+	f.left -= int64(len(data))
+	if w.opt.Progress != nil {
+		w.opt.Progress(int64(len(data)))
+	}
+	if f.left == 0 {
+		return w.complete(f)
+	}
+	return nil
+}
+
+// complete syncs a finished file, renames it into place and records
+// references to its leaves.
+func (w *TreeWriter) complete(f *outFile) error {
+	if err := f.f.Sync(); err != nil {
+		return fmt.Errorf("get %s: %w", f.path, err)
+	}
+	if w.opt.Force {
+		if fi, err := os.Lstat(f.path); err == nil && fi.IsDir() {
+			if err := os.RemoveAll(f.path); err != nil {
+				return fmt.Errorf("get: replace %s: %w", f.path, err)
+			}
+		}
+	}
+	if err := os.Rename(f.tmpPath, f.path); err != nil {
+		return fmt.Errorf("get %s: %w", f.path, err)
+	}
+	f.done = true
+	w.open--
+	fi, err := f.f.Stat()
+	if err != nil {
+		return fmt.Errorf("get %s: %w", f.path, err)
+	}
+	abs, err := filepath.Abs(f.path)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", f.path, err)
+	}
+	// The file may still be read for repeated blocks; keep it open.
+	b := w.s.NewBatch(context.Background())
+	for _, l := range f.leaves {
+		ref := store.Ref{Path: abs, Offset: l.off, Length: l.n, FileSize: fi.Size(), ModTime: fi.ModTime()}
+		if err := b.PutRef(l.c, ref); err != nil {
+			b.Discard()
+			return fmt.Errorf("get %s: record %s: %w", f.path, l.c, err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		return fmt.Errorf("get %s: %w", f.path, err)
+	}
+	return syncDir(filepath.Dir(f.path))
+}
+
+// Finish checks that every block arrived and every file is complete.
+func (w *TreeWriter) Finish() error {
+	if len(w.place) > 0 || w.open > 0 {
+		return fmt.Errorf("get %s: %w: %d blocks and %d files missing", w.out, ErrInconsistent, len(w.place), w.open)
+	}
+	if _, ok := w.seen[w.root]; !ok {
+		return fmt.Errorf("get %s: root %s never arrived", w.out, w.root)
+	}
+	return w.close()
+}
+
+// Abort removes temporary files of incomplete files.
+func (w *TreeWriter) Abort() {
+	for _, f := range w.files {
+		if !f.done {
+			os.Remove(f.tmpPath)
+		}
+	}
+	w.close()
+}
+
+func (w *TreeWriter) close() error {
+	var first error
+	for _, f := range w.files {
+		if err := f.f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	w.files = nil
+	return first
+}
+

@@ -1,0 +1,157 @@
+package dag_test
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/chunker"
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/dag"
+)
+
+// feed gives w every block of the DAG under root from src, in a random
+// order in which each block comes after a block linking to it, as a fetch
+// from many peers delivers them.
+func feed(t *testing.T, src store.Store, root cid.Cid, w *dag.TreeWriter, seed uint64) {
+	t.Helper()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(seed, 1))
+	frontier := []cid.Cid{root}
+	seen := map[cid.Cid]bool{root: true}
+	for len(frontier) > 0 {
+		i := r.IntN(len(frontier))
+		c := frontier[i]
+		frontier[i] = frontier[len(frontier)-1]
+		frontier = frontier[:len(frontier)-1]
+		data, err := src.Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Put(ctx, c, data); err != nil {
+			t.Fatalf("put %s: %v", c, err)
+		}
+		links, err := unixfs.Links(c, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range links {
+			if !seen[l] {
+				seen[l] = true
+				frontier = append(frontier, l)
+			}
+		}
+	}
+}
+
+func TestTreeWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	big := randBytes(3<<20+5, 3)
+	repeated := bytes.Repeat([]byte{7}, 5*1000+3) // the same 1000-byte leaf five times
+	tests := []struct {
+		name    string
+		path    string
+		chunker string
+	}{
+		{"tree", filepath.Join(vectors, "tree"), "size-262144"},
+		{"one big file", writeFile(t, dir, "big", big), "fastcdc"},
+		{"many levels", writeFile(t, dir, "levels", big), "size-4096"},
+		{"repeated leaves", writeFile(t, dir, "rep", repeated), "size-1000"},
+		{"single block", writeFile(t, dir, "small", []byte("small")), "fastcdc"},
+		{"empty file", writeFile(t, dir, "empty", nil), "fastcdc"},
+	}
+	for _, tt := range tests {
+		for seed := uint64(1); seed <= 3; seed++ {
+			t.Run(tt.name, func(t *testing.T) {
+				cfg, err := chunker.Parse(tt.chunker)
+				if err != nil {
+					t.Fatal(err)
+				}
+				src := openStore(t)
+				root := addOne(t, src, tt.path, dag.AddOptions{Chunker: cfg})
+				dst := openStore(t)
+				out := filepath.Join(t.TempDir(), "out")
+				w, err := dag.NewTreeWriter(dst, root, out, dag.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				feed(t, src, root, w, seed)
+				if err := w.Finish(); err != nil {
+					t.Fatal(err)
+				}
+				if fi, _ := os.Stat(tt.path); fi.IsDir() {
+					assertSameTree(t, tt.path, out)
+				} else {
+					want, _ := os.ReadFile(tt.path)
+					got, err := os.ReadFile(out)
+					if err != nil || !bytes.Equal(got, want) {
+						t.Fatalf("written file differs (%v)", err)
+					}
+				}
+				// The store now serves the content through references to
+				// the written files, with no copy of the leaves.
+				if missing, err := dag.Missing(ctx, dst, root); err != nil || missing {
+					t.Fatalf("store after get: missing=%v err=%v", missing, err)
+				}
+				var buf bytes.Buffer
+				if fi, _ := os.Stat(tt.path); !fi.IsDir() {
+					if _, err := dag.Cat(ctx, dst, root.String(), &buf); err != nil {
+						t.Fatal(err)
+					}
+					want, _ := os.ReadFile(tt.path)
+					if !bytes.Equal(buf.Bytes(), want) {
+						t.Fatal("cat through the references differs")
+					}
+				}
+				st, err := dst.Stats(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.DataBytes > 64<<10 {
+					t.Fatalf("store copied %d bytes; only inner nodes should be copies", st.DataBytes)
+				}
+				leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".shoal-tmp-*"))
+				if len(leftovers) > 0 {
+					t.Fatalf("temporary files left: %v", leftovers)
+				}
+			})
+		}
+	}
+}
+
+func TestTreeWriterIncomplete(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := writeFile(t, dir, "f", randBytes(1<<20, 9))
+	src := openStore(t)
+	cfg, _ := chunker.Parse("size-65536")
+	root := addOne(t, src, p, dag.AddOptions{Chunker: cfg})
+	data, _ := src.Get(ctx, root)
+	dst := openStore(t)
+	out := filepath.Join(t.TempDir(), "out")
+	w, err := dag.NewTreeWriter(dst, root, out, dag.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(ctx, root, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(); err == nil {
+		t.Fatal("Finish succeeded with leaves missing")
+	}
+	w.Abort()
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("an incomplete get left %s: %v", out, err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".shoal-tmp-*"))
+	if len(leftovers) > 0 {
+		t.Fatalf("temporary files left: %v", leftovers)
+	}
+}
