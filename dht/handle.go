@@ -14,7 +14,8 @@ import (
 func (s *Server) handleQuery(m *krpc.Msg, from netip.AddrPort) {
 	s.stats.queries.Add(1)
 	a := m.A
-	s.heard(NodeInfo{ID: a.ID, Addr: from}, false, m.RO)
+	// The table learns of the sender after it has its answer.
+	defer s.heard(NodeInfo{ID: a.ID, Addr: from}, false, m.RO)
 	now := time.Now()
 	r := &krpc.Return{ID: s.id}
 	reply := func() {

@@ -74,7 +74,10 @@ func (s *Server) lookup(ctx context.Context, target nodeid.ID, q string, visit f
 		K:        s.cfg.K,
 		Alpha:    s.cfg.Alpha,
 		Attempts: s.cfg.QueryAttempts,
-		Visit:    visit,
+		// A query unanswered after a quarter of its timeout no longer holds
+		// one of the Alpha slots.
+		SoftTimeout: s.cfg.QueryTimeout / 4,
+		Visit:       visit,
 		Query: func(ctx context.Context, n NodeInfo) (lookup.Reply, error) {
 			args := &krpc.Args{}
 			switch q {
@@ -115,9 +118,9 @@ func (s *Server) FindNode(ctx context.Context, target [20]byte) ([]NodeInfo, Loo
 	return nodes, res.Stats, err
 }
 
-// GetPeers returns peers announced for infohash. The lookup stops at the
-// first node that returns peers (collecting what the queries already in
-// flight bring is not waited for).
+// GetPeers returns peers announced for infohash. The lookup short-circuits
+// once peersFromNodes nodes have returned peers (their union covers
+// announcers whose closest sets differ slightly), or ends like find_node.
 func (s *Server) GetPeers(ctx context.Context, infohash [20]byte) ([]netip.AddrPort, LookupStats, error) {
 	seen := map[netip.AddrPort]bool{}
 	s.mu.Lock()
@@ -126,17 +129,24 @@ func (s *Server) GetPeers(ctx context.Context, infohash [20]byte) ([]netip.AddrP
 	for _, p := range peers {
 		seen[p] = true
 	}
+	holders := 0
 	res, err := s.lookup(ctx, infohash, krpc.GetPeers, func(_ NodeInfo, r lookup.Reply) bool {
+		if len(r.Values) > 0 {
+			holders++
+		}
 		for _, p := range r.Values {
 			if !seen[p] {
 				seen[p] = true
 				peers = append(peers, p)
 			}
 		}
-		return len(peers) > 0
+		return holders >= peersFromNodes
 	})
 	return peers, res.Stats, err
 }
+
+// peersFromNodes is how many nodes with peers end a GetPeers lookup.
+const peersFromNodes = 3
 
 // AnnounceResult says how an announce or put went.
 type AnnounceResult struct {
@@ -148,6 +158,9 @@ type AnnounceResult struct {
 // Announce finds the k nodes closest to infohash and announces this node
 // as a peer on port (or, with impliedPort, on the DHT socket's port) to each.
 func (s *Server) Announce(ctx context.Context, infohash [20]byte, port int, impliedPort bool) (AnnounceResult, error) {
+	if !impliedPort && (port <= 0 || port > 65535) {
+		return AnnounceResult{}, fmt.Errorf("dht: announce %s: port %d out of range", nodeid.String(infohash), port)
+	}
 	seen := map[netip.AddrPort]bool{}
 	var out AnnounceResult
 	res, err := s.lookup(ctx, infohash, krpc.GetPeers, func(_ NodeInfo, r lookup.Reply) bool {

@@ -41,10 +41,14 @@ type Server struct {
 	stats struct {
 		in, dropped, malformed, limited, queries, sent atomic.Int64
 	}
+	pingSem   chan struct{} // bounds concurrent table pings
 	closeOnce sync.Once
 	bgMu      sync.Mutex // orders goBackground against Close
 	closed    bool
 }
+
+// maxTablePings bounds the eviction and verification pings in flight.
+const maxTablePings = 64
 
 type call struct {
 	addr netip.AddrPort
@@ -88,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 		peers:   peerStore{m: map[nodeid.ID]map[netip.AddrPort]time.Time{}},
 		items:   itemStore{m: map[nodeid.ID]storedItem{}},
 		limiter: limiter{rate: cfg.RateLimit, m: map[netip.AddrPort]*bucketState{}},
+		pingSem: make(chan struct{}, maxTablePings),
 	}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
@@ -137,7 +142,8 @@ func (s *Server) Close() error {
 
 // Serve reads and answers packets and runs maintenance (token rotation,
 // expiry, bucket refresh, table saving) until ctx ends or Close is called.
-// It closes the server before returning.
+// It closes the server before returning, and returns ctx's error, nil
+// after Close, or the socket's read error.
 func (s *Server) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -328,28 +334,42 @@ func (s *Server) heard(n NodeInfo, responded, readOnly bool) {
 	s.mu.Lock()
 	act := s.table.Heard(n, s.conforms(n), responded, time.Now())
 	s.mu.Unlock()
-	if act.Ping.Addr.IsValid() {
-		s.goBackground(func(ctx context.Context) {
-			// BEP 5: try once more before discarding the node.
-			for range routing.BadFailures {
-				if _, err := s.query(ctx, act.Ping, krpc.Ping, &krpc.Args{}); err == nil || ctx.Err() != nil {
-					return
-				}
+	if !act.Ping.Addr.IsValid() {
+		return
+	}
+	select {
+	case s.pingSem <- struct{}{}:
+	default:
+		// Too many pings under way (a flood of newcomers): count it as
+		// unanswered rather than queue without bound.
+		s.failed(act.Ping)
+		return
+	}
+	if !s.goBackground(func(ctx context.Context) {
+		defer func() { <-s.pingSem }()
+		// BEP 5: try once more before discarding the node.
+		for range routing.BadFailures {
+			if _, err := s.query(ctx, act.Ping, krpc.Ping, &krpc.Args{}); err == nil || ctx.Err() != nil {
+				return
 			}
-		})
+		}
+	}) {
+		<-s.pingSem
 	}
 }
 
-// goBackground runs f in a goroutine that ends with the server.
-func (s *Server) goBackground(f func(ctx context.Context)) {
+// goBackground runs f in a goroutine that ends with the server; it
+// reports false if the server is closed and f will not run.
+func (s *Server) goBackground(f func(ctx context.Context)) bool {
 	s.bgMu.Lock()
 	defer s.bgMu.Unlock()
 	if s.closed {
-		return
+		return false
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		f(s.life)
 	}()
+	return true
 }

@@ -156,3 +156,46 @@ func TestKeepAnnouncedOutlivesPeerTTL(t *testing.T) {
 		}
 	})
 }
+
+func TestKeepPutOutlivesItemTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		cfg := Config{ItemTTL: 30 * time.Minute}
+		boot, stop := startMem(t, n, cfg)
+		defer stop()
+		var nodes []*Server
+		for range 10 {
+			c := cfg
+			c.Bootstrap = []netip.AddrPort{boot.Addr().(*net.UDPAddr).AddrPort()}
+			s, stop := startMem(t, n, c)
+			defer stop()
+			if err := s.Bootstrap(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			nodes = append(nodes, s)
+		}
+		item, err := StringItem([]byte("head"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- nodes[0].KeepPut(ctx, item) }()
+		found := func() bool {
+			got, _, err := nodes[9].Get(context.Background(), item.Target(), GetOptions{})
+			return err == nil && string(got.V) == "4:head"
+		}
+		for _, at := range []time.Duration{time.Minute, 44 * time.Minute, 31 * time.Minute} {
+			time.Sleep(at)
+			if !found() {
+				t.Fatalf("item not found while re-put (after %v more)", at)
+			}
+		}
+		cancel()
+		<-done
+		time.Sleep(31 * time.Minute)
+		if found() {
+			t.Error("item still found 31 minutes after re-putting stopped")
+		}
+	})
+}

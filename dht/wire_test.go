@@ -2,6 +2,7 @@ package dht
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -362,5 +363,23 @@ func TestRepliedNodesAreFiltered(t *testing.T) {
 	}
 	if ids[zero.ID] {
 		t.Error("a node at port 0 entered the table")
+	}
+}
+
+// With Public set, a node ignores packets from loopback and private
+// addresses entirely.
+func TestPublicIgnoresLoopback(t *testing.T) {
+	s := startServer(t, Config{Public: true})
+	c := newRawClient(t, s)
+	c.conn.WriteTo([]byte("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"), c.to)
+	c.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, _, err := c.conn.ReadFrom(make([]byte, 100)); err == nil {
+		t.Error("a public node answered a loopback ping")
+	}
+	if s.Stats().Dropped == 0 {
+		t.Error("the packet was not counted as dropped")
+	}
+	if _, err := s.Ping(t.Context(), c.addr()); !errors.Is(err, ErrAddress) {
+		t.Errorf("public node pinging loopback: %v, want ErrAddress", err)
 	}
 }

@@ -151,8 +151,10 @@ func (r *RootSets) Collect(ctx context.Context) ([]cid.Cid, error) {
 // one while batches still write, and a second, with the GCLock held, from
 // the roots as they are then and the blocks found missing in the first.
 type Marker struct {
-	// Get reads a block's bytes for its links. ErrNotFound and
-	// ErrRefChanged count as missing; other errors stop the mark.
+	// Get reads a block's bytes for its links. ErrNotFound counts as
+	// missing; any other error stops the mark, ErrRefChanged included: the
+	// links of a node that cannot be read are unknown, and sweeping without
+	// them could remove pinned blocks.
 	Get func(ctx context.Context, c cid.Cid) ([]byte, error)
 
 	live     map[string]struct{} // multihashes to keep
@@ -214,7 +216,7 @@ func (m *Marker) MarkRecursive(ctx context.Context, roots []cid.Cid) error {
 			continue
 		}
 		data, err := m.Get(ctx, c)
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRefChanged) {
+		if errors.Is(err, ErrNotFound) {
 			m.missing = append(m.missing, c)
 			continue
 		}

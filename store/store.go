@@ -81,12 +81,12 @@ type Blocks interface {
 // the usual pattern.
 //
 // Pins are applied at Commit, atomically with the last blocks and only
-// after every block of the batch is written. Blocks are invisible before
-// Commit while the batch is small (at least 4 MiB of data); a larger batch
-// may write, and so show, some blocks earlier to bound its memory. Blocks
-// of a discarded batch that were already written are unpinned garbage that
-// the next collection removes. While a batch is open a collection cannot
-// sweep.
+// after every block of the batch is written. A small batch shows nothing
+// before Commit; a store may write a large one in steps to bound its memory
+// (the badger store: every 4 MiB or 4096 blocks), so some of its blocks can
+// be seen earlier. Blocks of a discarded batch that were already written
+// are unpinned garbage for the next collection. While a batch is open a
+// collection cannot sweep, so keep batches short.
 type Batch interface {
 	// Put stores a copy of data as block c. The caller has already hashed
 	// data (Put does not re-hash it); data is copied, so the caller may
@@ -153,8 +153,10 @@ type Store interface {
 	AddRoots(name string, roots func(ctx context.Context) ([]cid.Cid, error))
 	// GC removes every block not reachable from a pin or a registered root.
 	// Reachable blocks that are missing are fine (partial DAGs); a
-	// reachable block that is present but does not decode stops the
-	// collection before anything is removed.
+	// reachable node that is present but does not decode, or is a
+	// reference that no longer reads back, stops the collection before
+	// anything is removed (its links are unknown). Raw leaves are never
+	// read.
 	GC(ctx context.Context) (GCStats, error)
 
 	Stats(ctx context.Context) (Stats, error)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/shoal-sync/shoal/dht/nodeid"
@@ -194,4 +195,19 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed %q:\n%+v\n%+v", b, m, m2)
 		}
 	})
+}
+
+func TestDecodeBounds(t *testing.T) {
+	huge := "d1:rd2:id20:abcdefghij01234567896:valuesl" + strings.Repeat("6:abcdef", 300) + "ee1:t2:aa1:y1:re"
+	if _, err := Decode([]byte(huge)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("300 values: %v, want ErrMalformed", err)
+	}
+	deep := "d1:ad2:id20:abcdefghij01234567894:want" + strings.Repeat("l", 20) + strings.Repeat("e", 20) + "e1:q4:ping1:t2:aa1:y1:qe"
+	if _, err := Decode([]byte(deep)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("deep nesting: %v, want ErrMalformed", err)
+	}
+	ok := "d1:rd2:id20:abcdefghij01234567896:valuesl" + strings.Repeat("6:abcdef", 100) + "ee1:t2:aa1:y1:re"
+	if m, err := Decode([]byte(ok)); err != nil || len(m.R.Values) != 100 {
+		t.Errorf("100 values: %v", err)
+	}
 }

@@ -246,11 +246,8 @@ func TestRunSoftTimeout(t *testing.T) {
 				t.Fatalf("soft %v: %+v %v", soft, res, err)
 			}
 			took := time.Since(start)
-			if soft == 0 && took < 10*time.Second {
-				t.Errorf("without a soft timeout the lookup took %v, want the slow seeds' 10s", took)
-			}
-			if soft > 0 && took > time.Second {
-				t.Errorf("with a soft timeout of %v the lookup took %v", soft, took)
+			if took > time.Second {
+				t.Errorf("soft timeout %v: the lookup took %v, waiting for the slow seeds", soft, took)
 			}
 		})
 	}

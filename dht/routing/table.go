@@ -130,6 +130,10 @@ func (t *Table) Heard(n krpc.NodeInfo, secure, responded bool, now time.Time) Ac
 		t.touch(e, responded, now)
 		if responded {
 			b.changed = now
+		} else if e.LastResponse.IsZero() && !e.pinging {
+			// Still unverified (its ping was lost or skipped): try again.
+			e.pinging = true
+			return Action{Ping: e.NodeInfo}
 		}
 		return Action{}
 	}

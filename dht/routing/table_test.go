@@ -256,4 +256,11 @@ func TestNewcomerFromQueryIsVerified(t *testing.T) {
 	if e, _ := tb.Get(m.ID); e.State(t0.Add(time.Second)) != Bad {
 		t.Errorf("unverified node after a failure is %v, want bad", e.State(t0.Add(time.Second)))
 	}
+	// Its next query earns it another ping, but only one at a time.
+	if act := tb.Heard(m, false, false, t0.Add(2*time.Second)); act.Ping.ID != m.ID {
+		t.Errorf("unverified node not pinged again: %+v", act)
+	}
+	if act := tb.Heard(m, false, false, t0.Add(3*time.Second)); act.Ping.Addr.IsValid() {
+		t.Errorf("pinged twice at once: %+v", act)
+	}
 }

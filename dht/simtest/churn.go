@@ -245,7 +245,7 @@ func (r ChurnReport) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, ch := range r.Checks {
 		rows = append(rows, [2]string{
-			fmt.Sprintf("found at %v", ch.At.Round(time.Minute)),
+			fmt.Sprintf("found at %v", roundAt(ch.At)),
 			fmt.Sprintf("%d/%d = %.2f%% (rounds %s; messages %s)", ch.Found, ch.Keys, 100*ch.Fraction(), distString(ch.Rounds), distString(ch.Messages)),
 		})
 	}
@@ -255,4 +255,42 @@ func (r ChurnReport) WriteTo(w io.Writer) (int64, error) {
 		[2]string{"cpu", fmt.Sprint(r.CPU)},
 	)
 	return writeRows(w, "dht churn (simnet)", rows)
+}
+
+// CompressedChurn returns options that squeeze issue 5's six hours of
+// churn into wall of real time, for runs outside a synctest bubble (such
+// as `shoalbench dht`): the churn rate, step and checks shrink by
+// 6h/wall; the dht's announce interval and peer TTL shrink too but not
+// below 2 s and 4 s, its maintenance period not below 100 ms, and the query
+// timeout (500 ms) and token rotation (5 s) stay usable on a busy machine.
+// Links have zero latency. The routing table's own 15-minute constants
+// (good-node age, bucket refresh) do not shrink, so table health is not
+// comparable with a fake-time run. Use a minute or more: below that the
+// announce interval no longer shrinks with the churn.
+func CompressedChurn(wall time.Duration) ChurnOptions {
+	const sim = 6 * time.Hour
+	f := float64(wall) / float64(sim)
+	scale := func(d, floor time.Duration) time.Duration { return max(time.Duration(float64(d)*f), floor) }
+	announce := scale(15*time.Minute, 2*time.Second)
+	return ChurnOptions{
+		Duration:     wall,
+		ChurnPerHour: 0.3 / f,
+		Step:         scale(time.Minute, 10*time.Millisecond),
+		CheckEvery:   scale(time.Hour, 10*time.Millisecond),
+		Timeouts: dht.Config{
+			QueryTimeout:     500 * time.Millisecond,
+			PeerTTL:          2 * announce,
+			AnnounceInterval: announce,
+			MaintainInterval: scale(time.Minute, 100*time.Millisecond),
+			TokenRotation:    5 * time.Second,
+		},
+	}
+}
+
+// roundAt rounds a time into the run for printing.
+func roundAt(d time.Duration) time.Duration {
+	if d >= time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(100 * time.Millisecond)
 }

@@ -1,6 +1,7 @@
 package simtest
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -67,5 +68,30 @@ func TestChurnWithoutRepublish(t *testing.T) {
 	t.Log("\n" + b.String())
 	if f := rep.Final().Fraction(); f > 0.1 {
 		t.Errorf("found %.0f%% of keys an hour after their only announce with a 30-minute TTL", 100*f)
+	}
+}
+
+// TestChurnRealTime runs a compressed churn outside a bubble, as
+// `shoalbench dht` does. Real time on a shared machine is noisy, so it runs
+// only with SHOAL_SIM_REALTIME set (to the wall time, e.g. 60s).
+func TestChurnRealTime(t *testing.T) {
+	wall, err := time.ParseDuration(os.Getenv("SHOAL_SIM_REALTIME"))
+	if err != nil {
+		t.Skip("set SHOAL_SIM_REALTIME=60s to run a compressed churn in real time")
+	}
+	opt := CompressedChurn(wall)
+	opt.Nodes, opt.Keys, opt.Seed = 200, 100, 7
+	rep, err := RunChurn(t.Context(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	rep.WriteTo(&b)
+	t.Log("\n" + b.String())
+	if want := int(0.3 * 6 * float64(rep.Nodes-rep.Announcers)); rep.Replaced < want*9/10 {
+		t.Errorf("replaced %d nodes, want about %d", rep.Replaced, want)
+	}
+	if f := rep.Final().Fraction(); f < 0.98 {
+		t.Errorf("found %.2f%% of keys at the end, want ≥ 98%%", 100*f)
 	}
 }

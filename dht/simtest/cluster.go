@@ -120,8 +120,8 @@ func (c *cluster) start(boot []netip.AddrPort) (*node, error) {
 	return n, nil
 }
 
-// randomPeers returns up to count distinct addresses among the first among
-// live nodes.
+// randomPeers returns up to count distinct addresses drawn from the first
+// among nodes of c.live.
 func (c *cluster) randomPeers(count, among int) []netip.AddrPort {
 	count = min(count, among)
 	out := make([]netip.AddrPort, 0, count)

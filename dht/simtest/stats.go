@@ -3,7 +3,6 @@ package simtest
 import (
 	"cmp"
 	"slices"
-	"time"
 
 	"github.com/shoal-sync/shoal/dht/nodeid"
 )
@@ -27,9 +26,6 @@ func distOf[T cmp.Ordered](xs []T) Dist[T] {
 	}
 	return Dist[T]{Median: rank(0.5), P90: rank(0.9), Max: s[len(s)-1]}
 }
-
-// durations is a helper for Dist[time.Duration] fields.
-type durations = Dist[time.Duration]
 
 // closest returns the k IDs of ids nearest target by XOR distance, skipping
 // exclude (the querier). ids is not modified.

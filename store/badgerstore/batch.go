@@ -45,6 +45,7 @@ type batch struct {
 
 	bytes   int      // value bytes in txn
 	entries int      // entries in txn
+	total   int      // value bytes in the whole batch
 	bufs    [][]byte // pooled buffers txn refers to
 
 	sem      chan struct{}
@@ -171,6 +172,7 @@ func (b *batch) set(entries []*badger.Entry, n int, lastIsDelete bool) error {
 		return err
 	}
 	b.bytes += n
+	b.total += n
 	b.entries += len(entries)
 	return nil
 }
@@ -236,7 +238,7 @@ func (b *batch) Commit() error {
 	err := b.commit()
 	if err != nil {
 		b.txn.Discard()
-	} else if b.s.written.Load() >= trimEvery {
+	} else if b.total >= trimEvery/4 {
 		// A large write ends: leave little of it resident.
 		trimMapped(b.s.mapDir)
 	}
@@ -269,7 +271,11 @@ func (b *batch) commit() error {
 			return err
 		}
 	}
-	return b.txn.Commit()
+	if err := b.txn.Commit(); err != nil {
+		return err
+	}
+	b.s.wrote(b.bytes)
+	return nil
 }
 
 // Discard drops what is not written yet and releases the batch.

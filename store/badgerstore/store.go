@@ -48,6 +48,7 @@ type Store struct {
 
 	mapDir  string       // dir as the kernel names it, for trimMapped
 	written atomic.Int64 // bytes batches have written, to pace trimMapped
+	closed  atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -125,8 +126,12 @@ func (s slogLogger) Warningf(format string, args ...any) { s.l.Warn(msg(format, 
 func (s slogLogger) Infof(string, ...any)                {}
 func (s slogLogger) Debugf(string, ...any)               {}
 
-// Close flushes everything to disk and closes the database.
+// Close flushes everything to disk and closes the database. Calls after
+// the first do nothing.
 func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
 	serr := s.db.Sync()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.dir, err)

@@ -3,12 +3,15 @@ package badgerstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
@@ -176,5 +179,44 @@ func TestBadgerLogger(t *testing.T) {
 	}
 	if strings.Contains(out, "info") || strings.Contains(out, "debug") {
 		t.Errorf("log %q has badger's info or debug lines", out)
+	}
+}
+
+// TestRefOverhead records references for 512 MiB of file data in 64 KiB
+// blocks and checks the database stays under 5 % of that on disk.
+func TestRefOverhead(t *testing.T) {
+	const n, size = 8192, 64 << 10
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	path := "/home/someone/Sync/photos/2026/a-long-enough-file-name.mkv"
+	mtime := time.Now()
+	b := s.NewBatch(ctx)
+	defer b.Discard()
+	for i := range n {
+		c := unixfs.RawCID(sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(i))))
+		if err := b.PutRef(c, store.Ref{Path: path, Offset: int64(i) * size, Length: size,
+			FileSize: n * size, ModTime: mtime}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, Options{})
+	defer s.Close()
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Refs != n || st.RefBytes != n*size {
+		t.Fatalf("Stats = %+v", st)
+	}
+	ratio := float64(st.DiskBytes) / float64(st.RefBytes)
+	t.Logf("references for %d MiB take %d KiB on disk: %.3f %%", st.RefBytes>>20, st.DiskBytes>>10, 100*ratio)
+	if ratio > 0.05 {
+		t.Fatalf("references take %.2f %% of the data on disk, want < 5 %%", 100*ratio)
 	}
 }

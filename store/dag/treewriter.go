@@ -332,4 +332,3 @@ func (w *TreeWriter) close() error {
 	w.files = nil
 	return first
 }
-

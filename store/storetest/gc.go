@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -345,5 +347,39 @@ func testGCConcurrentBatch(t *testing.T, s store.Store) {
 	}
 	if pins := pinsOf(t, s); len(pins) != 2 {
 		t.Fatalf("pins after race = %v, want 2", pins)
+	}
+}
+
+// testGCChangedRefNode stores a dag-pb node as a reference into a file that
+// then changes: its links cannot be read, so the collection must stop
+// rather than sweep the blocks below it.
+func testGCChangedRefNode(t *testing.T, s store.Store) {
+	d := fileDAG(t, "refnode", 3)
+	rootData := d.blocks[len(d.blocks)-1].data // FileBuilder emits the root last
+	path := filepath.Join(t.TempDir(), "node")
+	if err := os.WriteFile(path, rootData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, s, d.blocks[:len(d.blocks)-1])
+	putRefs(t, s, []block{{d.root, rootData}}, []store.Ref{{Path: path, Length: uint32(len(rootData)),
+		FileSize: fi.Size(), ModTime: fi.ModTime()}})
+	if err := s.Pin(ctx, d.root, store.PinRecursive); err != nil {
+		t.Fatal(err)
+	}
+	if st := gc(t, s); st.Blocks != 0 {
+		t.Fatalf("GC = %+v, want nothing removed", st)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GC(ctx); !errors.Is(err, store.ErrRefChanged) {
+		t.Fatalf("GC with an unreadable pinned node = %v, want ErrRefChanged", err)
+	}
+	for _, b := range d.blocks[:len(d.blocks)-1] {
+		mustGet(t, s, b)
 	}
 }

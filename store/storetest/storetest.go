@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GCExtraRoots", testGCExtraRoots},
 		{"GCPartialDAG", testGCPartialDAG},
 		{"GCUndecodableRoot", testGCUndecodableRoot},
+		{"GCChangedRefNode", testGCChangedRefNode},
 		{"GCConcurrentBatch", testGCConcurrentBatch},
 	}
 	for _, tc := range tests {

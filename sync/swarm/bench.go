@@ -106,7 +106,7 @@ func BenchSwarm(ctx context.Context, opt BenchOptions) (BenchReport, error) {
 	c, err := newCluster(ctx, stores, func(i int) Options {
 		return Options{ServeAll: true, MaxUploadRate: opt.UploadRate,
 			Choker: strategy.ChokerConfig{Slots: opt.Slots},
-			Picker: strategy.PickerConfig{Seed: uint64(i) + 1, Window: benchWindow, PeerBytes: benchPeerBytes}}
+			Picker: strategy.PickerConfig{Seed: uint64(i) + 1}}
 	})
 	if err != nil {
 		return rep, err
@@ -260,5 +260,3 @@ func putFileRefs(ctx context.Context, st store.Store, path string, n int64, chun
 	}
 	return root, b.Commit()
 }
-
-var benchWindow, benchPeerBytes = 0, 0

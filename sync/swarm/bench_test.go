@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"fmt"
 	"context"
 	"os"
 	"testing"
@@ -19,14 +18,11 @@ func TestBenchSwarmSmall(t *testing.T) {
 	if os.Getenv("SHOAL_BENCH") != "" {
 		opt = BenchOptions{}
 	}
-	fmt.Sscan(os.Getenv("BW"), &benchWindow)
-	fmt.Sscan(os.Getenv("BP"), &benchPeerBytes)
 	rep, err := BenchSwarm(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + rep.String())
-	t.Log(dbgDupReq.Load(), dbgDupWanted.Load(), dbgDupUnknown.Load(), dbgChokes.Load())
 	if rep.BadBlocks != 0 {
 		t.Errorf("%d bad blocks", rep.BadBlocks)
 	}

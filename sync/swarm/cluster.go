@@ -165,4 +165,3 @@ func dagBlocks(ctx context.Context, st store.Store, root cid.Cid) ([]cid.Cid, er
 	})
 	return out, err
 }
-

@@ -63,7 +63,7 @@ func (l *wireLink) sendError(err error) {
 	}
 }
 
-// errReplied marks a protocol error the writer already answered with an Error frame.
+// errPeerError wraps the Error a peer sent before closing.
 var errPeerError = errors.New("peer sent error")
 
 func (l *wireLink) readMsg() (msg, error) {

@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -25,13 +24,13 @@ type sample struct{ in, out int64 }
 // owner is the one goroutine that owns the swarm state: peers, picker,
 // choker, fetches. Everything reaches it as events.
 type owner struct {
-	s        *Swarm
-	peers    map[identity.NodeID]*peer
-	hist     map[*peer][]sample
-	picker   *strategy.Picker
-	choker   *strategy.Choker
-	fetches  map[*fetch]struct{}
-	waiting  map[cid.Cid][]*fetch // fetches a wanted block goes to
+	s       *Swarm
+	peers   map[identity.NodeID]*peer
+	hist    map[*peer][]sample
+	picker  *strategy.Picker
+	choker  *strategy.Choker
+	fetches map[*fetch]struct{}
+	waiting map[cid.Cid][]*fetch // fetches a wanted block goes to
 	// wantedBy: per peer, blocks it asked about that we lacked; it is told
 	// (have) when we get one, so leechers learn what they can trade.
 	wantedBy map[*peer]map[cid.Cid]struct{}
@@ -210,12 +209,6 @@ func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok bool) {
 	}
 	if !res.Wanted {
 		o.s.dupBytes.Add(int64(len(data)))
-		if o.picker.Wants(c) {
-			dbgDupWanted.Add(1)
-		}
-		if _, known := o.picker.Size(c); !known {
-			dbgDupUnknown.Add(1)
-		}
 	}
 	for _, cn := range res.Cancels {
 		if q := o.peers[cn.Peer]; q != nil {
@@ -281,9 +274,6 @@ func (o *owner) pump(now time.Time) {
 	byPeer := make(map[identity.NodeID][]cid.Cid)
 	var order []identity.NodeID
 	for _, r := range o.picker.Next(now) {
-		if r.Dup {
-			dbgDupReq.Add(1)
-		}
 		if byPeer[r.Peer] == nil {
 			order = append(order, r.Peer)
 		}
@@ -355,13 +345,9 @@ func (o *owner) apply(unchoked []identity.NodeID) {
 			p.amChoking.Store(false)
 			p.out.push(outItem{m: msg{kind: mUnchoke}})
 		case !set[id] && !p.amChoking.Load():
-			dbgChokes.Add(1)
 			p.amChoking.Store(true)
 			p.out.dropServes()
 			p.out.push(outItem{m: msg{kind: mChoke}})
 		}
 	}
 }
-
-
-var dbgDupReq, dbgDupWanted, dbgDupUnknown, dbgChokes atomic.Int64

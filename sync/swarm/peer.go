@@ -93,10 +93,15 @@ func (q *outq) push(it outItem) {
 	q.signal()
 }
 
+// maxServes bounds the block requests queued for one peer; a peer that
+// asks for more before we catch up has the excess ignored (its picker
+// times them out and asks elsewhere).
+const maxServes = 8192
+
 func (q *outq) pushServes(cs []cid.Cid) {
 	q.mu.Lock()
 	if !q.closed {
-		q.serves = append(q.serves, cs...)
+		q.serves = append(q.serves, cs[:min(len(cs), max(0, maxServes-len(q.serves)))]...)
 	}
 	q.mu.Unlock()
 	q.signal()

@@ -42,8 +42,7 @@ type PinPolicy struct {
 func (p *PinPolicy) MayServe(ctx context.Context, _ identity.NodeID, c cid.Cid) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	key := string(c.Hash())
-	if _, ok := p.set[key]; ok {
+	if _, ok := p.set[string(c.Hash())]; ok {
 		return true
 	}
 	refresh := p.Refresh
@@ -58,7 +57,7 @@ func (p *PinPolicy) MayServe(ctx context.Context, _ identity.NodeID, c cid.Cid) 
 		return false
 	}
 	p.set, p.built = set, time.Now()
-	_, ok := p.set[key]
+	_, ok := p.set[string(c.Hash())]
 	return ok
 }
 

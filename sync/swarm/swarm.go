@@ -68,11 +68,11 @@ type PeerStats struct {
 	Connected           time.Time
 	BytesIn, BytesOut   int64 // block payload bytes
 	BlocksIn, BlocksOut int64
-	AmChoking           bool // we do not upload to it
-	AmInterested        bool // it has blocks we want
-	PeerChoking         bool // it does not upload to us
-	PeerInterested      bool // it wants blocks from us
-	Strikes             int  // bad blocks it sent
+	AmChoking           bool     // we do not upload to it
+	AmInterested        bool     // it has blocks we want
+	PeerChoking         bool     // it does not upload to us
+	PeerInterested      bool     // it wants blocks from us
+	Strikes             int      // bad blocks it sent
 	Client              string   // client and version from its Hello
 	ListenAddrs         []string // addresses it says it accepts on (unverified)
 }
@@ -287,16 +287,15 @@ type event struct {
 type evKind uint8
 
 const (
-	evAddPeer    evKind = iota + 1
-	evRemovePeer        // reader or writer stopped
-	evMsg               // have, dont-have, choke, unchoke, interested, not-interested
-	evBlock             // a block arrived (ok: it hashed to its CID)
-	evPeerWants         // the peer asked want-have for blocks we lack
-	evPeerCancels       // the peer withdrew wants
+	evAddPeer     evKind = iota + 1
+	evRemovePeer         // reader or writer stopped
+	evMsg                // have, dont-have, choke, unchoke, interested, not-interested
+	evBlock              // a block arrived (ok: it hashed to its CID)
+	evPeerWants          // the peer asked want-have for blocks we lack
+	evPeerCancels        // the peer withdrew wants
 	evFetchStart
 	evWant   // a fetch wants blocks not in the store
 	evStored // a fetch's sink took a block
 	evFetchEnd
 	evPeers
 )
-

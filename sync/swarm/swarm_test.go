@@ -3,8 +3,6 @@ package swarm
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -276,7 +274,7 @@ func TestChoking(t *testing.T) {
 	seed := c.nodes[0].swarm
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	maxUnchoked, sawAllInterested := 0, false
+	maxUnchoked, sawChokedInterested := 0, false
 	for done := 0; done < leechers; {
 		select {
 		case err := <-errc:
@@ -295,26 +293,20 @@ func TestChoking(t *testing.T) {
 				}
 			}
 			maxUnchoked = max(maxUnchoked, unchoked)
-			if interested == leechers {
-				sawAllInterested = true
+			if interested > unchoked {
+				sawChokedInterested = true
 			}
 		}
 	}
 	if maxUnchoked > 2 {
 		t.Errorf("seed unchoked %d peers at once, want at most 2", maxUnchoked)
 	}
-	if !sawAllInterested {
-		t.Log("never saw all leechers interested at once")
+	if !sawChokedInterested {
+		t.Error("never saw an interested leecher choked by the seed")
 	}
 	for i := 1; i <= leechers; i++ {
 		if got := readFile(t, ctx, c.nodes[i].store, root); !bytes.Equal(got, data) {
 			t.Fatalf("leecher %d: bytes differ", i)
-		}
-	}
-	served := 0
-	for _, p := range seed.Peers() {
-		if p.BytesOut > 0 {
-			served++
 		}
 	}
 	if up := seed.Stats().BytesOut; up >= int64(leechers*len(data)) {
@@ -371,6 +363,3 @@ func TestRateLimit(t *testing.T) {
 		})
 	}
 }
-
-var _ = errors.New
-var _ = sha256.Sum256

@@ -171,6 +171,21 @@ func TestPickerNext(t *testing.T) {
 			want: []string{"A:0 A:1 A:2", "B:0*", "A:0", "B:1*", "B:1", "1"},
 		},
 		{
+			name: "endgame: no duplicate of a block about to arrive",
+			cfg:  PickerConfig{Window: 1, EndgamePeerBytes: kib},
+			n:    3, size: kib,
+			run: func(e *env) []string {
+				e.peer("A", true, 0)
+				e.peer("C", true, 1, 2)
+				first := e.next()
+				e.peer("B", true, 0, 1, 2)
+				// Block 0 is alone in A's queue (about to arrive): B duplicates
+				// one of C's (2 KiB queued), the first in DAG order at equal times.
+				return []string{first, e.next()}
+			},
+			want: []string{"A:0 C:1 C:2", "B:1*"},
+		},
+		{
 			name: "no endgame while blocks are still unrequested",
 			cfg:  PickerConfig{Window: 1, PeerBytes: kib},
 			n:    3, size: kib,
