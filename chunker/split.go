@@ -31,7 +31,8 @@ type span struct{ off, n int }
 // batch is a buffer of stream data cut into chunks, the unit that moves
 // between the reader, the hashers and the caller. Batches are recycled.
 type batch struct {
-	buf    []byte // owned buffer, fixed size
+	buf    []byte // owned buffer, fixed size (nil for SplitBytes)
+	size   int    // size of buf, or of the window for SplitBytes
 	data   []byte // the bytes the spans point into
 	spans  []span
 	sums   [][32]byte
@@ -52,6 +53,17 @@ type batch struct {
 // Memory stays bounded: at most 4 + Workers/4 (up to 16) buffers of 2 MiB
 // (or of four max-size chunks) are in flight, and they are reused.
 func Split(ctx context.Context, r io.Reader, opt Options, fn func(Chunk) error) error {
+	return run(ctx, opt, r, nil, fn)
+}
+
+// SplitBytes is Split on data in memory: the same chunks and sums, without
+// copying data into buffers. Chunk.Data points into data.
+func SplitBytes(ctx context.Context, data []byte, opt Options, fn func(Chunk) error) error {
+	return run(ctx, opt, nil, data, fn)
+}
+
+// run is Split reading r, or data if r is nil.
+func run(ctx context.Context, opt Options, r io.Reader, data []byte, fn func(Chunk) error) error {
 	if err := opt.Config.Validate(); err != nil {
 		return err
 	}
@@ -76,14 +88,19 @@ func Split(ctx context.Context, r io.Reader, opt Options, fn func(Chunk) error) 
 		workers: workers,
 		nb:      nb,
 		size:    bufSize(opt.Config),
-		hint:    sizeHint(r),
+		hint:    -1,
+		r:       r,
+		data:    data,
 		free:    make(chan *batch, nb),
 		work:    make(chan *batch, nb*workers),
 		order:   make(chan *batch, nb),
 	}
+	if r != nil {
+		p.hint = sizeHint(r)
+	}
 
 	var wg sync.WaitGroup
-	wg.Go(func() { p.produce(ctx, r) })
+	wg.Go(func() { p.produce(ctx) })
 	for range workers {
 		wg.Go(func() { p.hash(ctx) })
 	}
@@ -101,6 +118,8 @@ type pipeline struct {
 	nb      int         // most batches in flight
 	size    int         // buffer size of a batch
 	hint    int64       // bytes left in the stream if known, else -1
+	r       io.Reader   // the stream, or nil to cut data
+	data    []byte      // the stream in memory, when r is nil
 	alloc   int         // batches allocated (owned by produce)
 	free    chan *batch // empty batches
 	work    chan *batch // batches to hash, sent once per hashing goroutine that should help
@@ -109,7 +128,7 @@ type pipeline struct {
 
 // produce fills batches from r, cuts them and hands them on, until r ends,
 // fails or ctx is done. It closes work and order when it returns.
-func (p *pipeline) produce(ctx context.Context, r io.Reader) {
+func (p *pipeline) produce(ctx context.Context) {
 	defer close(p.order)
 	defer close(p.work)
 	var (
@@ -122,12 +141,25 @@ func (p *pipeline) produce(ctx context.Context, r io.Reader) {
 		if b == nil {
 			return
 		}
-		// The tail lies in the previous batch's buffer, which nobody writes
-		// until produce takes it from free again, so it is intact even if b
-		// is that batch (copy is a memmove).
-		have := copy(b.buf, tail)
-		n, eof, err := readAtLeast(r, b.buf, have, len(b.buf))
-		b.data = b.buf[:n]
+		var (
+			eof bool
+			err error
+		)
+		if p.r == nil {
+			// In memory: a window of data from the first unchunked byte.
+			end := min(offset+int64(p.size), int64(len(p.data)))
+			b.data = p.data[offset:end:end]
+			eof = end == int64(len(p.data))
+		} else {
+			// The tail lies in the previous batch's buffer, which nobody
+			// writes until produce takes it from free again, so it is
+			// intact even if b is that batch (copy is a memmove).
+			have := copy(b.buf, tail)
+			var n int
+			n, eof, err = readAtLeast(p.r, b.buf, have, len(b.buf))
+			b.data = b.buf[:n]
+		}
+		n := len(b.data)
 		b.spans = b.spans[:0]
 		b.index, b.offset, b.err = index, offset, err
 
@@ -181,8 +213,15 @@ func (p *pipeline) get(ctx context.Context) *batch {
 				}
 				p.alloc++
 				spans := min(size/p.cut.minSize()+1, 4096)
+				var buf []byte
+				if p.r != nil {
+					buf = make([]byte, size)
+				} else {
+					size = p.size // SplitBytes: no buffer, full windows
+				}
 				return &batch{
-					buf:   make([]byte, size),
+					size:  size,
+					buf:   buf,
 					spans: make([]span, 0, spans),
 					sums:  make([][32]byte, 0, spans),
 					done:  make(chan struct{}, 1),
@@ -194,7 +233,7 @@ func (p *pipeline) get(ctx context.Context) *batch {
 				return nil
 			}
 		}
-		if len(b.buf) == p.size {
+		if b.size == p.size {
 			return b
 		}
 		p.alloc-- // the small first buffer: drop it, there is more to read

@@ -21,36 +21,48 @@ func (s *Server) Ping(ctx context.Context, addr netip.AddrPort) (NodeInfo, error
 	return NodeInfo{ID: m.R.ID, Addr: addr}, nil
 }
 
-// Bootstrap pings the configured bootstrap nodes and runs a lookup of the
-// server's own ID to fill the routing table. It fails with ErrNoNodes when
-// no node answered.
+// Bootstrap asks the configured bootstrap nodes (and nodes loaded from the
+// Store) for the nodes closest to this server's ID, then runs a lookup of
+// that ID to fill the routing table. It fails with ErrNoNodes when no node
+// answered.
 func (s *Server) Bootstrap(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for _, a := range s.cfg.Bootstrap {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := s.Ping(ctx, a); err != nil {
-				s.log.Debug("bootstrap ping", "addr", a, "err", err)
-			}
-		}()
-	}
-	// Nodes loaded from the store are questionable: ping a few of them too.
 	s.mu.Lock()
 	saved := s.table.Closest(s.id, s.cfg.K, time.Now())
 	s.mu.Unlock()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		seeds []NodeInfo
+	)
+	ask := func(n NodeInfo) {
+		defer wg.Done()
+		m, err := s.query(ctx, n, krpc.FindNode, &krpc.Args{Target: s.id})
+		if err != nil {
+			s.log.Debug("bootstrap", "addr", n.Addr, "err", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seeds = append(seeds, NodeInfo{ID: m.R.ID, Addr: n.Addr})
+		for _, c := range append(m.R.Nodes, m.R.Nodes6...) {
+			if c.ID != s.id && s.usable(c.Addr) {
+				seeds = append(seeds, c)
+			}
+		}
+	}
+	for _, a := range s.cfg.Bootstrap {
+		wg.Add(1)
+		go ask(NodeInfo{Addr: a})
+	}
 	for _, n := range saved {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.query(ctx, n, krpc.Ping, &krpc.Args{})
-		}()
+		go ask(n)
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	res, err := s.lookup(ctx, s.id, krpc.FindNode, nil)
+	res, err := s.lookupFrom(ctx, s.id, krpc.FindNode, nil, seeds)
 	if err != nil {
 		return fmt.Errorf("dht: bootstrap: %w", err)
 	}
@@ -63,8 +75,13 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 // lookup runs an iterative lookup of target with method q (find_node,
 // get_peers or get), seeded from the routing table.
 func (s *Server) lookup(ctx context.Context, target nodeid.ID, q string, visit func(NodeInfo, lookup.Reply) bool) (lookup.Result, error) {
+	return s.lookupFrom(ctx, target, q, visit, nil)
+}
+
+// lookupFrom is lookup with extra seed nodes besides the routing table's.
+func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, visit func(NodeInfo, lookup.Reply) bool, extra []NodeInfo) (lookup.Result, error) {
 	s.mu.Lock()
-	seeds := s.table.Closest(target, s.cfg.K, time.Now())
+	seeds := append(s.table.Closest(target, s.cfg.K, time.Now()), extra...)
 	s.mu.Unlock()
 	if len(seeds) == 0 {
 		return lookup.Result{}, ErrNoNodes
@@ -177,7 +194,7 @@ func (s *Server) Announce(ctx context.Context, infohash [20]byte, port int, impl
 		return out, fmt.Errorf("dht: announce %s: %w", nodeid.String(infohash), err)
 	}
 	local := 0
-	if s.amongClosest(infohash, res.Closest) {
+	if !s.cfg.ReadOnly && s.amongClosest(infohash, res.Closest) {
 		p := uint16(port)
 		if impliedPort {
 			p = s.localPort()
@@ -242,7 +259,8 @@ func (s *Server) storeAt(ctx context.Context, to []lookup.Contact, args func(loo
 
 // KeepAnnounced announces infohash now and again every AnnounceInterval
 // until ctx ends, so that the record follows the closest nodes as they
-// change and never expires. It returns ctx's error.
+// change and never expires. It returns ctx's error, or ErrClosed when
+// the server closes first.
 func (s *Server) KeepAnnounced(ctx context.Context, infohash [20]byte, port int, impliedPort bool) error {
 	return s.every(ctx, func() error {
 		_, err := s.Announce(ctx, infohash, port, impliedPort)
@@ -309,7 +327,7 @@ func (s *Server) Put(ctx context.Context, item Item, opts PutOptions) (AnnounceR
 		}
 	}
 	local := 0
-	if s.amongClosest(target, res.Closest) {
+	if !s.cfg.ReadOnly && s.amongClosest(target, res.Closest) {
 		if code, _ := s.storeItem(item, opts.CAS, time.Now()); code == 0 {
 			local = 1
 		}

@@ -118,3 +118,15 @@ func TestIPv6Cluster(t *testing.T) {
 		t.Errorf("IPv6 lookup: got %x want %x", ids, want)
 	}
 }
+
+func TestExternalIPVotes(t *testing.T) {
+	nodes := startCluster(t, 5)
+	ip, ok := nodes[3].ExternalIP()
+	if !ok || ip != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("ExternalIP = %v, %v; want 127.0.0.1", ip, ok)
+	}
+	lone := startServer(t, Config{})
+	if _, ok := lone.ExternalIP(); ok {
+		t.Error("ExternalIP known without any answers")
+	}
+}

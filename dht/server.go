@@ -37,6 +37,7 @@ type Server struct {
 	peers   peerStore
 	items   itemStore
 	limiter limiter
+	votes   map[netip.Addr]map[netip.AddrPort]bool // BEP 42 "ip" seen: our IP -> reporters
 
 	stats struct {
 		in, dropped, malformed, limited, queries, sent atomic.Int64
@@ -93,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 		items:   itemStore{m: map[nodeid.ID]storedItem{}},
 		limiter: limiter{rate: cfg.RateLimit, m: map[netip.AddrPort]*bucketState{}},
 		pingSem: make(chan struct{}, maxTablePings),
+		votes:   map[netip.Addr]map[netip.AddrPort]bool{},
 	}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
@@ -278,6 +280,7 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 		return nil, fmt.Errorf("%w: %s", ErrAddress, n.Addr)
 	}
 	args.ID = s.id
+	n.Addr = netip.AddrPortFrom(n.Addr.Addr().Unmap(), n.Addr.Port())
 	c := &call{addr: n.Addr, ch: make(chan *krpc.Msg, 1)}
 	s.mu.Lock()
 	s.nextT++
@@ -302,6 +305,13 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 			return nil, fmt.Errorf("dht: %s to %s: %w", q, n.Addr, m.E)
 		}
 		s.heard(NodeInfo{ID: m.R.ID, Addr: n.Addr}, true, m.RO)
+		if m.IP.IsValid() {
+			reporter := n.Addr
+			if s.cfg.Public { // one vote per host on the internet
+				reporter = netip.AddrPortFrom(reporter.Addr(), 0)
+			}
+			s.vote(m.IP.Addr().Unmap(), reporter)
+		}
 		if n.ID != ([20]byte{}) && n.ID != m.R.ID {
 			s.failed(n)
 		}
@@ -372,4 +382,40 @@ func (s *Server) goBackground(f func(ctx context.Context)) bool {
 		f(s.life)
 	}()
 	return true
+}
+
+// maxVoters bounds the reporters remembered for ExternalIP.
+const maxVoters = 64
+
+func (s *Server) vote(ip netip.Addr, reporter netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.votes[ip]
+	if !ok {
+		if len(s.votes) >= maxVoters {
+			return
+		}
+		r = map[netip.AddrPort]bool{}
+		s.votes[ip] = r
+	}
+	if len(r) < maxVoters {
+		r[reporter] = true
+	}
+}
+
+// ExternalIP returns the address that most of the nodes that answered
+// report seeing this node at (BEP 42 "ip"), once at least two distinct
+// nodes agree. Use it as Config.ExternalIP of the next run to get a BEP 42
+// node ID.
+func (s *Server) ExternalIP() (netip.Addr, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var best netip.Addr
+	n := 0
+	for ip, r := range s.votes {
+		if len(r) > n || len(r) == n && ip.Less(best) {
+			best, n = ip, len(r)
+		}
+	}
+	return best, n >= 2
 }

@@ -235,7 +235,7 @@ func resolveAddr(ctx context.Context, hostport string) (netip.AddrPort, error) {
 
 func (c *dhtCmd) args(fs *flag.FlagSet, n int, what string) ([]string, error) {
 	if fs.NArg() != n {
-		return nil, fmt.Errorf("dht %s: want %s", fs.Name(), what)
+		return nil, fmt.Errorf("%s: want %s", strings.TrimPrefix(fs.Name(), "shoal "), what)
 	}
 	return fs.Args(), nil
 }

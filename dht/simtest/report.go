@@ -11,7 +11,7 @@ func (r LookupReport) WriteTo(w io.Writer) (int64, error) {
 	rows := [][2]string{
 		{"nodes", fmt.Sprint(r.Nodes)},
 		{"links", r.Link.String()},
-		{"bootstrap", fmt.Sprintf("%v (network time), %d failed", r.BootstrapTime, r.BootstrapFailures)},
+		{"bootstrap", fmt.Sprintf("%v (network clock), %d failed", r.BootstrapTime, r.BootstrapFailures)},
 		{"lookups", fmt.Sprintf("%d (%d errors)", r.Lookups, r.Errors)},
 		{"exact k closest", fmt.Sprintf("%d/%d = %.2f%% (recall %.3f%%)", r.Exact, r.Lookups, 100*r.ExactFraction(), 100*r.Recall)},
 		{"rounds", distString(r.Rounds)},

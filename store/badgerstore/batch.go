@@ -13,14 +13,18 @@ import (
 )
 
 // A batch writes into one badger transaction until it holds flushBytes of
-// values or flushEntries entries, then commits it asynchronously and starts
-// the next; at most maxInflight commits run at once. This bounds the memory
-// a large batch holds (about (maxInflight+1) * flushBytes) while keeping
-// badger's write pipeline busy, as its WriteBatch does.
+// values, flushEntries entries or flushEstimate of what badger counts
+// against its transaction limit (15 % of memTableSize: keys, small values
+// and value pointers), then commits it asynchronously and starts the next;
+// at most maxInflight commits run at once. This bounds the memory a large
+// batch holds (about (maxInflight+1) * flushBytes) while keeping badger's
+// write pipeline busy, as its WriteBatch does (which bounds only what
+// badger counts, so it would hold up to ~1 GiB of 64 KiB blocks).
 const (
-	flushBytes   = 4 << 20
-	flushEntries = 4096
-	maxInflight  = 4
+	flushBytes    = 4 << 20
+	flushEntries  = 4096
+	flushEstimate = 1 << 20
+	maxInflight   = 4
 )
 
 var errBatchDone = errors.New("batch already committed or discarded")
@@ -45,6 +49,7 @@ type batch struct {
 
 	bytes   int      // value bytes in txn
 	entries int      // entries in txn
+	est     int      // badger's size estimate of txn
 	total   int      // value bytes in the whole batch
 	bufs    [][]byte // pooled buffers txn refers to
 
@@ -154,7 +159,16 @@ func (b *batch) kind(c cid.Cid) (blockKind, error) {
 // set adds entries to the current transaction, all in the same one; if
 // lastIsDelete, the last entry is a deletion.
 func (b *batch) set(entries []*badger.Entry, n int, lastIsDelete bool) error {
-	if b.bytes+n > flushBytes || b.entries+len(entries) > flushEntries {
+	est := 0
+	for _, e := range entries {
+		est += len(e.Key) + 2
+		if len(e.Value) < valueThreshold {
+			est += len(e.Value)
+		} else {
+			est += 12 // value pointer
+		}
+	}
+	if b.bytes+n > flushBytes || b.entries+len(entries) > flushEntries || b.est+est > flushEstimate {
 		if err := b.flush(); err != nil {
 			return err
 		}
@@ -173,6 +187,7 @@ func (b *batch) set(entries []*badger.Entry, n int, lastIsDelete bool) error {
 	}
 	b.bytes += n
 	b.total += n
+	b.est += est
 	b.entries += len(entries)
 	return nil
 }
@@ -220,7 +235,7 @@ func (b *batch) flush() error {
 	})
 	b.txn = b.s.db.NewTransaction(true)
 	b.s.wrote(b.bytes)
-	b.bytes, b.entries = 0, 0
+	b.bytes, b.entries, b.est = 0, 0, 0
 	return b.firstAsyncErr()
 }
 

@@ -66,10 +66,15 @@ func (kv *KV) Iterate(ctx context.Context, prefix []byte, fn func(k, v []byte) e
 // of up to a millisecond so that contenders spread out.
 const maxConflictRetries = 64
 
+// ErrTxnTooBig means one Update wrote more than a transaction can hold:
+// about 4.8 MiB of keys and small values (15 % of badger's memtable).
+var ErrTxnTooBig = badger.ErrTxnTooBig
+
 // Update runs fn in one transaction and commits its writes atomically; if
 // fn returns an error nothing is written. If another transaction changed
 // a key fn read, fn runs again (up to a few times), so it must not have
-// other side effects.
+// other side effects. Writes past what one transaction holds fail with
+// ErrTxnTooBig: split very large groups.
 func (kv *KV) Update(ctx context.Context, fn func(*KVTxn) error) error {
 	for try := 0; ; try++ {
 		if err := ctx.Err(); err != nil {

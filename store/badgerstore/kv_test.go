@@ -156,3 +156,24 @@ func TestKVUpdateConcurrentIncrements(t *testing.T) {
 		t.Fatalf("counter = %q, %v; want %d (lost updates)", v, err, workers*each)
 	}
 }
+
+func TestKVUpdateTooBig(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	kv := s.KV("big")
+	value := make([]byte, 1000)
+	err := kv.Update(ctx, func(txn *KVTxn) error {
+		for i := range 10000 { // ~10 MB
+			if err := txn.Put([]byte(fmt.Sprint(i)), value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrTxnTooBig) {
+		t.Fatalf("Update of 10 MB = %v, want ErrTxnTooBig", err)
+	}
+	if got := kvDump(t, kv, ""); got != "" {
+		t.Fatalf("a failed Update left %d bytes of keys", len(got))
+	}
+}

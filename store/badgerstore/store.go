@@ -35,6 +35,12 @@ type Options struct {
 // log rather than in the LSM tree. Block sizes are computed from it.
 const valueThreshold = 1 << 10
 
+// memTableSize is badger's memtable size. Blocks over valueThreshold live
+// in the value log, so a memtable holds only keys, references and small
+// nodes; 32 MiB (badger: 64) keeps its arena, which the Go collector counts
+// as live heap, from doubling the process's heap goal.
+const memTableSize = 32 << 20
+
 // Store is a store.Store on badger, plus a key-value namespace (KV). It is
 // safe for concurrent use.
 type Store struct {
@@ -103,6 +109,7 @@ func (s *Store) wrote(n int) {
 func badgerOptions(dir string, opt Options) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithValueThreshold(valueThreshold).
+		WithMemTableSize(memTableSize).
 		WithCompression(options.None).
 		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(8 << 20).

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -62,7 +61,11 @@ func (r BenchReport) String() string {
 		r.Last.Seconds(), r.Ideal.Seconds(), r.Last.Seconds()/r.Ideal.Seconds(), r.NoTrade.Seconds())
 	s += fmt.Sprintf("  seed uploaded %.2f copies; endgame duplicates %.2f%% (%d bytes); bad blocks %d\n",
 		r.SeedCopies, r.DupPercent, r.DupBytes, r.BadBlocks)
-	s += "  served MiB:"
+	s += "  leechers done at:"
+	for _, d := range r.Done {
+		s += fmt.Sprintf(" %.1fs", d.Seconds())
+	}
+	s += "\n  served MiB:"
 	for i, b := range r.Served {
 		if i == 0 {
 			s += fmt.Sprintf(" seed %.1f", float64(b)/(1<<20))
@@ -168,7 +171,8 @@ func fillRandom(b []byte, seed uint64) {
 // over loopback TLS and returns the throughput in bytes per second. The
 // seed serves the file through store references (reading and re-hashing
 // each block, as `shoal add --nocopy` content is served); the fetcher
-// verifies every block and discards it, as `shoal get -o` would write it.
+// verifies every block and writes it into a file with FileSink, as
+// `shoal get -o` does.
 // Compare with transport.MeasureTLSLoopback on the same machine.
 func BenchOnePeer(ctx context.Context, n int64) (float64, error) {
 	if n <= 0 {
@@ -193,18 +197,20 @@ func BenchOnePeer(ctx context.Context, n int64) (float64, error) {
 	if err := c.connectAll(ctx); err != nil {
 		return 0, err
 	}
-	var got atomic.Int64
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	sink := &FileSink{F: out}
 	start := time.Now()
-	err = c.nodes[1].swarm.Fetch(ctx, root, SinkFunc(func(_ context.Context, _ cid.Cid, b []byte) error {
-		got.Add(int64(len(b)))
-		return nil
-	}))
+	err = c.nodes[1].swarm.Fetch(ctx, root, sink)
 	elapsed := time.Since(start)
 	if err != nil {
 		return 0, err
 	}
-	if got.Load() < n {
-		return 0, fmt.Errorf("bench: fetched %d bytes of %d", got.Load(), n)
+	if sink.Size() != n {
+		return 0, fmt.Errorf("bench: fetched a file of %d bytes, want %d", sink.Size(), n)
 	}
 	return float64(n) / elapsed.Seconds(), nil
 }

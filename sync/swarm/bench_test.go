@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 func TestBenchSwarmSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	opt := BenchOptions{Leechers: 3, Bytes: 8 << 20, UploadRate: 8 << 20}
+	opt := BenchOptions{Leechers: 9, Bytes: 8 << 20, UploadRate: 8 << 20} // 10 nodes
 	if os.Getenv("SHOAL_BENCH") != "" {
 		opt = BenchOptions{}
 	}
@@ -42,6 +43,9 @@ func TestBenchOnePeer(t *testing.T) {
 	n := int64(64 << 20)
 	if os.Getenv("SHOAL_BENCH") != "" {
 		n = 1 << 30
+	}
+	if v, err := strconv.ParseInt(os.Getenv("SHOAL_BENCH_BYTES"), 10, 64); err == nil {
+		n = v
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()

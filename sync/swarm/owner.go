@@ -10,7 +10,11 @@ import (
 )
 
 // maxPeerWants bounds the blocks remembered per peer for later haves.
-const maxPeerWants = 1 << 16
+const maxPeerWants = 1 << 15
+
+// forgetWants is how long the swarm stays idle (no fetch) before it
+// forgets what peers asked about: nothing will arrive to tell them.
+const forgetWants = time.Minute
 
 // maxCids bounds the CIDs in one want/have message.
 const maxCids = 512
@@ -33,9 +37,11 @@ type owner struct {
 	waiting map[cid.Cid][]*fetch // fetches a wanted block goes to
 	// wantedBy: per peer, blocks it asked about that we lacked; it is told
 	// (have) when we get one, so leechers learn what they can trade.
-	wantedBy map[*peer]map[cid.Cid]struct{}
+	wantedBy map[*peer]map[cid.Cid]time.Time // when it asked
 	rechoked time.Time
-	dirty    bool // the picker may have new requests to make
+	swept    time.Time
+	idle     time.Time // when the last fetch ended
+	dirty    bool      // the picker may have new requests to make
 }
 
 func newOwner(s *Swarm) *owner {
@@ -47,7 +53,8 @@ func newOwner(s *Swarm) *owner {
 		choker:   strategy.NewChoker(s.opt.Choker),
 		fetches:  make(map[*fetch]struct{}),
 		waiting:  make(map[cid.Cid][]*fetch),
-		wantedBy: make(map[*peer]map[cid.Cid]struct{}),
+		wantedBy: make(map[*peer]map[cid.Cid]time.Time),
+		idle:     time.Now(),
 	}
 }
 
@@ -111,12 +118,12 @@ func (o *owner) handle(ev event) {
 		}
 		w := o.wantedBy[p]
 		if w == nil {
-			w = make(map[cid.Cid]struct{})
+			w = make(map[cid.Cid]time.Time)
 			o.wantedBy[p] = w
 		}
 		for _, c := range ev.cids {
 			if len(w) < maxPeerWants {
-				w[c] = struct{}{}
+				w[c] = now
 			}
 			p.out.push(outItem{announce: c}) // we may have got it meanwhile
 		}
@@ -226,6 +233,9 @@ func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok bool) {
 
 func (o *owner) endFetch(f *fetch) {
 	delete(o.fetches, f)
+	if len(o.fetches) == 0 {
+		o.idle = time.Now()
+	}
 	for c := range f.pending {
 		fs := o.waiting[c]
 		for i, g := range fs {
@@ -295,6 +305,16 @@ func (o *owner) sendCids(p *peer, kind msgKind, cids []cid.Cid) {
 }
 
 func (o *owner) tick(now time.Time) {
+	if len(o.fetches) == 0 && now.Sub(o.idle) > forgetWants && now.Sub(o.swept) > forgetWants/2 {
+		o.swept = now
+		for _, w := range o.wantedBy {
+			for c, at := range w {
+				if now.Sub(at) > forgetWants {
+					delete(w, c)
+				}
+			}
+		}
+	}
 	for _, p := range o.peers {
 		h := append(o.hist[p], sample{p.bytesIn.Load(), p.bytesOut.Load()})
 		if len(h) > histLen {

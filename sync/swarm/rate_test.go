@@ -84,3 +84,26 @@ func TestLimiterRate(t *testing.T) {
 		}
 	})
 }
+
+// FuzzParseRate checks ParseRate never panics, never returns a negative
+// rate, and reads back what FormatRate prints.
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"16MiB", "16MiB/s", "500kB", "1.5GB", "0", "", "unlimited", "-1", "1e400", "NaN", "12 kbps", "0.0001b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseRate(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadRate) {
+				t.Fatalf("ParseRate(%q): error %v does not wrap ErrBadRate", s, err)
+			}
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseRate(%q) = %d", s, n)
+		}
+		if back, err := ParseRate(FormatRate(n)); err != nil || back != n {
+			t.Fatalf("ParseRate(FormatRate(%d) = %q) = %d, %v", n, FormatRate(n), back, err)
+		}
+	})
+}

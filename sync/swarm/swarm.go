@@ -43,7 +43,7 @@ type Options struct {
 	Picker strategy.PickerConfig
 	Choker strategy.ChokerConfig
 	// MaxQueued bounds the bytes delivered to fetches and not yet taken by
-	// their sinks; while over it no new requests are sent. Default 64 MiB.
+	// their sinks; while over it no new requests are sent. Default 16 MiB.
 	MaxQueued int64
 	// Self, ListenAddrs and Version go into the Hello sent on every connection.
 	Self        identity.NodeID
@@ -101,7 +101,7 @@ func New(opt Options) (*Swarm, error) {
 		return nil, errors.New("swarm: Options.Store is required")
 	}
 	if opt.MaxQueued <= 0 {
-		opt.MaxQueued = 64 << 20
+		opt.MaxQueued = 16 << 20
 	}
 	s := &Swarm{
 		opt:       opt,

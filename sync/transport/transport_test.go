@@ -351,47 +351,88 @@ func TestPerIPConnectionLimit(t *testing.T) {
 	}
 }
 
-func TestPerIPHandshakeLimit(t *testing.T) {
-	a, b := newID(t), newID(t)
-	ln := listen(t, "127.0.0.1:0", b, Options{MaxHandshakesPerIP: 2})
-	addr := PeerAddr{ID: b.ID(), HostPort: ln.Addr().String()}
-	ctx := testCtx(t)
-	var d net.Dialer
-	var silent []net.Conn
-	for range 2 {
-		c, err := d.DialContext(ctx, "tcp", addr.HostPort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		silent = append(silent, c)
+func TestHandshakeLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   Options
+		silent int
+	}{
+		{"per IP", Options{MaxHandshakesPerIP: 2}, 2},
+		{"global", Options{MaxHandshakes: 1}, 1},
 	}
-	// Two silent handshakes hold both slots: a real peer is refused (the
-	// accept loop handles connections in order, so the slots are taken).
-	if c, err := Dial(ctx, addr, a); err == nil {
-		c.Close()
-		t.Fatal("handshake admitted past the per-IP handshake limit")
-	}
-	// Once the silent ones go, a real peer gets in. The listener notices the
-	// close asynchronously, so retry until the deadline.
-	for _, c := range silent {
-		c.Close()
-	}
-	for {
-		acc := acceptAsync(ctx, ln)
-		c, err := Dial(ctx, addr, a)
-		if err == nil {
-			c.Close()
-			if r := <-acc; r.err != nil {
-				t.Fatal(r.err)
-			} else {
-				r.c.Close()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := newID(t), newID(t)
+			ln := listen(t, "127.0.0.1:0", b, tc.opts)
+			addr := PeerAddr{ID: b.ID(), HostPort: ln.Addr().String()}
+			ctx := testCtx(t)
+			var d net.Dialer
+			var silent []net.Conn
+			for range tc.silent {
+				c, err := d.DialContext(ctx, "tcp", addr.HostPort)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				silent = append(silent, c)
 			}
-			return
+			// The silent handshakes hold every slot: a real peer is refused
+			// (the accept loop admits connections in order, so the slots are
+			// taken before the peer's connection is looked at).
+			if c, err := Dial(ctx, addr, a); err == nil {
+				c.Close()
+				t.Fatal("handshake admitted past the limit")
+			}
+			// Once the silent ones go, a real peer gets in. The listener
+			// notices the close asynchronously, so retry until the deadline.
+			for _, c := range silent {
+				c.Close()
+			}
+			acc := acceptAsync(ctx, ln)
+			for {
+				c, err := Dial(ctx, addr, a)
+				if err == nil {
+					c.Close()
+					if r := <-acc; r.err != nil {
+						t.Fatal(r.err)
+					} else {
+						r.c.Close()
+					}
+					return
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("never admitted after the silent clients left: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestDialHonoursContext(t *testing.T) {
+	// A TCP listener that never speaks TLS.
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		c, err := tl.Accept()
+		if err == nil {
+			held <- c
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("never admitted after the silent clients left: %v", err)
-		}
+	}()
+	ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
+	defer cancel()
+	_, err = Dial(ctx, PeerAddr{HostPort: tl.Addr().String()}, newID(t))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial to a silent server: %v, want context.DeadlineExceeded", err)
+	}
+	select {
+	case c := <-held:
+		c.Close()
+	case <-testCtx(t).Done():
+		t.Fatal("the silent server never saw the dial")
 	}
 }
 

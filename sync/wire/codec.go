@@ -114,8 +114,10 @@ func asBlock(msg Message) (Block, bool) {
 }
 
 // Decode parses f's payload as the message its type names. Byte slices in
-// the result (Block.Data, CIDs) may alias f.Payload. Errors wrap
-// ErrUnknownType (naming the type) or ErrMalformed.
+// the result (Block.Data, CIDs) may alias f.Payload. Unknown CBOR map keys
+// are ignored (forward compatibility within a major version); everything
+// else out of shape is an error wrapping ErrMalformed, ErrFrameTooLarge or,
+// for a type this version does not know, ErrUnknownType naming the type.
 func Decode(f Frame) (Message, error) {
 	switch f.Type {
 	case TypeBlock:

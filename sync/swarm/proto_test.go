@@ -1,0 +1,137 @@
+package swarm
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/memstore"
+	"github.com/shoal-sync/shoal/sync/transport"
+	"github.com/shoal-sync/shoal/sync/wire"
+)
+
+// TestBadFrames: a peer that breaks the protocol gets an Error frame
+// saying why and is disconnected; the swarm keeps running.
+func TestBadFrames(t *testing.T) {
+	tests := []struct {
+		name  string
+		frame wire.Frame
+		code  uint16
+	}{
+		{"malformed CBOR", wire.Frame{Type: wire.TypeWantHave, Payload: []byte{0xff, 0x00}}, wire.CodeProtocol},
+		{"bad CID", wire.Frame{Type: wire.TypeHave, Payload: mustEncode(t, wire.Have{CIDs: [][]byte{{1, 2, 3}}})}, wire.CodeProtocol},
+		{"unknown type", wire.Frame{Type: 0x7f}, wire.CodeProtocol},
+		{"second hello", wire.Frame{Type: wire.TypeHello, Payload: mustEncode(t, wire.NewHello(nil, "x", "", nil))}, wire.CodeProtocol},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			sw, err := New(Options{Store: memstore.New(memstore.Options{}), ServeAll: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sw.Close()
+			ours, theirs, err := transport.LoopbackPair(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer theirs.Close()
+			r := bufio.NewReader(theirs)
+			if err := wire.WriteMessage(theirs, wire.NewHello(nil, "test", "", nil), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := sw.AddConn(ours); err != nil {
+				t.Fatal(err)
+			}
+			if f, err := wire.ReadFrame(r); err != nil || f.Type != wire.TypeHello {
+				t.Fatalf("first frame: %v %v, want hello", f.Type, err)
+			}
+			if err := wire.WriteFrame(theirs, tt.frame); err != nil {
+				t.Fatal(err)
+			}
+			var got *wire.Error
+			for got == nil {
+				f, err := wire.ReadFrame(r)
+				if err != nil {
+					t.Fatalf("connection ended without an Error frame: %v", err)
+				}
+				if f.Type == wire.TypeError {
+					m, err := wire.Decode(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					e := m.(wire.Error)
+					got = &e
+				}
+			}
+			if got.Code != tt.code {
+				t.Errorf("error code %d (%s), want %d", got.Code, got.Message, tt.code)
+			}
+			if _, err := wire.ReadFrame(r); !errors.Is(err, io.EOF) && err == nil {
+				t.Errorf("connection still open after the error")
+			}
+			// The swarm forgets the peer.
+			for deadline := time.Now().Add(5 * time.Second); len(sw.Peers()) > 0; {
+				if time.Now().After(deadline) {
+					t.Fatal("peer still listed after disconnect")
+				}
+				select {
+				case <-time.After(10 * time.Millisecond):
+				case <-ctx.Done():
+					t.Fatal(ctx.Err())
+				}
+			}
+		})
+	}
+}
+
+func mustEncode(t *testing.T, m wire.Message) []byte {
+	t.Helper()
+	f, err := wire.Encode(m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Payload
+}
+
+// TestPinPolicy: without ServeAll, only pinned content is served.
+func TestPinPolicy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	stores := memStores(2)
+	data := randBytes(6, 1<<20)
+	root, _, err := putFile(ctx, stores[0], data, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCluster(t, stores, func(i int) Options {
+		return Options{Policy: &PinPolicy{Store: stores[i], Refresh: time.Nanosecond}}
+	})
+	if err := c.connectAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leech := c.nodes[1]
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	err = leech.swarm.Fetch(short, root, StoreSink{Store: leech.store})
+	cancelShort()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("fetch of unpinned content: %v, want deadline exceeded", err)
+	}
+	if ok, _ := leech.store.Has(ctx, root); ok {
+		t.Fatal("unpinned root was served")
+	}
+	if err := stores[0].Pin(ctx, root, store.PinRecursive); err != nil {
+		t.Fatal(err)
+	}
+	if err := leech.swarm.Fetch(ctx, root, StoreSink{Store: leech.store}); err != nil {
+		t.Fatalf("fetch of pinned content: %v", err)
+	}
+	if got := readFile(t, ctx, leech.store, root); string(got) != string(data) {
+		t.Fatal("bytes differ")
+	}
+}
