@@ -203,27 +203,59 @@ type runResult struct {
 }
 
 // runShoal runs the shoal binary with a home and returns its wall time,
-// peak RSS and (unless stdout is given) its output.
+// peak RSS and (unless stdout is given) its output. It runs it through a
+// small copy of this program (see rssWrap): on Linux a child started
+// straight from here would count this process's memory in its peak RSS.
 func runShoal(ctx context.Context, bin, home string, stdout io.Writer, args ...string) (runResult, error) {
 	var buf bytes.Buffer
 	var errBuf bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home}, args...)...)
+	self, err := os.Executable()
+	if err != nil {
+		return runResult{}, err
+	}
+	cmd := exec.CommandContext(ctx, self, append([]string{rssWrapFlag, bin, "--home", home}, args...)...)
 	cmd.Stdout = &buf
 	if stdout != io.Discard {
 		cmd.Stdout = stdout
 	}
 	cmd.Stderr = &errBuf
+	err = cmd.Run()
+	if err != nil {
+		return runResult{}, fmt.Errorf("shoal %s: %w: %s", strings.Join(args, " "), err, errBuf.String())
+	}
+	var res runResult
+	for _, l := range strings.Split(errBuf.String(), "\n") {
+		if _, err := fmt.Sscanf(l, rssWrapReport, &res.wall, &res.maxRSS); err == nil {
+			res.out = strings.TrimSpace(buf.String())
+			return res, nil
+		}
+	}
+	return runResult{}, fmt.Errorf("shoal %s: no report from the wrapper: %s", strings.Join(args, " "), errBuf.String())
+}
+
+const (
+	rssWrapFlag   = "-rss-wrap"
+	rssWrapReport = "shoalbench-wrap wall=%f maxrss=%d"
+)
+
+// rssWrap runs a command, passing its output and exit code through, and
+// reports its wall time and peak RSS on stderr. It runs as a fresh, small
+// process so that the peak it reports is the command's own.
+func rssWrap(args []string) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start).Seconds()
 	if err != nil {
-		return runResult{}, fmt.Errorf("shoal %s: %w: %s", strings.Join(args, " "), err, errBuf.String())
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10
 	}
-	return runResult{wall: wall, maxRSS: rss, out: strings.TrimSpace(buf.String())}, nil
+	fmt.Fprintf(os.Stderr, rssWrapReport+"\n", wall, rss)
 }
 
 type countWriter struct{ n int64 }

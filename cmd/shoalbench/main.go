@@ -36,6 +36,10 @@ func scenarios() map[string]scenario {
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == rssWrapFlag {
+		rssWrap(os.Args[2:])
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fs := flag.NewFlagSet("shoalbench", flag.ExitOnError)
