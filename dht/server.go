@@ -166,8 +166,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
+// maxPacket bounds the datagrams read: KRPC messages, BEP 44 items with
+// their 1000-byte values included, fit well within it, and a larger
+// datagram arrives truncated and fails to decode.
+const maxPacket = 4096
+
 func (s *Server) readLoop() error {
-	buf := make([]byte, 65536)
+	buf := make([]byte, maxPacket)
 	for {
 		n, from, err := s.conn.ReadFrom(buf)
 		if err != nil {

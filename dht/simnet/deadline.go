@@ -11,6 +11,7 @@ import (
 type deadline struct {
 	mu     sync.Mutex
 	timer  *time.Timer
+	at     time.Time     // zero: none
 	cancel chan struct{} // closed once the deadline has passed
 }
 
@@ -24,6 +25,7 @@ func (d *deadline) set(t time.Time) {
 		<-d.cancel // the callback is running or ran: wait until it closed cancel
 	}
 	d.timer = nil
+	d.at = t
 	closed := isClosed(d.cancel)
 	if t.IsZero() {
 		if closed {
@@ -51,8 +53,13 @@ func (d *deadline) wait() <-chan struct{} {
 	return d.cancel
 }
 
-// passed reports whether the deadline has passed.
-func (d *deadline) passed() bool { return isClosed(d.wait()) }
+// passed reports whether the deadline has passed, even if its timer has
+// not run yet.
+func (d *deadline) passed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return isClosed(d.cancel) || !d.at.IsZero() && !time.Now().Before(d.at)
+}
 
 func isClosed(c <-chan struct{}) bool {
 	select {

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -156,18 +157,10 @@ func (n *Network) freePort(ip netip.Addr) (uint16, bool) {
 // connRand derives a conn's PRNG from the network seed and its address, so
 // that each conn's draws depend only on its own sequence of writes.
 func (n *Network) connRand(addr netip.AddrPort) *rand.Rand {
+	h := fnv.New64a()
 	b, _ := addr.MarshalBinary()
-	return rand.New(rand.NewPCG(n.opt.Seed, fnv64(b)))
-}
-
-// fnv64 is FNV-1a, a fixed hash (maphash seeds are random per process).
-func fnv64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
+	h.Write(b)
+	return rand.New(rand.NewPCG(n.opt.Seed, h.Sum64()))
 }
 
 // SetDown takes every conn on ip down (true) or brings it back up (false).

@@ -167,7 +167,7 @@ func RunChurn(ctx context.Context, opt ChurnOptions) (ChurnReport, error) {
 		}
 		elapsed = time.Since(start)
 		if opt.ChurnPerHour > 0 {
-			due := int(opt.ChurnPerHour*float64(opt.Nodes-opt.Announcers)*elapsed.Hours() + 1e-9)
+			due := int(opt.ChurnPerHour*float64(opt.Nodes-opt.Announcers)*min(elapsed, opt.Duration).Hours() + 1e-9)
 			var fresh []*node
 			for ; rep.Replaced < due; rep.Replaced++ {
 				victim := c.live[c.rng.IntN(len(c.live))]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/dag"
 	"github.com/shoal-sync/shoal/store/memstore"
 	"github.com/shoal-sync/shoal/sync/swarm/strategy"
 )
@@ -106,10 +107,9 @@ func BenchSwarm(ctx context.Context, opt BenchOptions) (BenchReport, error) {
 		return rep, err
 	}
 	data = nil
-	c, err := newCluster(ctx, stores, func(i int) Options {
+	c, err := newCluster(ctx, stores, func(int) Options {
 		return Options{ServeAll: true, MaxUploadRate: opt.UploadRate,
-			Choker: strategy.ChokerConfig{Slots: opt.Slots},
-			Picker: strategy.PickerConfig{Seed: uint64(i) + 1}}
+			Choker: strategy.ChokerConfig{Slots: opt.Slots}}
 	})
 	if err != nil {
 		return rep, err
@@ -171,7 +171,7 @@ func fillRandom(b []byte, seed uint64) {
 // over loopback TLS and returns the throughput in bytes per second. The
 // seed serves the file through store references (reading and re-hashing
 // each block, as `shoal add --nocopy` content is served); the fetcher
-// verifies every block and writes it into a file with FileSink, as
+// verifies every block and writes it into a file with dag.TreeWriter, as
 // `shoal get -o` does.
 // Compare with transport.MeasureTLSLoopback on the same machine.
 func BenchOnePeer(ctx context.Context, n int64) (float64, error) {
@@ -197,20 +197,22 @@ func BenchOnePeer(ctx context.Context, n int64) (float64, error) {
 	if err := c.connectAll(ctx); err != nil {
 		return 0, err
 	}
-	out, err := os.Create(filepath.Join(dir, "out"))
+	out := filepath.Join(dir, "out")
+	sink, err := dag.NewTreeWriter(stores[1], root, out, dag.GetOptions{})
 	if err != nil {
 		return 0, err
 	}
-	defer out.Close()
-	sink := &FileSink{F: out}
 	start := time.Now()
-	err = c.nodes[1].swarm.Fetch(ctx, root, sink)
-	elapsed := time.Since(start)
-	if err != nil {
+	if err := c.nodes[1].swarm.Fetch(ctx, root, sink); err != nil {
+		sink.Abort()
 		return 0, err
 	}
-	if sink.Size() != n {
-		return 0, fmt.Errorf("bench: fetched a file of %d bytes, want %d", sink.Size(), n)
+	if err := sink.Finish(); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(start)
+	if fi, err := os.Stat(out); err != nil || fi.Size() != n {
+		return 0, fmt.Errorf("bench: fetched file is not %d bytes: %v", n, err)
 	}
 	return float64(n) / elapsed.Seconds(), nil
 }

@@ -12,8 +12,8 @@ import (
 // maxPeerWants bounds the blocks remembered per peer for later haves.
 const maxPeerWants = 1 << 15
 
-// forgetWants is how long the swarm stays idle (no fetch) before it
-// forgets what peers asked about: nothing will arrive to tell them.
+// forgetWants: while no fetch runs, what peers asked about longer ago than
+// this is forgotten (nothing will arrive to tell them about).
 const forgetWants = time.Minute
 
 // maxCids bounds the CIDs in one want/have message.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,14 @@ func New(opt Options) (*Swarm, error) {
 	}
 	if opt.MaxQueued <= 0 {
 		opt.MaxQueued = 16 << 20
+	}
+	// Nodes must not share random choices (which blocks among the rarest,
+	// whom to unchoke among equals): seed each swarm differently.
+	if opt.Picker.Seed == 0 {
+		opt.Picker.Seed = rand.Uint64()
+	}
+	if opt.Choker.Seed == 0 {
+		opt.Choker.Seed = rand.Uint64()
 	}
 	s := &Swarm{
 		opt:       opt,

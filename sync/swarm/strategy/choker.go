@@ -1,6 +1,9 @@
 package strategy
 
 import (
+	"cmp"
+	"encoding/binary"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -60,6 +63,7 @@ type PeerStat struct {
 type Choker struct {
 	cfg        ChokerConfig
 	rng        *rand.Rand
+	salt       uint64
 	regular    []identity.NodeID
 	optimistic identity.NodeID
 	optAt      time.Time
@@ -68,7 +72,8 @@ type Choker struct {
 // NewChoker returns a Choker with every peer choked.
 func NewChoker(cfg ChokerConfig) *Choker {
 	cfg = cfg.withDefaults()
-	return &Choker{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5851f42d4c957f2d))}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5851f42d4c957f2d))
+	return &Choker{cfg: cfg, rng: rng, salt: rng.Uint64()}
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -77,8 +82,20 @@ func (c *Choker) Config() ChokerConfig { return c.cfg }
 // Optimistic returns the current optimistic unchoke (zero if none).
 func (c *Choker) Optimistic() identity.NodeID { return c.optimistic }
 
+// tieKey orders peers of equal rate: a per-choker random order, so that
+// nodes do not all favour the same peers (as sorting by ID would) and leave
+// the same others choked everywhere.
+func (c *Choker) tieKey(id identity.NodeID) uint64 {
+	h := fnv.New64a()
+	var salt [8]byte
+	binary.LittleEndian.PutUint64(salt[:], c.salt)
+	h.Write(salt[:])
+	h.Write(id.Bytes())
+	return h.Sum64()
+}
+
 // rank sorts interested peers best first.
-func rank(peers []PeerStat, seeding bool) []PeerStat {
+func (c *Choker) rank(peers []PeerStat, seeding bool) []PeerStat {
 	var out []PeerStat
 	for _, p := range peers {
 		if p.Interested {
@@ -96,7 +113,7 @@ func rank(peers []PeerStat, seeding bool) []PeerStat {
 		case ra < rb:
 			return 1
 		}
-		return a.ID.Compare(b.ID)
+		return cmp.Compare(c.tieKey(a.ID), c.tieKey(b.ID))
 	})
 	return out
 }
@@ -106,7 +123,7 @@ func rank(peers []PeerStat, seeding bool) []PeerStat {
 // OptimisticInterval old, gone, no longer interested, or now regular.
 // seeding says we have nothing to download. It returns the unchoked peers.
 func (c *Choker) Rechoke(now time.Time, peers []PeerStat, seeding bool) []identity.NodeID {
-	ranked := rank(peers, seeding)
+	ranked := c.rank(peers, seeding)
 	c.regular = c.regular[:0]
 	for _, p := range ranked {
 		if len(c.regular) == c.cfg.Slots {
@@ -132,7 +149,7 @@ func (c *Choker) Rechoke(now time.Time, peers []PeerStat, seeding bool) []identi
 // already unchoked (for a peer that just became interested, so it need not
 // wait for the next Rechoke). It returns the unchoked peers.
 func (c *Choker) Fill(now time.Time, peers []PeerStat, seeding bool) []identity.NodeID {
-	ranked := rank(peers, seeding)
+	ranked := c.rank(peers, seeding)
 	interested := func(id identity.NodeID) bool {
 		return slices.ContainsFunc(ranked, func(p PeerStat) bool { return p.ID == id })
 	}

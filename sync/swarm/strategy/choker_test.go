@@ -132,7 +132,7 @@ func TestChokerNewPeersFavoured(t *testing.T) {
 	c.cfg.Slots = 0 // no regular slots: every pick is optimistic
 	for range trials {
 		c.regular = nil
-		c.pickOptimistic(t0, rank(st, false))
+		c.pickOptimistic(t0, c.rank(st, false))
 		if m[c.Optimistic()] == "N" {
 			newCount++
 		}
@@ -161,5 +161,25 @@ func TestChokerFill(t *testing.T) {
 	st[0].Interested = false // A leaves: its slot is freed, others kept
 	if got := names(c.Fill(t0.Add(3*time.Second), st, false), m); got != "BC" {
 		t.Fatalf("fill: %q, want BC", got)
+	}
+}
+
+// TestChokerTiesSpread checks that chokers with different seeds break
+// ties between equal peers differently, so nodes do not all unchoke the
+// same few peers.
+func TestChokerTiesSpread(t *testing.T) {
+	var ps []cpeer
+	for _, n := range "ABCDEFGH" {
+		ps = append(ps, cpeer{string(n), true, 100, 0, time.Hour})
+	}
+	st, m := stats(t0, ps)
+	sets := map[string]bool{}
+	for seed := range uint64(16) {
+		c := NewChoker(ChokerConfig{Slots: 2, Seed: seed})
+		c.Rechoke(t0, st, false)
+		sets[names(c.regular, m)] = true
+	}
+	if len(sets) < 4 {
+		t.Errorf("16 chokers chose only %d distinct regular sets among equal peers: %v", len(sets), sets)
 	}
 }
