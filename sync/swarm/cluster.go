@@ -45,6 +45,7 @@ func newCluster(ctx context.Context, stores []store.Store, opts func(i int) Opti
 		}
 		o := opts(i)
 		o.Store = st
+		o.Self = id.ID()
 		sw, err := New(o)
 		if err != nil {
 			c.close()

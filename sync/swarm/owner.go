@@ -7,6 +7,7 @@ import (
 
 	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/swarm/strategy"
+	"github.com/shoal-sync/shoal/sync/transport"
 )
 
 // maxPeerWants bounds the blocks remembered per peer for later haves.
@@ -85,9 +86,15 @@ func (o *owner) handle(ev event) {
 	p := ev.peer
 	switch ev.kind {
 	case evAddPeer:
-		if o.peers[p.id] != nil {
-			ev.reply <- ErrDuplicatePeer
-			return
+		if old := o.peers[p.id]; old != nil {
+			// Two connections to one peer (both dialed at once): keep the
+			// one both sides keep, by transport.Prefer.
+			if old.outbound == p.outbound || !transport.Prefer(o.s.opt.Self, p.id, p.outbound) {
+				ev.reply <- ErrDuplicatePeer
+				return
+			}
+			o.removePeer(now, old)
+			old.link.close()
 		}
 		o.peers[p.id] = p
 		o.picker.AddPeer(p.id)
@@ -99,12 +106,7 @@ func (o *owner) handle(ev event) {
 		if o.peers[p.id] != p {
 			return
 		}
-		delete(o.peers, p.id)
-		delete(o.hist, p)
-		delete(o.wantedBy, p)
-		o.picker.RemovePeer(p.id)
-		o.fill(now)
-		o.dirty = true
+		o.removePeer(now, p)
 	case evMsg:
 		if o.peers[p.id] != p {
 			return
@@ -167,6 +169,16 @@ func (o *owner) handle(ev event) {
 		}
 		ev.peers <- list
 	}
+}
+
+// removePeer forgets p and hands its slots and requests to others.
+func (o *owner) removePeer(now time.Time, p *peer) {
+	delete(o.peers, p.id)
+	delete(o.hist, p)
+	delete(o.wantedBy, p)
+	o.picker.RemovePeer(p.id)
+	o.fill(now)
+	o.dirty = true
 }
 
 func (o *owner) peerMsg(now time.Time, p *peer, m msg) {
