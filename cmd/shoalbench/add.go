@@ -121,10 +121,15 @@ func workDir(dir string) (string, func(), error) {
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
-func randomData(n int64) []byte {
-	r := rand.NewChaCha8([32]byte{'s', 'h', 'o', 'a', 'l'})
+func randomData(n int64) []byte { return randomDataSeed(n, 0) }
+
+func randomDataSeed(n int64, seed uint64) []byte {
+	key := [32]byte{'s', 'h', 'o', 'a', 'l'}
+	for i := range 8 {
+		key[8+i] = byte(seed >> (8 * i))
+	}
 	b := make([]byte, n)
-	_, _ = r.Read(b)
+	_, _ = rand.NewChaCha8(key).Read(b)
 	return b
 }
 

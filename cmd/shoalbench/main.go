@@ -26,12 +26,16 @@ type scenario struct {
 
 type options struct {
 	sizeMiB int
+	sizeSet bool // --size was given
 	workDir string
 }
 
 func scenarios() map[string]scenario {
 	return map[string]scenario{
-		"add": {"FastCDC, SHA-256, shoal add (--nocopy and copy), cat and get of one file", benchAdd},
+		"add":     {"FastCDC, SHA-256, shoal add (--nocopy and copy), cat and get of one file", benchAdd},
+		"swarm":   {"get -o from one peer vs TLS loopback, daemon memory, 1 seed + 8 leechers", benchSwarm},
+		"dht":     {"DHT memory, ping rate, loopback UDP lookups, simulated lookups and churn (real time)", benchDHT},
+		"dht-sim": {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
 	}
 }
 
@@ -68,7 +72,9 @@ func main() {
 			os.Exit(2)
 		}
 		t := &table{title: name}
-		err := sc.run(ctx, options{sizeMiB: *size, workDir: *dir}, t)
+		sizeSet := false
+		fs.Visit(func(f *flag.Flag) { sizeSet = sizeSet || f.Name == "size" })
+		err := sc.run(ctx, options{sizeMiB: *size, sizeSet: sizeSet, workDir: *dir}, t)
 		t.print(os.Stdout)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "shoalbench %s: %v\n", name, err)

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/transport"
+)
+
+// benchSwarm measures the peers issue's figures: `shoal get -o` of one
+// file from one peer (two real daemons on loopback) against the TLS 1.3
+// loopback throughput of this machine, the daemons' peak memory, and the
+// 1 seed + 8 leechers swarm at 16 MiB/s per node.
+func benchSwarm(ctx context.Context, opt options, t *table) error {
+	work, cleanup, err := workDir(opt.workDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	size := int64(opt.sizeMiB) << 20
+	if !opt.sizeSet {
+		size = 1 << 30
+	}
+
+	tlsRate, err := transport.MeasureTLSLoopback(ctx, size)
+	if err != nil {
+		return fmt.Errorf("TLS loopback: %w", err)
+	}
+	t.add(row{"TLS 1.3 loopback, both ends in one process", fmt.Sprintf("%.0f MB/s", tlsRate/1e6), "-", "-", "-"})
+
+	bin, err := buildShoal(ctx, work)
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(work, "data.bin")
+	if err := writeRandomFile(file, size); err != nil {
+		return err
+	}
+	seed, err := startDaemonProc(ctx, bin, filepath.Join(work, "seed"))
+	if err != nil {
+		return err
+	}
+	defer seed.stop()
+	add, err := runShoal(ctx, bin, seed.home, io.Discard, "add", "-Q", "--nocopy", file)
+	if err != nil {
+		return err
+	}
+	root := add.out
+	leech, err := startDaemonProc(ctx, bin, filepath.Join(work, "leech"), "--peer", seed.addr)
+	if err != nil {
+		return err
+	}
+	defer leech.stop()
+	if err := waitConnected(ctx, bin, leech.home); err != nil {
+		return err
+	}
+	out := filepath.Join(work, "out.bin")
+	get, err := runShoal(ctx, bin, leech.home, io.Discard, "get", root, "-o", out)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() != size {
+		return fmt.Errorf("get wrote a file of the wrong size: %v", err)
+	}
+	rate := float64(size) / get.wall
+	t.add(row{fmt.Sprintf("shoal get -o, %d MiB from one peer", size>>20), fmt.Sprintf("%.0f MB/s", rate/1e6),
+		fmt.Sprintf("%.0f MB/s TLS loopback", tlsRate/1e6), fmt.Sprintf("%.2f", rate/tlsRate), ">= 0.50"})
+	for _, d := range []*daemonProc{seed, leech} {
+		hwm, err := d.peakRSS()
+		if err != nil {
+			return err
+		}
+		t.add(row{"  daemon peak RSS (" + filepath.Base(d.home) + ")", mib(hwm), "150 MiB", fmt.Sprintf("%.2f", float64(hwm)/(150<<20)), "<= 1.00"})
+	}
+
+	rep, err := swarm.BenchSwarm(ctx, swarm.BenchOptions{})
+	if err != nil {
+		return fmt.Errorf("swarm: %w", err)
+	}
+	t.add(row{fmt.Sprintf("swarm 1+%d, %d MiB, last leecher done", rep.Leechers, rep.Bytes>>20), fmt.Sprintf("%.2f s", rep.Last.Seconds()),
+		fmt.Sprintf("%.2f s one copy at %s", rep.Ideal.Seconds(), swarm.FormatRate(rep.UploadRate)), fmt.Sprintf("%.2f", rep.Last.Seconds()/rep.Ideal.Seconds()), "<= 1.50"})
+	t.add(row{"  seed upload", fmt.Sprintf("%.2f copies", rep.SeedCopies), "2 copies", fmt.Sprintf("%.2f", rep.SeedCopies/2), "<= 1.00"})
+	t.add(row{"  endgame duplicate bytes", fmt.Sprintf("%.2f %%", rep.DupPercent), "2 %", fmt.Sprintf("%.2f", rep.DupPercent/2), "< 1.00"})
+	t.note("%s", strings.TrimSpace(rep.String()))
+	t.note("get -o: two `shoal daemon` processes on loopback; the seed serves through --nocopy references (re-hashing each block), the leecher verifies each block and writes it into the output file")
+	return nil
+}
+
+func writeRandomFile(path string, n int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	const step = 64 << 20
+	for off := int64(0); off < n; off += step {
+		chunk := randomDataSeed(min(step, n-off), uint64(off))
+		if _, err := f.Write(chunk); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// daemonProc is a `shoal daemon` process.
+type daemonProc struct {
+	home, addr string
+	cmd        *exec.Cmd
+}
+
+func startDaemonProc(ctx context.Context, bin, home string, args ...string) (*daemonProc, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	d := &daemonProc{home: home, cmd: cmd}
+	sc := bufio.NewScanner(out)
+	var id, listen string
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 3 && f[0] == "node":
+			id = f[2]
+		case len(f) == 2 && f[0] == "peers":
+			listen = f[1]
+		case len(f) == 2 && f[0] == "api":
+			d.addr = id + "@" + listen
+			go io.Copy(io.Discard, out)
+			return d, nil
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, errors.New("daemon exited before it was ready")
+}
+
+// peakRSS reads the daemon's peak resident memory from /proc.
+func (d *daemonProc) peakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(l, "VmHWM: %d kB", &kb); err == nil {
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+func (d *daemonProc) stop() {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		d.cmd.Process.Kill()
+	}
+}
+
+// waitConnected waits until the daemon on home lists a peer.
+func waitConnected(ctx context.Context, bin, home string) error {
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		out, err := exec.CommandContext(ctx, bin, "--home", home, "peers").Output()
+		if err == nil && len(strings.Split(strings.TrimSpace(string(out)), "\n")) > 1 {
+			return nil
+		}
+		select {
+		case <-deadline:
+			return errors.New("daemons did not connect")
+		case <-tick.C:
+		}
+	}
+}
