@@ -63,10 +63,11 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	in := d.Info()
-	fmt.Fprintf(e.stdout, "shoal daemon running\nnode ID  %s\npeers    %s\napi      %s\n", in.ID, in.Listen, in.API)
+	fmt.Fprintf(e.stdout, "shoal daemon running\nnode ID  %s\npeers    %s\n", in.ID, in.Listen)
 	if in.DHT != "" {
 		fmt.Fprintf(e.stdout, "dht      udp %s\n", in.DHT)
 	}
+	fmt.Fprintf(e.stdout, "api      %s\n", in.API)
 	return d.Wait(ctx)
 }
 

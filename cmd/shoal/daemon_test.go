@@ -17,7 +17,7 @@ import (
 
 // daemonProc is a `shoal daemon` running as a real process.
 type daemonProc struct {
-	home, id, listen, api string
+	home, id, listen, api, dht string
 	cmd                   *exec.Cmd
 	done                  chan error
 }
@@ -58,6 +58,8 @@ func startDaemon(t *testing.T, args ...string) *daemonProc {
 				d.id = f[2]
 			} else if len(f) == 2 && f[0] == "peers" {
 				d.listen = f[1]
+			} else if len(f) == 3 && f[0] == "dht" {
+				d.dht = f[2]
 			} else if len(f) == 2 && f[0] == "api" {
 				d.api = f[1]
 			}
@@ -179,4 +181,25 @@ func TestAPIWantsToken(t *testing.T) {
 	}
 	// Without a daemon the CLI opens the store itself.
 	ok(t, d.home, "stat")
+}
+
+// TestDaemonDHT joins one daemon's DHT node to another's and reads the
+// routing table through the API.
+func TestDaemonDHT(t *testing.T) {
+	a := startDaemon(t)
+	b := startDaemon(t, "--bootstrap", a.dht)
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		table := ok(t, b.home, "dht", "table")
+		if strings.Contains(table, a.dht) && strings.Contains(table, "on "+b.dht) {
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("b's DHT table never listed a (%s):\n%s", a.dht, table)
+		case <-tick.C:
+		}
+	}
 }

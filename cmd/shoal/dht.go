@@ -21,6 +21,8 @@ import (
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/dht/bencode"
 	"github.com/shoal-sync/shoal/dht/nodeid"
+	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/daemon"
 )
 
 // globalRouters are the public mainline DHT's well-known entry points,
@@ -493,17 +495,26 @@ func (c *dhtCmd) table(ctx context.Context, fs *flag.FlagSet) error {
 	if _, err := c.args(fs, 0, "no arguments"); err != nil {
 		return err
 	}
-	s, err := c.start(ctx, len(c.bootstrap) > 0 || c.global)
-	if err != nil {
-		return err
+	var t daemon.TableInfo
+	if client, err := api.Connect(ctx, c.home); err == nil && len(c.bootstrap) == 0 && !c.global {
+		// A daemon runs on this home: show its node's table.
+		if err := client.Call(ctx, "dht/table", &t); err != nil {
+			return err
+		}
+	} else {
+		s, err := c.start(ctx, len(c.bootstrap) > 0 || c.global)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		t = daemon.NewTableInfo(s, time.Now())
 	}
-	defer s.Close()
-	fmt.Fprintf(c.stdout, "node %s on %s\n", nodeid.String(s.ID()), s.Addr())
-	for _, b := range s.Table() {
+	fmt.Fprintf(c.stdout, "node %s on %s\n", t.ID, t.Addr)
+	for _, b := range t.Buckets {
 		fmt.Fprintf(c.stdout, "bucket %3d: %d good, %d questionable, %d bad, %d replacements\n",
 			b.Index, b.Good, b.Questionable, b.Bad, b.Replacements)
 		for _, e := range b.Nodes {
-			fmt.Fprintf(c.stdout, "  %s %-21s %s\n", nodeid.String(e.ID), e.Addr, e.State(time.Now()))
+			fmt.Fprintf(c.stdout, "  %s %-21s %s\n", e.ID, e.Addr, e.State)
 		}
 	}
 	return nil

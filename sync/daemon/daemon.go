@@ -207,6 +207,12 @@ func (d *Daemon) startAPI() error {
 	srv := api.NewServer(&backend{Node: d.node, swarm: d.swarm}, token, api.Extra{
 		Info:  func(context.Context) (any, error) { return d.Info(), nil },
 		Peers: func(context.Context) (any, error) { return d.Peers(), nil },
+		DHTTable: func(context.Context) (any, error) {
+			if d.dht == nil {
+				return nil, errors.New("this daemon runs no DHT node (--no-dht)")
+			}
+			return NewTableInfo(d.dht, time.Now()), nil
+		},
 	}, d.log.With("part", "api"))
 	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	if err := api.WriteEndpoint(d.opt.Home, ln.Addr().String(), token); err != nil {
