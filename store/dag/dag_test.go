@@ -12,6 +12,8 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker"
+	"github.com/shoal-sync/shoal/chunker/car"
+	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/store/dag"
@@ -288,10 +290,23 @@ func TestImportBadCARChangesNothing(t *testing.T) {
 		t.Fatal("export of a DAG with missing blocks succeeded")
 	}
 
+	// A dag-pb block whose bytes hash to its CID but do not decode.
+	junk := []byte("this is not a dag-pb node")
+	junkCID := unixfs.NodeCID(junk)
+	var undecodable bytes.Buffer
+	cw, err := car.NewWriter(&undecodable, []cid.Cid{junkCID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Put(junkCID, junk); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name string
 		data []byte
 	}{
+		{"undecodable dag-pb node", undecodable.Bytes()},
 		{"truncated", good[:len(good)/2]},
 		{"header only", good[:20]},
 		{"bad block bytes", flipped},
