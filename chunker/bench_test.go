@@ -43,6 +43,21 @@ func BenchmarkFastCDC(b *testing.B) {
 	b.ReportMetric(float64(chunks)/float64(b.N), "chunks/op")
 }
 
+// BenchmarkSplitter measures chunk-only speed through NewSplitter on an
+// io.Reader (so including the copy into its buffer).
+func BenchmarkSplitter(b *testing.B) {
+	data := randBytes(1, benchSize)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		s := NewSplitter(bytes.NewReader(data), DefaultConfig())
+		for {
+			if _, err := s.Next(); err != nil {
+				break
+			}
+		}
+	}
+}
+
 // BenchmarkFastCDCRef measures the one-byte-a-step reference loop, to show
 // what the two-bytes-a-step loop gains.
 func BenchmarkFastCDCRef(b *testing.B) {
