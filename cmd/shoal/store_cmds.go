@@ -140,6 +140,7 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer n.Close()
+	growPipe(e.stdout)
 	return n.Cat(ctx, pos[0], e.stdout)
 }
 
