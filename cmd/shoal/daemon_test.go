@@ -18,8 +18,8 @@ import (
 // daemonProc is a `shoal daemon` running as a real process.
 type daemonProc struct {
 	home, id, listen, api, dht string
-	cmd                   *exec.Cmd
-	done                  chan error
+	cmd                        *exec.Cmd
+	done                       chan error
 }
 
 // startDaemon starts `shoal daemon` on a fresh home with loopback
@@ -141,6 +141,10 @@ func TestThreeDaemons(t *testing.T) {
 	got, err := os.ReadFile(out)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("b's copy differs from the original (%v)", err)
+	}
+	// get -o kept references into the file it wrote, not copies.
+	if st := ok(t, b.home, "stat"); strings.Contains(st, " 0 referenced") {
+		t.Fatalf("b's store holds no references after get -o:\n%s", st)
 	}
 	if cat := ok(t, c.home, "cat", root); cat != string(data) {
 		t.Fatalf("c's cat gave %d bytes, not the original's %d", len(cat), len(data))

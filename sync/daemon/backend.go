@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -55,7 +56,17 @@ func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
 		if ok, err := st.Has(ctx, c); err != nil || ok {
 			return err
 		}
-		return b.swarm.Fetch(ctx, c, swarm.StoreSink{Store: st})
+		// Fetch walks the whole DAG; stop it once the node itself is in.
+		err := b.swarm.Fetch(ctx, c, swarm.SinkFunc(func(ctx context.Context, got cid.Cid, data []byte) error {
+			if err := (swarm.StoreSink{Store: st}).Put(ctx, got, data); err != nil {
+				return err
+			}
+			return errGotNode
+		}))
+		if errors.Is(err, errGotNode) {
+			return nil
+		}
+		return err
 	}
 	missing, err := dag.Missing(ctx, st, c)
 	if err != nil || !missing {
@@ -63,6 +74,9 @@ func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
 	}
 	return b.swarm.Fetch(ctx, c, swarm.StoreSink{Store: st})
 }
+
+// errGotNode ends a fetch that only wanted its root.
+var errGotNode = errors.New("got the node")
 
 func firstElem(p string) string {
 	for i := 0; i < len(p); i++ {
