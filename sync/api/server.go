@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 
@@ -61,6 +62,10 @@ func NewServer(b Backend, token string, extra Extra, log *slog.Logger) *Server {
 	s.mux.HandleFunc("POST /api/v0/id", s.jsonFunc(extra.Info))
 	s.mux.HandleFunc("POST /api/v0/peers", s.jsonFunc(extra.Peers))
 	s.mux.HandleFunc("POST /api/v0/dht/table", s.jsonFunc(extra.DHTTable))
+	// Profiles of the running daemon, for `go tool pprof` (token required).
+	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	if extra.Metrics != nil {
 		s.mux.Handle("GET /metrics", extra.Metrics)
 	}
