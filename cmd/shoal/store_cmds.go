@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -123,17 +124,26 @@ func treeSize(p string) (int64, error) {
 	return n, err
 }
 
-func cmdCat(ctx context.Context, e *env, args []string) error {
-	fs := newFlags("cat", e)
+// onePath parses a command's flags and its one CID[/path] argument.
+func onePath(fs *flag.FlagSet, args []string) (string, error) {
+	name := strings.TrimPrefix(fs.Name(), "shoal ")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if len(pos) != 1 {
-		return errors.New("cat: want exactly one CID[/path]")
+		return "", fmt.Errorf("%s: want exactly one CID[/path]", name)
 	}
 	if _, _, err := dag.ParsePath(pos[0]); err != nil {
-		return fmt.Errorf("cat: %w", err)
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return pos[0], nil
+}
+
+func cmdCat(ctx context.Context, e *env, args []string) error {
+	p, err := onePath(newFlags("cat", e), args)
+	if err != nil {
+		return err
 	}
 	n, err := openBackend(ctx, e)
 	if err != nil {
@@ -141,24 +151,18 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 	}
 	defer n.Close()
 	growPipe(e.stdout)
-	return n.Cat(ctx, pos[0], e.stdout)
+	return n.Cat(ctx, p, e.stdout)
 }
 
 func cmdGet(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("get", e)
 	out := fs.String("o", "", "output path (default: the CID or the last path element)")
 	force := fs.Bool("force", false, "replace an existing output path")
-	pos, err := parseArgs(fs, args)
+	p, err := onePath(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return errors.New("get: want exactly one CID[/path]")
-	}
-	root, rest, err := dag.ParsePath(pos[0])
-	if err != nil {
-		return fmt.Errorf("get: %w", err)
-	}
+	root, rest, _ := dag.ParsePath(p)
 	if *out == "" {
 		*out = root.String()
 		if i := strings.LastIndex(rest, "/"); rest != "" {
@@ -172,7 +176,7 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	defer n.Close()
 	bar := newProgress(e.stderr, 0, "getting")
 	defer bar.Finish()
-	if err := n.Get(ctx, pos[0], *out, dag.GetOptions{Force: *force, Progress: bar.Add}); err != nil {
+	if err := n.Get(ctx, p, *out, dag.GetOptions{Force: *force, Progress: bar.Add}); err != nil {
 		return err
 	}
 	bar.Println(e.stderr, "saved "+*out)
@@ -180,23 +184,16 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdLs(ctx context.Context, e *env, args []string) error {
-	fs := newFlags("ls", e)
-	pos, err := parseArgs(fs, args)
+	p, err := onePath(newFlags("ls", e), args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return errors.New("ls: want exactly one CID[/path]")
-	}
-	if _, _, err := dag.ParsePath(pos[0]); err != nil {
-		return fmt.Errorf("ls: %w", err)
 	}
 	n, err := openBackend(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	links, err := n.Ls(ctx, pos[0])
+	links, err := n.Ls(ctx, p)
 	if err != nil {
 		return err
 	}
