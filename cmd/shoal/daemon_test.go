@@ -177,11 +177,17 @@ func TestAPIWantsToken(t *testing.T) {
 			t.Fatalf("auth %q: status %d, want 401", auth, resp.StatusCode)
 		}
 	}
+	addrs, err := os.ReadFile(filepath.Join(d.home, "addrs"))
+	if err != nil || !strings.Contains(string(addrs), "peers "+d.addr()+"\n") || !strings.Contains(string(addrs), "api "+d.api+"\n") {
+		t.Fatalf("addrs file %q (%v) lacks the daemon's addresses", addrs, err)
+	}
 	// With the token (read by the CLI from the home) the same call works.
 	ok(t, d.home, "stat")
 	d.stop(t)
-	if _, err := os.Stat(filepath.Join(d.home, "api")); !os.IsNotExist(err) {
-		t.Fatalf("api file left behind after a clean stop: %v", err)
+	for _, f := range []string{"api", "api.token", "addrs"} {
+		if _, err := os.Stat(filepath.Join(d.home, f)); !os.IsNotExist(err) {
+			t.Fatalf("%s left behind after a clean stop: %v", f, err)
+		}
 	}
 	// Without a daemon the CLI opens the store itself.
 	ok(t, d.home, "stat")

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -124,6 +126,9 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("peer %q: %w", p, err)
 		}
 		d.dialer.keep(ctx, addr)
+	}
+	if err := d.writeAddrs(); err != nil {
+		return nil, err
 	}
 	d.log.Info("daemon started", "node", id.ID(), "listen", d.ln.Addr(), "api", d.apiLn.Addr())
 	return d, nil
@@ -244,6 +249,27 @@ func (d *Daemon) acceptLoop(ctx context.Context) error {
 	}
 }
 
+// AddrsFile, in the home, lists a running daemon's addresses, one a line:
+// "peers NODEID@HOST:PORT", "dht HOST:PORT" and "api HOST:PORT".
+const AddrsFile = "addrs"
+
+func (d *Daemon) writeAddrs() error {
+	in := d.Info()
+	text := "peers " + in.Addrs[0] + "\n"
+	if in.DHT != "" {
+		text += "dht " + in.DHT + "\n"
+	}
+	text += "api " + in.API + "\n"
+	path := filepath.Join(d.opt.Home, AddrsFile)
+	if err := os.WriteFile(path+".tmp", []byte(text), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 // Info is what `shoal id` prints.
 type Info struct {
 	ID     string   `json:"id"`
@@ -303,6 +329,7 @@ func (d *Daemon) Close() error {
 			_ = d.http.Shutdown(ctx)
 			cancel()
 			api.RemoveEndpoint(d.opt.Home)
+			os.Remove(filepath.Join(d.opt.Home, AddrsFile))
 		}
 		if d.ln != nil {
 			d.ln.Close()
