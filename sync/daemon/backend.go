@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 
@@ -20,6 +21,40 @@ import (
 type backend struct {
 	*node.Node
 	swarm *swarm.Swarm
+
+	mu       sync.Mutex
+	fetching map[cid.Cid]int // roots of fetches under way, and how many
+}
+
+func newBackend(n *node.Node, s *swarm.Swarm) *backend {
+	b := &backend{Node: n, swarm: s, fetching: make(map[cid.Cid]int)}
+	// Garbage collection keeps what fetches under way have stored so far.
+	n.Store().AddRoots("fetching", func(context.Context) ([]cid.Cid, error) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		roots := make([]cid.Cid, 0, len(b.fetching))
+		for c := range b.fetching {
+			roots = append(roots, c)
+		}
+		return roots, nil
+	})
+	return b
+}
+
+// fetch runs a swarm fetch of root into sink, keeping root safe from
+// garbage collection meanwhile.
+func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
+	b.mu.Lock()
+	b.fetching[root]++
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		if b.fetching[root]--; b.fetching[root] == 0 {
+			delete(b.fetching, root)
+		}
+		b.mu.Unlock()
+	}()
+	return b.swarm.Fetch(ctx, root, sink)
 }
 
 // need resolves p ("CID[/path]"), fetching from peers each directory on
@@ -57,7 +92,7 @@ func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
 			return err
 		}
 		// Fetch walks the whole DAG; stop it once the node itself is in.
-		err := b.swarm.Fetch(ctx, c, swarm.SinkFunc(func(ctx context.Context, got cid.Cid, data []byte) error {
+		err := b.fetch(ctx, c, swarm.SinkFunc(func(ctx context.Context, got cid.Cid, data []byte) error {
 			if err := (swarm.StoreSink{Store: st}).Put(ctx, got, data); err != nil {
 				return err
 			}
@@ -72,7 +107,7 @@ func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
 	if err != nil || !missing {
 		return err
 	}
-	return b.swarm.Fetch(ctx, c, swarm.StoreSink{Store: st})
+	return b.fetch(ctx, c, swarm.StoreSink{Store: st})
 }
 
 // errGotNode ends a fetch that only wanted its root.
@@ -124,7 +159,7 @@ func (b *backend) Get(ctx context.Context, p, out string, opt dag.GetOptions) er
 	if err != nil {
 		return err
 	}
-	if err := b.swarm.Fetch(ctx, c, w); err != nil {
+	if err := b.fetch(ctx, c, w); err != nil {
 		w.Abort()
 		return err
 	}

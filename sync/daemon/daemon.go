@@ -209,7 +209,7 @@ func (d *Daemon) startAPI() error {
 		return fmt.Errorf("listen for the API on %s: %w", d.opt.API, err)
 	}
 	d.apiLn = ln
-	srv := api.NewServer(&backend{Node: d.node, swarm: d.swarm}, token, api.Extra{
+	srv := api.NewServer(newBackend(d.node, d.swarm), token, api.Extra{
 		Info:  func(context.Context) (any, error) { return d.Info(), nil },
 		Peers: func(context.Context) (any, error) { return d.Peers(), nil },
 		DHTTable: func(context.Context) (any, error) {
