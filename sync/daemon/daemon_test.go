@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shoal-sync/shoal/chunker"
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store/dag"
+)
+
+func start(t *testing.T) *Daemon {
+	t.Helper()
+	d, err := Start(context.Background(), Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// TestGCSparesFetchUnderWay starts a pin whose DAG is only partly here and
+// that no peer can complete, runs a garbage collection meanwhile, and
+// checks the part already here survives it.
+func TestGCSparesFetchUnderWay(t *testing.T) {
+	d := start(t)
+	ctx := context.Background()
+	st := d.Node().Store()
+
+	// A two-leaf file: keep its root node, drop its leaves.
+	f := filepath.Join(t.TempDir(), "f")
+	data := make([]byte, 2000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := chunker.Parse("size-1000")
+	roots, err := dag.Add(ctx, st, []string{f}, dag.AddOptions{Chunker: cfg}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := roots[0]
+	node, err := st.Get(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := unixfs.Links(root, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leaves {
+		if err := st.Delete(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	b := newBackend(d.Node(), d.Swarm())
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.PinAdd(fctx, root, true) }()
+	// Wait until the fetch is registered, then collect.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for registered := false; !registered; {
+		b.mu.Lock()
+		registered = b.fetching[root] > 0
+		b.mu.Unlock()
+		select {
+		case <-deadline:
+			t.Fatal("the fetch never started")
+		case <-tick.C:
+		}
+	}
+	if _, err := st.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.Has(ctx, root); err != nil || !ok {
+		t.Fatalf("GC removed the root of a fetch under way (has=%v, err=%v)", ok, err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("pin add ended with %v, want context.Canceled", err)
+	}
+	// With the fetch gone, an unpinned partial DAG is garbage.
+	if _, err := st.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.Has(ctx, root); ok {
+		t.Fatal("GC kept the root after the fetch ended")
+	}
+}
