@@ -67,32 +67,42 @@ func CheckRef(ref Ref) error {
 // error wraps ErrRefChanged and names the file. Unverified bytes are never
 // returned.
 func ReadRef(c cid.Cid, ref Ref) ([]byte, error) {
+	return ReadRefInto(c, ref, nil)
+}
+
+// ReadRefInto is ReadRef reading into buf's memory when its capacity is
+// large enough, so that a caller serving many blocks can reuse buffers.
+func ReadRefInto(c cid.Cid, ref Ref, buf []byte) ([]byte, error) {
 	if err := CheckCid(c); err != nil {
 		return nil, err
 	}
 	changed := func(format string, args ...any) error {
 		return fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)
 	}
-	f, err := os.Open(ref.Path)
+	f, err := openRefFile(ref.Path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, changed("file is gone")
 		}
 		return nil, fmt.Errorf("block %s: open %s: %w: %w", c, ref.Path, ErrRefChanged, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	defer f.close()
+	size, mtime, err := f.stat()
 	if err != nil {
 		return nil, fmt.Errorf("block %s: stat %s: %w", c, ref.Path, err)
 	}
-	if fi.Size() != ref.FileSize {
-		return nil, changed("size %d, recorded %d", fi.Size(), ref.FileSize)
+	if size != ref.FileSize {
+		return nil, changed("size %d, recorded %d", size, ref.FileSize)
 	}
-	if !fi.ModTime().Equal(ref.ModTime) {
-		return nil, changed("mtime %s, recorded %s", fi.ModTime(), ref.ModTime)
+	if !mtime.Equal(ref.ModTime) {
+		return nil, changed("mtime %s, recorded %s", mtime, ref.ModTime)
 	}
-	buf := make([]byte, ref.Length)
-	n, err := f.ReadAt(buf, ref.Offset)
+	if cap(buf) >= int(ref.Length) {
+		buf = buf[:ref.Length]
+	} else {
+		buf = make([]byte, ref.Length)
+	}
+	n, err := f.readAt(buf, ref.Offset)
 	if n < len(buf) {
 		if err == nil || errors.Is(err, io.EOF) {
 			return nil, changed("short read at %d: %d of %d bytes", ref.Offset, n, len(buf))

@@ -193,6 +193,13 @@ func uvarintLen(v uint64) int {
 
 // Get returns a copy of block c; a reference is read and verified.
 func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	return s.GetInto(ctx, c, nil)
+}
+
+// GetInto is Get reading into buf's memory when its capacity is large
+// enough, so that a caller serving many blocks (the swarm) can reuse
+// buffers instead of allocating one per block.
+func (s *Store) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
 	if err := store.CheckCid(c); err != nil {
 		return nil, err
 	}
@@ -201,7 +208,7 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(key(prefixBlock, c.Hash()))
 		if err == nil {
-			data, err = item.ValueCopy(nil)
+			data, err = item.ValueCopy(buf)
 			return err
 		}
 		if !errors.Is(err, badger.ErrKeyNotFound) {
@@ -222,7 +229,7 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read block %s: %w", c, err)
 	case ref != nil:
-		return store.ReadRef(c, *ref)
+		return store.ReadRefInto(c, *ref, buf)
 	case s.opt.HashOnRead:
 		if err := store.VerifyBlock(c, data); err != nil {
 			return nil, err

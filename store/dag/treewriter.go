@@ -60,6 +60,23 @@ type outFile struct {
 	size, left    int64
 	leaves        []leafRef
 	done          bool
+	flush         *flusher // large files: written behind, see flusher
+	filled        []int32  // with flush: bytes written in each flushStep of f
+}
+
+// written records that [off, end) of f is written, and tells the flusher
+// about each flushStep of f that is now whole.
+func (f *outFile) written(off, end int64) {
+	if f.flush == nil {
+		return
+	}
+	for k := off / flushStep; k*flushStep < end; k++ {
+		lo, hi := max(off, k*flushStep), min(end, (k+1)*flushStep)
+		f.filled[k] += int32(hi - lo)
+		if int64(f.filled[k]) == min(flushStep, f.size-k*flushStep) {
+			f.flush.whole(k * flushStep)
+		}
+	}
 }
 
 type leafRef struct {
@@ -107,6 +124,11 @@ func (w *TreeWriter) Put(ctx context.Context, c cid.Cid, data []byte) error {
 	w.seen[c] = sb
 	return nil
 }
+
+// BorrowsData marks TreeWriter as a sink that keeps nothing of a raw
+// leaf's data once Put returns (it is written into a file), so that the
+// caller (sync/swarm) may reuse that memory.
+func (w *TreeWriter) BorrowsData() {}
 
 // putNode keeps an inner node (or the empty block) in the store, as a copy.
 func (w *TreeWriter) putNode(ctx context.Context, c cid.Cid, data []byte) error {
@@ -227,6 +249,10 @@ func (w *TreeWriter) create(path string, size int64) (*outFile, error) {
 		return nil, fmt.Errorf("get: %w", err)
 	}
 	of := &outFile{path: path, tmpPath: f.Name(), f: f, size: size, left: size}
+	if size >= flushMin {
+		of.flush = newFlusher(f)
+		of.filled = make([]int32, (size+flushStep-1)/flushStep)
+	}
 	w.files = append(w.files, of)
 	w.open++
 	if size == 0 {
@@ -251,6 +277,7 @@ func (w *TreeWriter) write(f *outFile, c cid.Cid, data []byte, off int64) error 
 		f.leaves = append(f.leaves, leafRef{c, off, uint32(len(data))})
 	}
 	f.left -= int64(len(data))
+	f.written(off, off+int64(len(data)))
 	if w.opt.Progress != nil {
 		w.opt.Progress(int64(len(data)))
 	}
@@ -263,6 +290,7 @@ func (w *TreeWriter) write(f *outFile, c cid.Cid, data []byte, off int64) error 
 // complete syncs a finished file, renames it into place and records
 // references to its leaves.
 func (w *TreeWriter) complete(f *outFile) error {
+	f.flush.stop()
 	if err := f.f.Sync(); err != nil {
 		return fmt.Errorf("get %s: %w", f.path, err)
 	}
@@ -325,6 +353,7 @@ func (w *TreeWriter) Abort() {
 func (w *TreeWriter) close() error {
 	var first error
 	for _, f := range w.files {
+		f.flush.stop()
 		if err := f.f.Close(); err != nil && first == nil {
 			first = err
 		}

@@ -66,6 +66,9 @@ func TestTreeWriter(t *testing.T) {
 		{"repeated leaves", writeFile(t, dir, "rep", repeated), "size-1000"},
 		{"single block", writeFile(t, dir, "small", []byte("small")), "fastcdc"},
 		{"empty file", writeFile(t, dir, "empty", nil), "fastcdc"},
+		// Over flushMin: written to disk and dropped from the page cache
+		// behind the writes, in whole steps only.
+		{"large file written behind", writeFile(t, dir, "large", randBytes(40<<20+12345, 5)), "fastcdc"},
 	}
 	for _, tt := range tests {
 		for seed := uint64(1); seed <= 3; seed++ {
@@ -145,6 +148,61 @@ func TestTreeWriterIncomplete(t *testing.T) {
 	}
 	if err := w.Finish(); err == nil {
 		t.Fatal("Finish succeeded with leaves missing")
+	}
+	w.Abort()
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("an incomplete get left %s: %v", out, err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".shoal-tmp-*"))
+	if len(leftovers) > 0 {
+		t.Fatalf("temporary files left: %v", leftovers)
+	}
+}
+
+// TestTreeWriterAbortLarge: aborting a large file while it is written
+// behind stops its flusher and leaves nothing.
+func TestTreeWriterAbortLarge(t *testing.T) {
+	ctx := context.Background()
+	p := writeFile(t, t.TempDir(), "f", randBytes(40<<20, 11))
+	src := openStore(t)
+	cfg, _ := chunker.Parse("size-262144")
+	root := addOne(t, src, p, dag.AddOptions{Chunker: cfg})
+	dst := openStore(t)
+	out := filepath.Join(t.TempDir(), "out")
+	w, err := dag.NewTreeWriter(dst, root, out, dag.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every block but the file's last leaf: most steps are whole.
+	var last cid.Cid
+	put := 0
+	frontier := []cid.Cid{root}
+	for len(frontier) > 0 {
+		c := frontier[0]
+		frontier = frontier[1:]
+		data, err := src.Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		links, err := unixfs.Links(c, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(links) == 0 && len(frontier) == 0 {
+			last = c
+			break
+		}
+		if err := w.Put(ctx, c, data); err != nil {
+			t.Fatal(err)
+		}
+		put++
+		frontier = append(frontier, links...)
+	}
+	if !last.Defined() || put < 100 {
+		t.Fatalf("fed %d blocks, held back %s", put, last)
+	}
+	if err := w.Finish(); err == nil {
+		t.Fatal("Finish succeeded with a leaf missing")
 	}
 	w.Abort()
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

@@ -5,5 +5,6 @@
 // that lie; uploads are choked tit-for-tat with an optimistic unchoke, and
 // payload bytes are rate-limited both ways. The decisions live in
 // sync/swarm/strategy as pure code; this package carries them out, with one
-// goroutine owning the swarm state and a reader and a writer per connection.
+// goroutine owning the swarm state and, per connection, a reader, a
+// verifier, and a writer that reads the next requested blocks concurrently.
 package swarm

@@ -14,8 +14,9 @@ import (
 )
 
 type delivery struct {
-	c    cid.Cid
-	data []byte
+	c     cid.Cid
+	data  []byte
+	owned bool // data is from recvBufs and this fetch alone has it
 }
 
 // fetch is one running Fetch. The owner appends deliveries without
@@ -29,9 +30,9 @@ type fetch struct {
 	pending map[cid.Cid]bool
 }
 
-func (f *fetch) deliver(c cid.Cid, data []byte) {
+func (f *fetch) deliver(c cid.Cid, data []byte, owned bool) {
 	f.mu.Lock()
-	f.q = append(f.q, delivery{c, data})
+	f.q = append(f.q, delivery{c, data, owned})
 	f.mu.Unlock()
 	f.queued.Add(int64(len(data)))
 	select {
@@ -69,6 +70,8 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 	}
 	defer s.send(context.Background(), event{kind: evFetchEnd, fetch: f})
 
+	// A borrowing sink keeps nothing of a raw block: its buffer is reused.
+	_, borrows := sink.(DataBorrower)
 	seen := map[cid.Cid]bool{root: true}
 	queue := []want{{c: root}}
 	// put passes one block on and queues its children.
@@ -129,6 +132,9 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 			f.queued.Add(-int64(len(d.data)))
 			if err != nil {
 				return err
+			}
+			if d.owned && borrows && d.c.Type() == unixfs.CodecRaw {
+				s.recvBufs.put(d.data)
 			}
 			stored = append(stored, d.c)
 		}

@@ -19,11 +19,16 @@ const helloTimeout = 10 * time.Second
 type wireLink struct {
 	conn *transport.Conn
 	r    *bufio.Reader
+	fr   *wire.Reader // frames from r into one reused buffer
 	w    *bufio.Writer
+	bufs *recvPool // what received block data is copied into
 }
 
-func newWireLink(conn *transport.Conn) *wireLink {
-	return &wireLink{conn: conn, r: bufio.NewReaderSize(conn, 256<<10), w: bufio.NewWriterSize(conn, 256<<10)}
+// newWireLink frames on conn. Its reader's buffer is small: block payloads
+// larger than it are read past it, straight into the frame buffer.
+func newWireLink(conn *transport.Conn, bufs *recvPool) *wireLink {
+	r := bufio.NewReaderSize(conn, 16<<10)
+	return &wireLink{conn: conn, r: r, fr: wire.NewReader(r, 0), w: bufio.NewWriterSize(conn, 256<<10), bufs: bufs}
 }
 
 // hello sends ours and reads the peer's, checking its version.
@@ -66,9 +71,12 @@ func (l *wireLink) sendError(err error) {
 // errPeerError wraps the Error a peer sent before closing.
 var errPeerError = errors.New("peer sent error")
 
+// readMsg reads the next swarm message. A block's data is a copy from
+// l.bufs (msg.pooled); decoded CIDs are copies too, so nothing refers to
+// the reused frame buffer.
 func (l *wireLink) readMsg() (msg, error) {
 	for {
-		f, err := wire.ReadFrame(l.r)
+		f, err := l.fr.ReadFrame()
 		if err != nil {
 			return msg{}, err
 		}
@@ -95,7 +103,9 @@ func (l *wireLink) readMsg() (msg, error) {
 			if err != nil {
 				return msg{}, fmt.Errorf("block CID: %w: %v", wire.ErrMalformed, err)
 			}
-			return msg{kind: mBlock, cids: []cid.Cid{c}, data: m.Data}, nil
+			data := l.bufs.get(len(m.Data))
+			copy(data, m.Data)
+			return msg{kind: mBlock, cids: []cid.Cid{c}, data: data, pooled: true}, nil
 		case wire.Interested:
 			return msg{kind: mInterested}, nil
 		case wire.NotInterested:

@@ -113,7 +113,7 @@ func (o *owner) handle(ev event) {
 		}
 		o.peerMsg(now, p, ev.msg)
 	case evBlock:
-		o.block(now, p, ev.cids[0], ev.data, ev.ok)
+		o.block(now, p, ev.cids[0], ev.data, ev.ok, ev.owned)
 	case evPeerWants:
 		if o.peers[p.id] != p {
 			return
@@ -213,8 +213,15 @@ func (o *owner) peerMsg(now time.Time, p *peer, m msg) {
 	}
 }
 
-func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok bool) {
+// block takes a block received from p. When owned, data's buffer goes
+// back to the pool once no one needs it, or with it to the one fetch
+// waiting for it.
+func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok, owned bool) {
 	res := o.picker.Received(now, p.id, c, len(data), ok)
+	fs := o.waiting[c]
+	if owned && (!ok || !res.Wanted || len(fs) == 0) {
+		o.s.recvBufs.put(data) // bad, a duplicate, or for no fetch: unused
+	}
 	if !ok {
 		o.s.badBlocks.Add(1)
 		p.strikes.Add(1)
@@ -235,8 +242,8 @@ func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok bool) {
 		}
 	}
 	if res.Wanted {
-		for _, f := range o.waiting[c] {
-			f.deliver(c, data)
+		for _, f := range fs {
+			f.deliver(c, data, owned && len(fs) == 1)
 		}
 		delete(o.waiting, c)
 	}

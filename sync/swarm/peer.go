@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -39,12 +40,13 @@ func (k msgKind) String() string {
 
 // msg is one swarm message: a list of CIDs, or one block.
 type msg struct {
-	kind  msgKind
-	cids  []cid.Cid
-	data  []byte     // mBlock: cids[0] and its bytes
-	nonce uint64     // mPing
-	reqID uint64     // mPing: echoed in the pong
-	err   wire.Error // mError
+	kind   msgKind
+	cids   []cid.Cid
+	data   []byte     // mBlock: cids[0] and its bytes
+	pooled bool       // mBlock: data is from the swarm's recvBufs
+	nonce  uint64     // mPing
+	reqID  uint64     // mPing: echoed in the pong
+	err    wire.Error // mError
 }
 
 // link frames swarm messages on one connection. readMsg is called by the
@@ -59,18 +61,41 @@ type link interface {
 // outItem is one entry of a peer's send queue.
 type outItem struct {
 	m        msg
-	serve    cid.Cid // a block to read and send (m unused)
-	announce cid.Cid // send have if we now hold c and may serve it
+	serve    cid.Cid   // a block to read and send (m unused)
+	job      *serveJob // set by pop for a serve
+	announce cid.Cid   // send have if we now hold c and may serve it
+}
+
+// serveJob is a requested block being read (and, for a reference,
+// re-hashed) while the writer sends the blocks before it. Its fields are
+// set before done is closed; dropped is guarded by the outq's mutex.
+type serveJob struct {
+	c       cid.Cid
+	done    chan struct{}
+	data    []byte
+	st      serveStatus
+	err     error
+	pooled  bool // data is from the swarm's bufPool
+	dropped bool // cancelled or choked meanwhile
+}
+
+func (j *serveJob) ready() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // outq is a peer's send queue: control messages go first, then block
-// serves in request order. Cancels remove queued serves.
+// serves in request order. Cancels remove queued serves and mark the ones
+// being read.
 type outq struct {
 	mu      sync.Mutex
 	ctrl    []outItem
 	serves  []cid.Cid
-	current cid.Cid // the serve the writer is working on (waiting for tokens)
-	dropped bool    // current was cancelled meanwhile
+	reading []*serveJob // serves popped and not yet finished by the writer
 	closed  bool
 	wake    chan struct{}
 }
@@ -111,8 +136,10 @@ func (q *outq) cancel(cs []cid.Cid) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, c := range cs {
-		if c == q.current {
-			q.dropped = true
+		for _, j := range q.reading {
+			if j.c == c {
+				j.dropped = true
+			}
 		}
 		for i, s := range q.serves {
 			if s == c {
@@ -126,18 +153,31 @@ func (q *outq) cancel(cs []cid.Cid) {
 func (q *outq) dropServes() {
 	q.mu.Lock()
 	q.serves = nil
-	q.dropped = q.current.Defined()
+	for _, j := range q.reading {
+		j.dropped = true
+	}
 	q.mu.Unlock()
 }
 
-// finish ends the writer's work on the current serve and reports whether
-// it was cancelled (or the peer choked) meanwhile.
-func (q *outq) finish() (cancelled bool) {
+// isDropped reports whether j was cancelled (or the peer choked) so far.
+func (q *outq) isDropped(j *serveJob) bool {
 	q.mu.Lock()
-	cancelled = q.dropped
-	q.current, q.dropped = cid.Undef, false
-	q.mu.Unlock()
-	return cancelled
+	defer q.mu.Unlock()
+	return j.dropped
+}
+
+// finish ends the writer's work on serve j and reports whether it was
+// cancelled (or the peer choked) meanwhile.
+func (q *outq) finish(j *serveJob) (cancelled bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, r := range q.reading {
+		if r == j {
+			q.reading = append(q.reading[:i], q.reading[i+1:]...)
+			break
+		}
+	}
+	return j.dropped
 }
 
 func (q *outq) close() {
@@ -152,12 +192,13 @@ func (q *outq) close() {
 // block uploaded least often.
 const serveLookahead = 64
 
-// pop returns the next item, or ok=false when the queue is empty. Among the
-// first serveLookahead queued serves it takes the one with the lowest
-// uploads count (ties: the oldest request), so a seed whose leechers ask
-// for the same blocks sends each of them different blocks first, and they
-// trade the rest among themselves.
-func (q *outq) pop(uploads func(cid.Cid) uint32) (it outItem, ok, closed bool) {
+// pop returns the next item, or ok=false when the queue is empty (or only
+// serves are queued and serves is false). Among the first serveLookahead
+// queued serves it takes the one with the lowest uploads count (ties: the
+// oldest request), so a seed whose leechers ask for the same blocks sends
+// each of them different blocks first, and they trade the rest among
+// themselves. A serve comes with its job, registered for cancels.
+func (q *outq) pop(uploads func(cid.Cid) uint32, serves bool) (it outItem, ok, closed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
@@ -168,7 +209,7 @@ func (q *outq) pop(uploads func(cid.Cid) uint32) (it outItem, ok, closed bool) {
 		q.ctrl[0] = outItem{}
 		q.ctrl = q.ctrl[1:]
 		return it, true, false
-	case len(q.serves) > 0:
+	case serves && len(q.serves) > 0:
 		best, bestN := 0, uploads(q.serves[0])
 		for i := 1; i < min(len(q.serves), serveLookahead) && bestN > 0; i++ {
 			if n := uploads(q.serves[i]); n < bestN {
@@ -177,7 +218,8 @@ func (q *outq) pop(uploads func(cid.Cid) uint32) (it outItem, ok, closed bool) {
 		}
 		it.serve = q.serves[best]
 		q.serves = append(q.serves[:best], q.serves[best+1:]...)
-		q.current, q.dropped = it.serve, false
+		it.job = &serveJob{c: it.serve, done: make(chan struct{})}
+		q.reading = append(q.reading, it.job)
 		return it, true, false
 	}
 	return it, false, false
@@ -206,9 +248,32 @@ type peer struct {
 	listenAddrs         []string
 }
 
-// reader reads messages until the connection fails, verifying blocks and
-// answering want-have itself, and passes the rest to the owner.
+// reader reads messages until the connection fails, answering want-have
+// itself, and passes the rest to the owner, blocks verified.
 func (s *Swarm) reader(ctx context.Context, p *peer) error {
+	// Events for the owner go through a second goroutine, in order, which
+	// hashes blocks while this one reads and decrypts the next.
+	evs := make(chan event, verifyAhead)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range evs {
+			if ev.kind == evBlock {
+				ev.ok = store.VerifyBlock(ev.cids[0], ev.data) == nil
+			}
+			s.send(ctx, ev)
+		}
+	}()
+	defer func() {
+		close(evs)
+		<-done // all passed on before the peer is removed
+	}()
+	toOwner := func(ev event) {
+		select {
+		case evs <- ev:
+		case <-ctx.Done():
+		}
+	}
 	for {
 		m, err := p.link.readMsg()
 		if err != nil {
@@ -229,7 +294,7 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 			}
 			if len(dont) > 0 {
 				p.out.push(outItem{m: msg{kind: mDontHave, cids: dont}})
-				s.send(ctx, event{kind: evPeerWants, peer: p, cids: dont})
+				toOwner(event{kind: evPeerWants, peer: p, cids: dont})
 			}
 		case mWantBlock:
 			if !p.amChoking.Load() {
@@ -237,7 +302,7 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 			}
 		case mCancel:
 			p.out.cancel(m.cids)
-			s.send(ctx, event{kind: evPeerCancels, peer: p, cids: m.cids})
+			toOwner(event{kind: evPeerCancels, peer: p, cids: m.cids})
 		case mBlock:
 			if len(m.cids) != 1 {
 				return fmt.Errorf("read from %s: block message without its CID", p.id.Short())
@@ -248,15 +313,18 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 			p.bytesIn.Add(int64(len(m.data)))
 			p.blocksIn.Add(1)
 			s.bytesIn.Add(int64(len(m.data)))
-			ok := store.VerifyBlock(m.cids[0], m.data) == nil
-			s.send(ctx, event{kind: evBlock, peer: p, cids: m.cids, data: m.data, ok: ok})
+			toOwner(event{kind: evBlock, peer: p, cids: m.cids, data: m.data, owned: m.pooled})
 		case mPing:
 			p.out.push(outItem{m: m})
 		case mHave, mDontHave, mChoke, mUnchoke, mInterested, mNotInterested:
-			s.send(ctx, event{kind: evMsg, peer: p, msg: m})
+			toOwner(event{kind: evMsg, peer: p, msg: m})
 		}
 	}
 }
+
+// verifyAhead is how many messages a peer's reader reads ahead of the
+// goroutine that verifies blocks and passes them to the owner.
+const verifyAhead = 16
 
 // mayServe reports whether we hold c and the policy lets p have it.
 func (s *Swarm) mayServe(ctx context.Context, id identity.NodeID, c cid.Cid) bool {
@@ -266,48 +334,89 @@ func (s *Swarm) mayServe(ctx context.Context, id identity.NodeID, c cid.Cid) boo
 	return s.policy.MayServe(ctx, id, c)
 }
 
-// writer sends queued messages and serves requested blocks, flushing
-// whenever the queue runs dry.
+// maxServeAhead is how many requested blocks a peer's writer reads (and
+// re-hashes, for references) ahead of the one it is sending, so that
+// reading overlaps encrypting and sending. With an upload limit the tokens
+// are the bottleneck: blocks are taken one at a time, each just before it
+// goes, so that the choice among queued requests (least uploaded first)
+// sees what was sent to other peers meanwhile.
+const (
+	maxServeAhead        = 8
+	maxServeAheadLimited = 1
+)
+
+// writer sends queued messages and serves requested blocks in request
+// order, reading the next few blocks concurrently, and flushes whenever it
+// has nothing ready to send.
 func (s *Swarm) writer(ctx context.Context, p *peer) error {
-	dirty := false
+	ahead := maxServeAhead
+	if s.upLimit != nil {
+		ahead = maxServeAheadLimited
+	}
+	var pending []*serveJob // in request order
+	defer func() {
+		for _, j := range pending {
+			<-j.done // no store reads after the swarm is closed
+			s.release(j)
+		}
+	}()
+	// Written since the last flush: anything (dirty), anything but blocks.
+	dirty, urgent := false, false
+	write := func(m msg) error {
+		if err := p.link.writeMsg(m); err != nil {
+			return fmt.Errorf("write %s to %s: %w", m.kind, p.id.Short(), err)
+		}
+		dirty, urgent = true, urgent || m.kind != mBlock
+		return nil
+	}
 	for {
-		it, ok, closed := p.out.pop(s.uploads.count)
+		for len(pending) > 0 && pending[0].ready() {
+			j := pending[0]
+			pending[0] = nil
+			pending = pending[1:]
+			m, send, err := s.served(p, j)
+			if err == nil && send {
+				err = write(m) // copies or sends m.data: done with it after
+			}
+			s.release(j)
+			if err != nil {
+				return err
+			}
+		}
+		it, ok, closed := p.out.pop(s.uploads.count, len(pending) < ahead)
 		if closed {
 			return nil
 		}
 		if !ok {
-			if dirty {
+			// Flush before waiting, unless only blocks are buffered and we
+			// wait for the next one being read without an upload limit: it
+			// follows in a moment, and a flush per block would end each in
+			// a short TLS record.
+			if dirty && (urgent || len(pending) == 0 || s.upLimit != nil) {
 				if err := p.link.flush(); err != nil {
 					return fmt.Errorf("write to %s: %w", p.id.Short(), err)
 				}
-				dirty = false
+				dirty, urgent = false, false
+			}
+			var head <-chan struct{}
+			if len(pending) > 0 {
+				head = pending[0].done
 			}
 			select {
 			case <-p.out.wake:
-				continue
+			case <-head:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			continue
 		}
 		var m msg
 		switch {
-		case it.serve.Defined():
-			data, st, err := s.serve(ctx, p, it.serve)
-			if err != nil {
-				return err
-			}
-			if st == serveSkip {
-				continue // choked or cancelled while waiting for the rate limit
-			}
-			if st == serveNo {
-				m = msg{kind: mDontHave, cids: []cid.Cid{it.serve}}
-				break
-			}
-			m = msg{kind: mBlock, cids: []cid.Cid{it.serve}, data: data}
-			s.uploads.add(it.serve)
-			p.bytesOut.Add(int64(len(data)))
-			p.blocksOut.Add(1)
-			s.bytesOut.Add(int64(len(data)))
+		case it.job != nil:
+			s.uploads.add(it.serve) // now, so other peers' pops see it
+			pending = append(pending, it.job)
+			go s.load(ctx, p, it.job)
+			continue
 		case it.announce.Defined():
 			if !s.mayServe(ctx, p.id, it.announce) {
 				continue
@@ -316,13 +425,12 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 		default:
 			m = it.m
 		}
-		if err := p.link.writeMsg(m); err != nil {
-			return fmt.Errorf("write %s to %s: %w", m.kind, p.id.Short(), err)
+		if err := write(m); err != nil {
+			return err
 		}
 		if m.kind == mError {
 			return p.link.flush() // the last frame before closing
 		}
-		dirty = true
 	}
 }
 
@@ -334,26 +442,80 @@ const (
 	serveSkip             // cancelled or choked meanwhile: send nothing
 )
 
-// serve reads block c for p, waiting for upload tokens first.
-func (s *Swarm) serve(ctx context.Context, p *peer, c cid.Cid) ([]byte, serveStatus, error) {
-	size, err := s.opt.Store.Size(ctx, c)
-	if err != nil || !s.policy.MayServe(ctx, p.id, c) {
-		p.out.finish()
-		return nil, serveNo, nil
+// load reads block j.c for p, waiting for upload tokens first, and closes
+// j.done. Store.Get verifies what it returns (a reference is re-hashed).
+func (s *Swarm) load(ctx context.Context, p *peer, j *serveJob) {
+	defer close(j.done)
+	if !s.policy.MayServe(ctx, p.id, j.c) {
+		j.st = serveNo
+		return
 	}
-	if err := s.upLimit.WaitN(ctx, size); err != nil {
-		p.out.finish()
-		return nil, serveSkip, err
+	if s.upLimit != nil {
+		// Tokens before reading: the size without reading the block.
+		size, err := s.opt.Store.Size(ctx, j.c)
+		if err != nil {
+			j.st = serveNo
+			return
+		}
+		if err := s.upLimit.WaitN(ctx, size); err != nil {
+			j.st, j.err = serveSkip, err
+			return
+		}
 	}
-	if p.out.finish() || p.amChoking.Load() {
-		return nil, serveSkip, nil
+	if p.out.isDropped(j) || p.amChoking.Load() {
+		j.st = serveSkip
+		return
 	}
-	data, err := s.opt.Store.Get(ctx, c)
+	var data []byte
+	var err error
+	if g, ok := s.opt.Store.(intoGetter); ok {
+		buf := s.bufs.get()
+		if data, err = g.GetInto(ctx, j.c, buf); err != nil {
+			s.bufs.put(buf)
+		}
+		j.pooled = true
+	} else {
+		data, err = s.opt.Store.Get(ctx, j.c)
+	}
 	if err != nil {
-		s.log.Warn("cannot serve block", "cid", c, "err", err)
-		return nil, serveNo, nil
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("cannot serve block", "cid", j.c, "err", err)
+		}
+		j.st = serveNo
+		return
 	}
-	return data, serveOK, nil
+	j.data, j.st = data, serveOK
+}
+
+// release recycles j's buffer once nothing uses its data any more.
+func (s *Swarm) release(j *serveJob) {
+	if j.pooled && j.data != nil {
+		s.bufs.put(j.data)
+	}
+	j.data = nil
+}
+
+// served turns a finished job into the message to send, if any: the
+// block, unless it was cancelled or the peer choked meanwhile, or
+// dont-have.
+func (s *Swarm) served(p *peer, j *serveJob) (m msg, send bool, err error) {
+	cancelled := p.out.finish(j)
+	if j.st == serveOK && (cancelled || p.amChoking.Load()) {
+		j.st = serveSkip
+	}
+	switch j.st {
+	case serveNo:
+		s.uploads.undo(j.c)
+		return msg{kind: mDontHave, cids: []cid.Cid{j.c}}, true, nil
+	case serveSkip:
+		s.uploads.undo(j.c)
+		return msg{}, false, j.err
+	}
+	n := int64(len(j.data))
+	p.bytesOut.Add(n)
+	p.blocksOut.Add(1)
+	s.bytesOut.Add(n)
+	return msg{kind: mBlock, cids: []cid.Cid{j.c}, data: j.data}, true, nil
 }
 
 // uploadCounts counts how often each block was sent, across peers. It is
@@ -378,4 +540,13 @@ func (u *uploadCounts) add(c cid.Cid) {
 		u.n = make(map[cid.Cid]uint32)
 	}
 	u.n[c]++
+}
+
+// undo takes back an add for a block that was not sent after all.
+func (u *uploadCounts) undo(c cid.Cid) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n[c] > 0 {
+		u.n[c]--
+	}
 }

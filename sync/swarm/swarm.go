@@ -93,6 +93,8 @@ type Swarm struct {
 	wg     sync.WaitGroup
 
 	uploads                                uploadCounts
+	bufs                                   bufPool  // blocks read for sending
+	recvBufs                               recvPool // blocks received
 	bytesIn, bytesOut, dupBytes, badBlocks atomic.Int64
 }
 
@@ -164,7 +166,7 @@ func (s *Swarm) send(ctx context.Context, ev event) bool {
 // swarm protocol on it until it fails or the swarm closes; it returns once
 // the hellos are through. The swarm owns and closes conn, also on error.
 func (s *Swarm) AddConn(conn *transport.Conn) error {
-	l := newWireLink(conn)
+	l := newWireLink(conn, &s.recvBufs)
 	h, err := l.hello(wire.NewHello(s.selfBytes(), "shoal", s.opt.Version, s.opt.ListenAddrs))
 	if err != nil {
 		conn.Close()
@@ -288,6 +290,7 @@ type event struct {
 	sizes []int
 	data  []byte
 	ok    bool
+	owned bool // evBlock: data is from recvBufs, and no one else has it
 	fetch *fetch
 	reply chan error
 	peers chan []*peer

@@ -1,0 +1,35 @@
+package dag
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// startWriteback starts writing n bytes of f from off to disk and returns
+// without waiting for them. Errors show in the fsync that follows.
+func startWriteback(f *os.File, off, n int64) {
+	control(f, func(fd int) {
+		unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE)
+	})
+}
+
+// dropWritten waits until n bytes of f from off are on disk, then drops
+// them from the page cache.
+func dropWritten(f *os.File, off, n int64) {
+	control(f, func(fd int) {
+		err := unix.SyncFileRange(fd, off, n,
+			unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+		if err == nil {
+			unix.Fadvise(fd, off, n, unix.FADV_DONTNEED)
+		}
+	})
+}
+
+func control(f *os.File, fn func(fd int)) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) { fn(int(fd)) })
+}

@@ -1,0 +1,201 @@
+package swarm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/store/memstore"
+	"github.com/shoal-sync/shoal/sync/transport"
+	"github.com/shoal-sync/shoal/sync/wire"
+)
+
+// gateStore holds Get of one block until released, and reports every Get.
+type gateStore struct {
+	store.Store
+	gated   cid.Cid
+	release chan struct{}
+	gets    chan cid.Cid
+}
+
+func (g gateStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	g.gets <- c
+	if c == g.gated {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Store.Get(ctx, c)
+}
+
+// TestServeAheadInOrderAndCancel: blocks read ahead are sent in request
+// order, and a block cancelled while it was being read is not sent.
+func TestServeAheadInOrderAndCancel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	mem := memstore.New(memstore.Options{})
+	var blocks []cid.Cid
+	b := mem.NewBatch(ctx)
+	for i := range 3 {
+		data := randBytes(uint64(i+1), 1000)
+		c := unixfs.RawCID(sha256.Sum256(data))
+		if err := b.Put(c, data); err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, c)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	gs := gateStore{Store: mem, gated: blocks[0], release: make(chan struct{}), gets: make(chan cid.Cid, 16)}
+	sw, err := New(Options{Store: gs, ServeAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	ours, theirs, err := transport.LoopbackPair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	r := bufio.NewReader(theirs)
+	send := func(m wire.Message) {
+		t.Helper()
+		if err := wire.WriteMessage(theirs, m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// next returns the next frame that is not a have or want-have.
+	next := func() wire.Message {
+		t.Helper()
+		for {
+			f, err := wire.ReadFrame(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := wire.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch m.(type) {
+			case wire.Have, wire.WantHave:
+				continue
+			}
+			return m
+		}
+	}
+	send(wire.NewHello(nil, "test", "", nil))
+	if err := sw.AddConn(ours); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := next().(wire.Hello); !ok {
+		t.Fatal("first frame is not a hello")
+	}
+	send(wire.Interested{})
+	if m, ok := next().(wire.Unchoke); !ok {
+		t.Fatalf("got %T, want unchoke", m)
+	}
+	var wants []wire.Want
+	for _, c := range blocks {
+		wants = append(wants, wire.Want{CID: c.Bytes()})
+	}
+	send(wire.WantBlock{Wants: wants})
+	// All three are being read (the first held) before the cancel.
+	for range blocks {
+		select {
+		case <-gs.gets:
+		case <-ctx.Done():
+			t.Fatal("the blocks were not read ahead")
+		}
+	}
+	send(wire.Cancel{CIDs: [][]byte{blocks[1].Bytes()}})
+	send(wire.Ping{Nonce: 7}) // answered once the cancel is read
+	if m, ok := next().(wire.Pong); !ok || m.Nonce != 7 {
+		t.Fatalf("got %#v, want the pong (nothing may pass the held first block)", m)
+	}
+	close(gs.release)
+	for _, want := range []cid.Cid{blocks[0], blocks[2]} {
+		m, ok := next().(wire.Block)
+		if !ok {
+			t.Fatalf("got %T, want block %s", m, want)
+		}
+		if got, err := cid.Cast(m.CID); err != nil || got != want {
+			t.Fatalf("got block %s, want %s (request order, cancelled one skipped)", got, want)
+		}
+		if err := store.VerifyBlock(want, m.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFetchIntoTreeWriter fetches a file from two seeds into a file, as
+// `shoal get -o` does: the seeds read into recycled buffers (badger
+// stores), the fetcher recycles what it received once written (and the
+// duplicates of the endgame at once). The file must come out intact.
+func TestFetchIntoTreeWriter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var stores []store.Store
+	for range 2 {
+		bs, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bs.Close() })
+		stores = append(stores, bs)
+	}
+	stores = append(stores, memstore.New(memstore.Options{}))
+	data := randBytes(3, 9<<20+777)
+	var root cid.Cid
+	for _, st := range stores[:2] {
+		r, _, err := putFile(ctx, st, data, 64<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root = r
+	}
+	c := newTestCluster(t, stores, serveAll)
+	if err := c.connectAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	for round := range 2 { // the second reuses the first's buffers
+		if round == 1 {
+			if err := os.Remove(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		leech := c.nodes[2]
+		w, err := dag.NewTreeWriter(memstore.New(memstore.Options{}), root, out, dag.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := leech.swarm.Fetch(ctx, root, w); err != nil {
+			w.Abort()
+			t.Fatal(err)
+		}
+		if err := w.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(out)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("round %d: written file differs (%d bytes, %v)", round, len(got), err)
+		}
+	}
+	if st := c.nodes[2].swarm.Stats(); st.BadBlocks != 0 {
+		t.Fatalf("%d bad blocks", st.BadBlocks)
+	}
+}
