@@ -188,14 +188,18 @@ func (d *Daemon) startDHT(ctx context.Context) error {
 		}
 		return err
 	})
-	if len(d.opt.Bootstrap) > 0 {
-		d.goRun(func() error {
-			if err := srv.Bootstrap(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn("DHT bootstrap", "err", err)
-			}
-			return nil
-		})
-	}
+	// Join through the bootstrap nodes and the nodes saved by the last run.
+	d.goRun(func() error {
+		err := srv.Bootstrap(ctx)
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, dht.ErrNoNodes) && len(d.opt.Bootstrap) == 0:
+			d.log.Info("DHT: no bootstrap nodes and no saved node answered; waiting for others to join")
+		default:
+			d.log.Warn("DHT bootstrap", "err", err)
+		}
+		return nil
+	})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -94,5 +95,56 @@ func TestGCSparesFetchUnderWay(t *testing.T) {
 	}
 	if ok, _ := st.Has(ctx, root); ok {
 		t.Fatal("GC kept the root after the fetch ended")
+	}
+}
+
+// TestDHTTableSurvivesRestart joins b's DHT node through a, restarts b
+// without a bootstrap address, and checks b still knows a: the routing
+// table is kept in the store.
+func TestDHTTableSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	a, err := Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	aDHT := netip.MustParseAddrPort(a.Info().DHT)
+	home := t.TempDir()
+	opt := Options{Home: home, Listen: "127.0.0.1:0", API: "127.0.0.1:0", Bootstrap: []netip.AddrPort{aDHT}}
+	b, err := Start(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTable(t, b, a.Info().DHT)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	opt.Bootstrap = nil
+	b, err = Start(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	waitTable(t, b, a.Info().DHT)
+}
+
+func waitTable(t *testing.T, d *Daemon, addr string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, b := range NewTableInfo(d.dht, time.Now()).Buckets {
+			for _, n := range b.Nodes {
+				if n.Addr == addr {
+					return
+				}
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("%s never entered the routing table", addr)
+		case <-tick.C:
+		}
 	}
 }
