@@ -160,12 +160,35 @@ func getFile(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt Ge
 	}
 	return WriteFileAtomic(out, 0o644, func(f *os.File) error {
 		var w io.Writer = f
+		if r.Size() >= flushMin {
+			bw := &behindWriter{w: f, fl: newFlusher(f)}
+			defer bw.fl.stop()
+			w = bw
+		}
 		if opt.Progress != nil {
-			w = progressWriter{f, opt.Progress}
+			w = progressWriter{w, opt.Progress}
 		}
 		_, err := io.Copy(w, r)
 		return err
 	})
+}
+
+// behindWriter writes a file from start to end and hands each whole
+// flushStep to a flusher, so a large output goes to disk as it is written.
+type behindWriter struct {
+	w   io.Writer
+	fl  *flusher
+	off int64
+}
+
+func (b *behindWriter) Write(p []byte) (int, error) {
+	n, err := b.w.Write(p)
+	before := b.off / flushStep
+	b.off += int64(n)
+	for k := before; k < b.off/flushStep; k++ {
+		b.fl.whole(k * flushStep)
+	}
+	return n, err
 }
 
 type progressWriter struct {
