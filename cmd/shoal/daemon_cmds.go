@@ -34,7 +34,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	up := fs.String("max-upload-rate", "0", "cap on block upload, bytes per second (e.g. 16MiB); 0: none")
 	down := fs.String("max-download-rate", "0", "cap on block download, bytes per second; 0: none")
 	verbose := fs.Bool("v", false, "log at info level")
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	upRate, err := swarm.ParseRate(*up)
@@ -110,7 +110,7 @@ func connectDaemon(ctx context.Context, e *env, what string) (*api.Client, error
 
 func cmdID(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("id", e)
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if c, err := api.Connect(ctx, e.home); err == nil {
@@ -135,7 +135,7 @@ func cmdID(ctx context.Context, e *env, args []string) error {
 
 func cmdPeers(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("peers", e)
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	c, err := connectDaemon(ctx, e, "peers")

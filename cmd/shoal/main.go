@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -122,6 +123,19 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// noArgs parses the flags of a command that takes no other arguments, and
+// refuses any.
+func noArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", strings.TrimPrefix(fs.Name(), "shoal "), pos[0])
+	}
+	return nil
 }
 
 func newFlags(name string, e *env) *flag.FlagSet {

@@ -205,6 +205,7 @@ func TestBadInput(t *testing.T) {
 		{"get into existing dir", []string{"get", helloCID, "-o", existing}, "exists"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"pin of unknown subcommand", []string{"pin", "frob"}, "unknown subcommand"},
+		{"argument to gc", []string{"gc", "now"}, "unexpected argument"},
 	}
 	contents := func() string {
 		var keep []string

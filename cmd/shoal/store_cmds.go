@@ -49,7 +49,7 @@ func openNode(e *env) (*node.Node, error) {
 
 func cmdInit(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("init", e)
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	n, err := openNode(e)
@@ -262,7 +262,7 @@ func cmdPin(ctx context.Context, e *env, args []string) error {
 
 func cmdGC(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("gc", e)
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	n, err := openBackend(ctx, e)
@@ -373,7 +373,7 @@ func spool(r io.Reader) (*os.File, error) {
 
 func cmdStat(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("stat", e)
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	n, err := openBackend(ctx, e)
