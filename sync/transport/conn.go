@@ -19,6 +19,7 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // concurrent Writes must be serialized by the caller to keep frames whole.
 type Conn struct {
 	tc       *tls.Conn
+	bc       *batchConn // under tc: gathers records into fewer writes
 	remote   identity.NodeID
 	outbound bool
 	exporter []byte
@@ -30,8 +31,9 @@ type Conn struct {
 
 var _ net.Conn = (*Conn)(nil)
 
-// newConn wraps a completed TLS handshake.
-func newConn(tc *tls.Conn, outbound bool, onClose func()) (*Conn, error) {
+// newConn wraps a completed TLS handshake over bc, and turns on bc's
+// batching.
+func newConn(tc *tls.Conn, bc *batchConn, outbound bool, onClose func()) (*Conn, error) {
 	cs := tc.ConnectionState()
 	remote, err := peerID(cs)
 	if err != nil {
@@ -41,7 +43,8 @@ func newConn(tc *tls.Conn, outbound bool, onClose func()) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export keying material: %w", err)
 	}
-	return &Conn{tc: tc, remote: remote, outbound: outbound, exporter: exp, onClose: onClose}, nil
+	bc.on.Store(true)
+	return &Conn{tc: tc, bc: bc, remote: remote, outbound: outbound, exporter: exp, onClose: onClose}, nil
 }
 
 // RemoteID returns the peer's NodeID, taken from its certificate.
@@ -62,10 +65,25 @@ func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([
 }
 
 // Read reads decrypted bytes from the peer.
-func (c *Conn) Read(p []byte) (int, error) { return c.tc.Read(p) }
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.tc.Read(p)
+	if c.bc.pending() { // a record TLS sent by itself while reading
+		if ferr := c.bc.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return n, err
+}
 
-// Write sends bytes to the peer.
-func (c *Conn) Write(p []byte) (int, error) { return c.tc.Write(p) }
+// Write sends bytes to the peer: their TLS records go to the socket in as
+// few writes as fit.
+func (c *Conn) Write(p []byte) (int, error) {
+	n, err := c.tc.Write(p)
+	if ferr := c.bc.Flush(); err == nil && ferr != nil {
+		return 0, ferr
+	}
+	return n, err
+}
 
 // Close closes the connection; it is safe to call more than once.
 func (c *Conn) Close() error {
@@ -117,12 +135,13 @@ func Dial(ctx context.Context, addr PeerAddr, id *identity.Identity) (*Conn, err
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	tc := tls.Client(raw, tlsConfig(cert, id.ID(), addr.ID))
+	bc := &batchConn{Conn: raw}
+	tc := tls.Client(bc, tlsConfig(cert, id.ID(), addr.ID))
 	if err := tc.HandshakeContext(hctx); err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
 	}
-	c, err := newConn(tc, true, nil)
+	c, err := newConn(tc, bc, true, nil)
 	if err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)

@@ -225,14 +225,15 @@ func (l *Listener) handshake(raw net.Conn, ip netip.Addr) {
 	// Derived from the listener's context: Close aborts the handshake.
 	ctx, cancel := context.WithTimeout(l.ctx, l.opts.HandshakeTimeout)
 	defer cancel()
-	tc := tls.Server(raw, l.cfg)
+	bc := &batchConn{Conn: raw}
+	tc := tls.Server(bc, l.cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		l.settle(ip, false)
 		l.opts.Logger.Debug("transport: inbound handshake failed", "remote", raw.RemoteAddr(), "err", err)
 		return
 	}
-	c, err := newConn(tc, false, func() { l.release(ip) })
+	c, err := newConn(tc, bc, false, func() { l.release(ip) })
 	if err != nil {
 		raw.Close()
 		l.settle(ip, false)
