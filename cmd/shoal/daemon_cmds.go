@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
@@ -16,17 +14,11 @@ import (
 	"github.com/shoal-sync/shoal/sync/swarm"
 )
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("daemon", e)
 	listen := fs.String("listen", daemon.DefaultListen, "TCP address for peers (the DHT uses the same port on UDP); port 0 picks one")
 	apiAddr := fs.String("api", daemon.DefaultAPI, "loopback address of the local HTTP API; port 0 picks one")
-	var peers, bootstrap stringList
+	var peers, bootstrap multiFlag
 	fs.Var(&peers, "peer", "peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
 	fs.Var(&bootstrap, "bootstrap", "DHT node to join through, HOST:PORT (repeatable)")
 	global := fs.Bool("global", false, "join the public mainline DHT through its well-known routers")
@@ -71,29 +63,15 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	return d.Wait(ctx)
 }
 
-// resolveAll turns HOST:PORT strings into addresses, looking names up.
+// resolveAll turns HOST:PORT strings into addresses (resolveAddr).
 func resolveAll(ctx context.Context, addrs []string) ([]netip.AddrPort, error) {
-	var out []netip.AddrPort
+	out := make([]netip.AddrPort, 0, len(addrs))
 	for _, a := range addrs {
-		if ap, err := netip.ParseAddrPort(a); err == nil {
-			out = append(out, ap)
-			continue
-		}
-		host, port, err := net.SplitHostPort(a)
+		ap, err := resolveAddr(ctx, a)
 		if err != nil {
-			return nil, fmt.Errorf("bootstrap %q: %w", a, err)
+			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
-		if err != nil {
-			return nil, fmt.Errorf("bootstrap %q: %w", a, err)
-		}
-		for _, ip := range ips {
-			ap, err := netip.ParseAddrPort(net.JoinHostPort(ip.String(), port))
-			if err != nil {
-				return nil, fmt.Errorf("bootstrap %q: %w", a, err)
-			}
-			out = append(out, ap)
-		}
+		out = append(out, ap)
 	}
 	return out, nil
 }
