@@ -243,7 +243,11 @@ func (w *TreeWriter) create(path string, size int64) (*outFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	if err := f.Truncate(size); err != nil {
+	err = f.Truncate(size)
+	if err == nil && size >= flushMin {
+		err = preallocate(f, size)
+	}
+	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("get: %w", err)

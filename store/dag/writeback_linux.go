@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -32,4 +33,18 @@ func control(f *os.File, fn func(fd int)) {
 		return
 	}
 	rc.Control(func(fd uintptr) { fn(int(fd)) })
+}
+
+// preallocate reserves n bytes of disk for f, so that a file written out
+// of order gets few extents and a full disk shows now rather than midway.
+// A file system that cannot preallocate is left to allocate as it writes.
+func preallocate(f *os.File, n int64) error {
+	var err error
+	control(f, func(fd int) {
+		err = unix.Fallocate(fd, 0, 0, n)
+	})
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		return nil
+	}
+	return err
 }

@@ -27,7 +27,7 @@ type wireLink struct {
 // newWireLink frames on conn. Its reader's buffer is small: block payloads
 // larger than it are read past it, straight into the frame buffer.
 func newWireLink(conn *transport.Conn, bufs *recvPool) *wireLink {
-	r := bufio.NewReaderSize(conn, 16<<10)
+	r := bufio.NewReaderSize(conn, 4<<10)
 	return &wireLink{conn: conn, r: r, fr: wire.NewReader(r, 0), w: bufio.NewWriterSize(conn, 256<<10), bufs: bufs}
 }
 
@@ -71,14 +71,22 @@ func (l *wireLink) sendError(err error) {
 // errPeerError wraps the Error a peer sent before closing.
 var errPeerError = errors.New("peer sent error")
 
-// readMsg reads the next swarm message. A block's data is a copy from
-// l.bufs (msg.pooled); decoded CIDs are copies too, so nothing refers to
-// the reused frame buffer.
+// readMsg reads the next swarm message. A block's data is read straight
+// into a buffer from l.bufs (msg.pooled); decoded CIDs are copies, so
+// nothing refers to the reader's reused buffers.
 func (l *wireLink) readMsg() (msg, error) {
 	for {
-		f, err := l.fr.ReadFrame()
+		f, b, err := l.fr.ReadFrameAlloc(l.bufs.get)
 		if err != nil {
 			return msg{}, err
+		}
+		if f.Type == wire.TypeBlock {
+			c, err := cid.Cast(b.CID)
+			if err != nil {
+				l.bufs.put(b.Data)
+				return msg{}, fmt.Errorf("block CID: %w: %v", wire.ErrMalformed, err)
+			}
+			return msg{kind: mBlock, cids: []cid.Cid{c}, data: b.Data, pooled: true}, nil
 		}
 		if f.Type.Reserved() {
 			continue // folder sync and peer exchange: not ours
@@ -98,14 +106,6 @@ func (l *wireLink) readMsg() (msg, error) {
 			return cidsMsg(mDontHave, m.CIDs)
 		case wire.Cancel:
 			return cidsMsg(mCancel, m.CIDs)
-		case wire.Block:
-			c, err := cid.Cast(m.CID)
-			if err != nil {
-				return msg{}, fmt.Errorf("block CID: %w: %v", wire.ErrMalformed, err)
-			}
-			data := l.bufs.get(len(m.Data))
-			copy(data, m.Data)
-			return msg{kind: mBlock, cids: []cid.Cid{c}, data: data, pooled: true}, nil
 		case wire.Interested:
 			return msg{kind: mInterested}, nil
 		case wire.NotInterested:

@@ -473,20 +473,28 @@ func TestLoopbackPairAndMeasure(t *testing.T) {
 	if c.RemoteID() == s.RemoteID() || c.RemoteID().IsZero() {
 		t.Fatal("LoopbackPair ends do not name two distinct nodes")
 	}
-	bps, err := MeasureTLSLoopback(ctx, 8<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bps <= 0 {
-		t.Fatalf("throughput %v", bps)
-	}
-	t.Logf("TLS loopback: %.0f MB/s (8 MiB, indicative)", bps/1e6)
-	if _, err := MeasureTLSLoopback(ctx, 0); err == nil {
-		t.Fatal("zero bytes accepted")
-	}
-	cctx, ccancel := context.WithCancel(ctx)
-	ccancel()
-	if _, err := MeasureTLSLoopback(cctx, 1<<30); err == nil {
-		t.Fatal("cancelled measurement succeeded")
+	for _, m := range []struct {
+		name    string
+		measure func(context.Context, int64) (float64, error)
+	}{
+		{"shoal transport", MeasureTLSLoopback},
+		{"crypto/tls", MeasureStdTLSLoopback},
+	} {
+		bps, err := m.measure(ctx, 8<<20)
+		if err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if bps <= 0 {
+			t.Fatalf("%s: throughput %v", m.name, bps)
+		}
+		t.Logf("TLS loopback, %s: %.0f MB/s (8 MiB, indicative)", m.name, bps/1e6)
+		if _, err := m.measure(ctx, 0); err == nil {
+			t.Fatalf("%s: zero bytes accepted", m.name)
+		}
+		cctx, ccancel := context.WithCancel(ctx)
+		ccancel()
+		if _, err := m.measure(cctx, 1<<30); err == nil {
+			t.Fatalf("%s: cancelled measurement succeeded", m.name)
+		}
 	}
 }

@@ -157,6 +157,7 @@ type Reader struct {
 	buf        []byte
 	maxPayload int
 	hdr        [HeaderSize]byte
+	cid        []byte // the last Block's CID, from ReadFrameAlloc
 }
 
 // NewReader returns a Reader over r, buffered, refusing payloads over
@@ -166,7 +167,7 @@ func NewReader(r io.Reader, maxPayload int) *Reader {
 		maxPayload = MaxPayloadSize
 	}
 	br, ok := r.(*bufio.Reader)
-	if !ok {
+	if !ok || br.Size() < blockPrefixMax {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
 	return &Reader{r: br, maxPayload: maxPayload}
@@ -203,4 +204,56 @@ func (r *Reader) ReadMessage() (Message, uint64, error) {
 		return nil, f.ReqID, err
 	}
 	return m, f.ReqID, nil
+}
+
+// blockPrefixMax is the longest prefix of a Block payload before its data:
+// a minimal uvarint of at most MaxCIDLen, and the CID.
+const blockPrefixMax = 2 + MaxCIDLen
+
+// ReadFrameAlloc is ReadFrame, except for a Block frame: that one is
+// decoded here, its data read straight from the stream into alloc(n) (a
+// buffer of exactly n bytes that the caller owns from then on), without
+// passing through the reader's own buffer. For a Block frame the returned
+// Frame has no Payload and the Block's CID stays valid only until the next
+// call; for any other frame the Block is zero. The checks are Decode's.
+func (r *Reader) ReadFrameAlloc(alloc func(n int) []byte) (Frame, Block, error) {
+	f, n, err := readHeader(r.r, r.hdr[:], r.maxPayload)
+	if err != nil {
+		return Frame{}, Block{}, err
+	}
+	if f.Type != TypeBlock {
+		if cap(r.buf) < n {
+			r.buf = make([]byte, n)
+		}
+		f.Payload = r.buf[:n]
+		if _, err := io.ReadFull(r.r, f.Payload); err != nil {
+			return Frame{}, Block{}, fmt.Errorf("read %s frame payload of %d bytes: %w", f.Type, n, unexpectedEOF(err))
+		}
+		return f, Block{}, nil
+	}
+	prefix, err := r.r.Peek(min(n, blockPrefixMax))
+	if err != nil {
+		return Frame{}, Block{}, fmt.Errorf("read %s frame payload of %d bytes: %w", f.Type, n, unexpectedEOF(err))
+	}
+	b, err := decodeBlock(prefix)
+	if err != nil {
+		return Frame{}, Block{}, fmt.Errorf("decode %s: %w", f.Type, err)
+	}
+	head := len(prefix) - len(b.Data) // varint and CID
+	dataLen := n - head
+	if dataLen > MaxBlockSize {
+		return Frame{}, Block{}, fmt.Errorf("decode %s: %w: %d bytes of data", f.Type, ErrFrameTooLarge, dataLen)
+	}
+	r.cid = append(r.cid[:0], b.CID...)
+	if _, err := r.r.Discard(head); err != nil {
+		return Frame{}, Block{}, fmt.Errorf("read %s frame payload of %d bytes: %w", f.Type, n, unexpectedEOF(err))
+	}
+	data := alloc(dataLen)
+	if len(data) != dataLen {
+		return Frame{}, Block{}, fmt.Errorf("read %s frame: alloc gave %d bytes for %d", f.Type, len(data), dataLen)
+	}
+	if _, err := io.ReadFull(r.r, data); err != nil {
+		return Frame{}, Block{}, fmt.Errorf("read %s frame payload of %d bytes: %w", f.Type, n, unexpectedEOF(err))
+	}
+	return f, Block{CID: r.cid, Data: data}, nil
 }

@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// FuzzReadFrame feeds arbitrary streams to both frame readers: they must
-// agree, never panic, and every frame read must write back byte for byte.
+// FuzzReadFrame feeds arbitrary streams to the three frame readers: they
+// must agree (ReadFrameAlloc with ReadFrame plus Decode for blocks), never
+// panic, and every frame read must write back byte for byte.
 func FuzzReadFrame(f *testing.F) {
 	for i, m := range sampleMessages() {
 		var buf bytes.Buffer
@@ -23,6 +24,7 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(append(header(minLength+2, TypeBlock, 5), 0x01))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := NewReader(bytes.NewReader(in), 0)
+		ra := NewReader(bytes.NewReader(in), 0)
 		src := bytes.NewReader(in)
 		var consumed int
 		for {
@@ -30,6 +32,27 @@ func FuzzReadFrame(f *testing.F) {
 			f2, err2 := r.ReadFrame()
 			if (err1 == nil) != (err2 == nil) {
 				t.Fatalf("ReadFrame error %v, Reader.ReadFrame error %v", err1, err2)
+			}
+			f3, b3, err3 := ra.ReadFrameAlloc(func(n int) []byte { return make([]byte, n) })
+			if err1 == nil && f1.Type == TypeBlock {
+				m, err := Decode(f1)
+				if (err == nil) != (err3 == nil) {
+					t.Fatalf("Decode error %v, ReadFrameAlloc error %v", err, err3)
+				}
+				if err != nil {
+					return // ReadFrameAlloc stopped inside this frame
+				}
+				b1 := m.(Block)
+				if f3.ReqID != f1.ReqID || !bytes.Equal(b1.CID, b3.CID) || !bytes.Equal(b1.Data, b3.Data) {
+					t.Fatal("ReadFrameAlloc and Decode disagree on a block")
+				}
+			} else {
+				if (err1 == nil) != (err3 == nil) {
+					t.Fatalf("ReadFrame error %v, ReadFrameAlloc error %v", err1, err3)
+				}
+				if err1 == nil && (f3.Type != f1.Type || f3.ReqID != f1.ReqID || !bytes.Equal(f3.Payload, f1.Payload)) {
+					t.Fatal("ReadFrameAlloc and ReadFrame disagree")
+				}
 			}
 			if err1 != nil {
 				if !errors.Is(err1, io.EOF) && !errors.Is(err1, io.ErrUnexpectedEOF) &&

@@ -376,3 +376,82 @@ func TestMsgTypeString(t *testing.T) {
 		t.Error("Reserved() wrong")
 	}
 }
+
+// TestReadFrameAlloc reads a stream of every message, with blocks of
+// several sizes among them, and checks each block's data lands in the
+// buffer alloc gave and equals what was sent.
+func TestReadFrameAlloc(t *testing.T) {
+	var sent []Message
+	sent = append(sent, sampleMessages()...)
+	for _, n := range []int{0, 1, 16<<10 - 1, 16 << 10, 300 << 10, MaxBlockSize} {
+		sent = append(sent, Block{CID: cidB, Data: bytes.Repeat([]byte{byte(n)}, n)}, Ping{Nonce: uint64(n)})
+	}
+	var stream bytes.Buffer
+	for i, m := range sent {
+		if err := WriteMessage(&stream, m, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewReader(bufio.NewReaderSize(&stream, 16<<10), 0)
+	for i, want := range sent {
+		var given []byte
+		f, b, err := r.ReadFrameAlloc(func(n int) []byte { given = make([]byte, n, n+10); return given })
+		if err != nil {
+			t.Fatalf("message %d (%s): %v", i, want.Type(), err)
+		}
+		if f.Type != want.Type() || f.ReqID != uint64(i) {
+			t.Fatalf("message %d: got %s #%d, want %s #%d", i, f.Type, f.ReqID, want.Type(), i)
+		}
+		wb, isBlock := want.(Block)
+		if !isBlock {
+			if given != nil || b.CID != nil {
+				t.Fatalf("message %d (%s): alloc called or a block returned", i, f.Type)
+			}
+			m, err := Decode(f)
+			if err != nil || !reflect.DeepEqual(m, want) {
+				t.Fatalf("message %d: decoded %#v, %v; want %#v", i, m, err, want)
+			}
+			continue
+		}
+		if !bytes.Equal(b.CID, wb.CID) || !bytes.Equal(b.Data, wb.Data) {
+			t.Fatalf("block %d: CID or %d bytes of data differ", i, len(wb.Data))
+		}
+		if len(b.Data) > 0 && &b.Data[0] != &given[0] {
+			t.Fatalf("block %d: data not in the buffer alloc gave", i)
+		}
+	}
+	if _, _, err := r.ReadFrameAlloc(func(n int) []byte { return make([]byte, n) }); err != io.EOF {
+		t.Fatalf("at the end: %v, want io.EOF", err)
+	}
+}
+
+func TestReadFrameAllocMalformed(t *testing.T) {
+	over := MaxBlockSize + 1
+	cases := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty block payload", header(minLength, TypeBlock, 1), ErrMalformed},
+		{"CID length zero", append(header(minLength+1, TypeBlock, 1), 0), ErrMalformed},
+		{"CID over the limit", append(header(minLength+2, TypeBlock, 1), 0x81, 0x01), ErrMalformed},
+		{"non-minimal CID length", append(header(minLength+3, TypeBlock, 1), 0x81, 0x00, 1), ErrMalformed},
+		{"CID cut short", append(header(minLength+3, TypeBlock, 1), 5, 1, 2), ErrMalformed},
+		{"data over the limit", append(append(header(uint32(minLength+2+over), TypeBlock, 1), 1, 1), make([]byte, over)...), ErrFrameTooLarge},
+		{"stream ends in the data", append(header(minLength+10, TypeBlock, 1), 1, 1, 2, 3), io.ErrUnexpectedEOF},
+		{"stream ends in the CID", append(header(minLength+10, TypeBlock, 1), 4, 1), io.ErrUnexpectedEOF},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			called := false
+			r := NewReader(bytes.NewReader(tc.in), 0)
+			_, _, err := r.ReadFrameAlloc(func(n int) []byte { called = true; return make([]byte, n) })
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if called && tc.want != io.ErrUnexpectedEOF {
+				t.Fatal("alloc called for a frame that was refused")
+			}
+		})
+	}
+}
