@@ -12,7 +12,7 @@ import (
 
 // dialer keeps connections to static peers: it dials each, and redials
 // with exponential backoff (1 s to 1 min) whenever the peer is not
-// connected.
+// connected, except while the swarm bans it for having sent bad blocks.
 type dialer struct {
 	d *Daemon
 }
@@ -32,11 +32,15 @@ func (dl *dialer) keep(ctx context.Context, addr transport.PeerAddr) {
 		known := addr.ID
 		for {
 			wait := checkEvery
-			if known.IsZero() || !dl.connected(known) {
+			if until, banned := dl.d.swarm.BannedUntil(known); banned && !known.IsZero() {
+				wait = max(time.Until(until), checkEvery) // it lied to us: not before the ban ends
+			} else if known.IsZero() || !dl.connected(known) {
 				id, err := dl.dial(ctx, addr)
 				switch {
 				case err == nil || errors.Is(err, swarm.ErrDuplicatePeer):
 					known, backoff = id, minBackoff
+				case errors.Is(err, swarm.ErrBanned):
+					known = id
 				default:
 					if ctx.Err() != nil {
 						return nil

@@ -49,6 +49,9 @@ func (l *wireLink) hello(h wire.Hello) (wire.Hello, error) {
 	if err != nil {
 		return wire.Hello{}, fmt.Errorf("read hello: %w", err)
 	}
+	if e, ok := m.(wire.Error); ok {
+		return wire.Hello{}, fmt.Errorf("read hello: %w: %w", errPeerError, e)
+	}
 	theirs, ok := m.(wire.Hello)
 	if !ok {
 		return wire.Hello{}, fmt.Errorf("read hello: got %s first: %w", f.Type, wire.ErrMalformed)
@@ -58,6 +61,17 @@ func (l *wireLink) hello(h wire.Hello) (wire.Hello, error) {
 		return wire.Hello{}, err
 	}
 	return theirs, nil
+}
+
+// refuse answers the peer's hello with e instead of ours, best effort.
+// Reading its hello first lets the connection close cleanly, so that the
+// peer reads e rather than a reset.
+func (l *wireLink) refuse(e wire.Error) {
+	l.conn.SetDeadline(time.Now().Add(helloTimeout))
+	if _, err := wire.ReadFrame(l.r); err != nil {
+		return
+	}
+	l.sendError(e)
 }
 
 // sendError tells the peer why we close, best effort.

@@ -227,7 +227,10 @@ func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok, owned 
 		p.strikes.Add(1)
 		o.s.log.Warn("bad block", "peer", p.id.Short(), "cid", c, "strikes", p.strikes.Load())
 		if res.Dropped {
-			o.s.log.Warn("dropping peer that sent bad blocks", "peer", p.id.Short())
+			if d := o.s.opt.BanDuration; d > 0 {
+				o.s.bans.ban(p.id, now.Add(d))
+			}
+			o.s.log.Warn("dropping peer that sent bad blocks", "peer", p.id.Short(), "banned for", max(o.s.opt.BanDuration, 0))
 			p.link.close()
 		}
 		o.dirty = true

@@ -50,6 +50,10 @@ type Options struct {
 	Self        identity.NodeID
 	ListenAddrs []string
 	Version     string
+	// BanDuration is how long a peer dropped for sending bad blocks is
+	// refused (AddConn returns ErrBanned). Default DefaultBanDuration;
+	// negative: not at all.
+	BanDuration time.Duration
 	// Logger receives the swarm's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -92,6 +96,7 @@ type Swarm struct {
 	events chan event
 	wg     sync.WaitGroup
 
+	bans                                   banList
 	uploads                                uploadCounts
 	bufs                                   bufPool  // blocks read for sending
 	recvBufs                               recvPool // blocks received
@@ -105,6 +110,9 @@ func New(opt Options) (*Swarm, error) {
 	}
 	if opt.MaxQueued <= 0 {
 		opt.MaxQueued = 16 << 20
+	}
+	if opt.BanDuration == 0 {
+		opt.BanDuration = DefaultBanDuration
 	}
 	// Nodes must not share random choices (which blocks among the rarest,
 	// whom to unchoke among equals): seed each swarm differently.
@@ -167,6 +175,11 @@ func (s *Swarm) send(ctx context.Context, ev event) bool {
 // the hellos are through. The swarm owns and closes conn, also on error.
 func (s *Swarm) AddConn(conn *transport.Conn) error {
 	l := newWireLink(conn, &s.recvBufs)
+	if until, ok := s.BannedUntil(conn.RemoteID()); ok {
+		l.refuse(wire.Error{Code: wire.CodeRefused, Message: "banned until " + until.UTC().Format(time.RFC3339) + " for sending bad blocks"})
+		conn.Close()
+		return fmt.Errorf("%s: %w", conn, ErrBanned)
+	}
 	h, err := l.hello(wire.NewHello(s.selfBytes(), "shoal", s.opt.Version, s.opt.ListenAddrs))
 	if err != nil {
 		conn.Close()

@@ -3,6 +3,7 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/store/memstore"
 	"github.com/shoal-sync/shoal/sync/swarm/strategy"
+	"github.com/shoal-sync/shoal/sync/wire"
 )
 
 func randBytes(seed uint64, n int) []byte {
@@ -183,12 +185,16 @@ func TestFetchDisjointSeeds(t *testing.T) {
 	}
 }
 
-// lyingStore serves wrong bytes for every block.
-type lyingStore struct{ store.Store }
+// lyingStore serves wrong bytes for every block, or with leavesOnly for
+// every raw leaf.
+type lyingStore struct {
+	store.Store
+	leavesOnly bool
+}
 
 func (l lyingStore) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	b, err := l.Store.Get(ctx, c)
-	if err == nil && len(b) > 0 {
+	if err == nil && len(b) > 0 && (!l.leavesOnly || c.Type() == cid.Raw) {
 		b[len(b)/2] ^= 0xff
 	}
 	return b, err
@@ -200,7 +206,7 @@ func TestCorruptPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	honest := memstore.New(memstore.Options{})
-	stores := []store.Store{honest, lyingStore{memstore.New(memstore.Options{})}, memstore.New(memstore.Options{})}
+	stores := []store.Store{honest, lyingStore{Store: memstore.New(memstore.Options{})}, memstore.New(memstore.Options{})}
 	data := randBytes(3, 6<<20)
 	root, _, err := putFile(ctx, honest, data, 64<<10)
 	if err != nil {
@@ -241,6 +247,78 @@ func TestCorruptPeer(t *testing.T) {
 			t.Errorf("liar still connected: %+v", p)
 		}
 	}
+	// The liar is banned: refused whichever side dials, and told why.
+	if _, ok := leech.swarm.BannedUntil(c.nodes[1].id.ID()); !ok {
+		t.Fatal("liar not banned")
+	}
+	if err := c.connect(ctx, 2, 1); !errors.Is(err, ErrBanned) {
+		t.Errorf("leech dialing the liar: %v, want ErrBanned", err)
+	}
+	err = c.connect(ctx, 1, 2)
+	var refused wire.Error
+	if !errors.As(err, &refused) || refused.Code != wire.CodeRefused {
+		t.Errorf("liar dialing the leech: %v, want a refusal", err)
+	}
+}
+
+// TestBanEnds: a ban lasts BanDuration; after it the peer may connect again.
+func TestBanEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	honest := memstore.New(memstore.Options{})
+	liar := lyingStore{Store: memstore.New(memstore.Options{}), leavesOnly: true}
+	data := randBytes(5, 2<<20)
+	root, _, err := putFile(ctx, honest, data, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := dagBlocks(ctx, honest, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := copyBlocks(ctx, honest, liar.Store, all); err != nil {
+		t.Fatal(err)
+	}
+	const ban = 500 * time.Millisecond
+	c := newTestCluster(t, []store.Store{liar, memstore.New(memstore.Options{})}, func(int) Options {
+		return Options{ServeAll: true, BanDuration: ban}
+	})
+	if err := c.connect(ctx, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	fctx, fcancel := context.WithCancel(ctx)
+	fetched := make(chan error, 1)
+	go func() { fetched <- c.nodes[1].swarm.Fetch(fctx, root, StoreSink{Store: c.nodes[1].store}) }()
+	// Wait (with the test's deadline) until the liar struck out and is banned.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var until time.Time
+	for banned := false; !banned; {
+		select {
+		case <-ctx.Done():
+			t.Fatal("liar never banned")
+		case <-tick.C:
+			until, banned = c.nodes[1].swarm.BannedUntil(c.nodes[0].id.ID())
+		}
+	}
+	if d := time.Until(until); d > ban {
+		t.Fatalf("banned for %v, more than BanDuration %v", d, ban)
+	}
+	if err := c.connect(ctx, 1, 0); !errors.Is(err, ErrBanned) {
+		t.Fatalf("during the ban: %v, want ErrBanned", err)
+	}
+	for time.Now().Before(until) {
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-tick.C:
+		}
+	}
+	if err := c.connect(ctx, 1, 0); err != nil {
+		t.Fatalf("after the ban: %v", err)
+	}
+	fcancel()
+	<-fetched
 }
 
 // TestChoking: a seed with one regular slot unchokes at most two peers

@@ -45,6 +45,10 @@ func CheckHello(h Hello) error {
 // ErrorFor returns the Error message to send a peer before closing because
 // of err, with a code chosen from the wire sentinel err wraps.
 func ErrorFor(err error) Error {
+	var e Error
+	if errors.As(err, &e) {
+		return e
+	}
 	code := CodeInternal
 	switch {
 	case errors.Is(err, ErrVersion):

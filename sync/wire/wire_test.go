@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -356,6 +357,13 @@ func TestErrorFor(t *testing.T) {
 	for _, tc := range tests {
 		if got := ErrorFor(tc.err); got.Code != tc.code || got.Message != tc.err.Error() {
 			t.Errorf("ErrorFor(%v) = %+v, want code %d", tc.err, got, tc.code)
+		}
+	}
+	// An Error, wrapped or not, goes out as it is.
+	refused := Error{Code: CodeRefused, Message: "banned"}
+	for _, err := range []error{refused, fmt.Errorf("add peer: %w", refused)} {
+		if got := ErrorFor(err); got != refused {
+			t.Errorf("ErrorFor(%v) = %+v, want %+v", err, got, refused)
 		}
 	}
 	// A long reason is cut to what a peer accepts, on a rune boundary.
