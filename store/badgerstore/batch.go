@@ -45,6 +45,7 @@ type batch struct {
 	s    *Store
 	ctx  context.Context
 	txn  *badger.Txn
+	rtxn *badger.Txn // for kind; nil until needed
 	pins []store.Pin
 
 	bytes   int      // value bytes in txn
@@ -147,13 +148,24 @@ func (b *batch) Pin(c cid.Cid, mode store.PinMode) error {
 	return nil
 }
 
+// kind looks c up in a read transaction the batch keeps until its next
+// flush, rather than opening one per block. What commits meanwhile, this
+// batch's earlier transactions included, it may not see: the worst that
+// does is a reference written beside a copy, which reads never choose.
 func (b *batch) kind(c cid.Cid) (blockKind, error) {
-	var k blockKind
-	err := b.s.db.View(func(txn *badger.Txn) (err error) {
-		k, _, err = b.s.kind(txn, c.Hash())
-		return err
-	})
+	if b.rtxn == nil {
+		b.rtxn = b.s.db.NewTransaction(false)
+	}
+	k, _, err := b.s.kind(b.rtxn, c.Hash())
 	return k, err
+}
+
+// endRead ends the read transaction kind uses.
+func (b *batch) endRead() {
+	if b.rtxn != nil {
+		b.rtxn.Discard()
+		b.rtxn = nil
+	}
 }
 
 // set adds entries to the current transaction, all in the same one; if
@@ -234,6 +246,7 @@ func (b *batch) flush() error {
 		b.inflight.Done()
 	})
 	b.txn = b.s.db.NewTransaction(true)
+	b.endRead()
 	b.s.wrote(b.bytes)
 	b.bytes, b.entries, b.est = 0, 0, 0
 	return b.firstAsyncErr()
@@ -249,6 +262,7 @@ func (b *batch) Commit() error {
 		return errBatchDone
 	}
 	b.done = true
+	b.endRead()
 	defer b.s.gc.RUnlock()
 	err := b.commit()
 	if err != nil {
@@ -299,6 +313,7 @@ func (b *batch) Discard() {
 		return
 	}
 	b.done = true
+	b.endRead()
 	b.txn.Discard()
 	b.inflight.Wait()
 	b.s.bufs.put(b.bufs)

@@ -30,7 +30,8 @@ type flusher struct {
 	done chan struct{}
 
 	mu      sync.Mutex
-	todo    []int64 // offsets of steps that are whole, not yet started
+	todo    []int64    // offsets of steps that are whole, not yet started
+	ranges  [][2]int64 // ranges to start writing, not to drop
 	stopped bool
 }
 
@@ -44,6 +45,15 @@ func newFlusher(f *os.File) *flusher {
 func (fl *flusher) whole(off int64) {
 	fl.mu.Lock()
 	fl.todo = append(fl.todo, off)
+	fl.mu.Unlock()
+	fl.signal()
+}
+
+// partial asks for what is dirty in [lo, hi) to start going to disk,
+// without dropping it from the cache: some of it may not be whole yet.
+func (fl *flusher) partial(lo, hi int64) {
+	fl.mu.Lock()
+	fl.ranges = append(fl.ranges, [2]int64{lo, hi})
 	fl.mu.Unlock()
 	fl.signal()
 }
@@ -76,11 +86,14 @@ func (fl *flusher) run() {
 	var started []int64 // steps being written, oldest first
 	for range fl.wake {
 		fl.mu.Lock()
-		todo, stopped := fl.todo, fl.stopped
-		fl.todo = nil
+		todo, ranges, stopped := fl.todo, fl.ranges, fl.stopped
+		fl.todo, fl.ranges = nil, nil
 		fl.mu.Unlock()
 		if stopped {
 			return
+		}
+		for _, r := range ranges {
+			startWriteback(fl.f, r[0], r[1]-r[0])
 		}
 		for _, off := range todo {
 			startWriteback(fl.f, off, flushStep)

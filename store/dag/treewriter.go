@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 
@@ -32,9 +33,13 @@ type TreeWriter struct {
 	out   string
 	opt   GetOptions
 	place map[cid.Cid][]placement // where blocks not yet seen go
-	seen  map[cid.Cid]seenBlock   // blocks already placed, for later links
 	files []*outFile
 	open  int // files not yet complete
+
+	// seen is written by Put and read by Put and, from other goroutines,
+	// by GetBlock: mu guards the writes and those reads.
+	mu   sync.Mutex
+	seen map[cid.Cid]seenBlock // blocks already placed, for later links
 }
 
 // placement says where a block's content belongs: as the whole entry at
@@ -62,10 +67,17 @@ type outFile struct {
 	done          bool
 	flush         *flusher // large files: written behind, see flusher
 	filled        []int32  // with flush: bytes written in each flushStep of f
+	firstOpen     int      // with flush: the first step not yet whole
+	end           int64    // with flush: the end of the furthest write
+	sinceKick     int64    // with flush: bytes written since the last partial writeback
 }
 
 // written records that [off, end) of f is written, and tells the flusher
-// about each flushStep of f that is now whole.
+// about each flushStep of f that is now whole. Blocks arrive out of order
+// within a window, so steps become whole some way behind the furthest
+// write: every flushStep bytes the flusher is also told to start writing
+// what is dirty between the first step not yet whole and that write,
+// which leaves little for the fsync at the end.
 func (f *outFile) written(off, end int64) {
 	if f.flush == nil {
 		return
@@ -73,10 +85,24 @@ func (f *outFile) written(off, end int64) {
 	for k := off / flushStep; k*flushStep < end; k++ {
 		lo, hi := max(off, k*flushStep), min(end, (k+1)*flushStep)
 		f.filled[k] += int32(hi - lo)
-		if int64(f.filled[k]) == min(flushStep, f.size-k*flushStep) {
+		if f.stepWhole(k) {
 			f.flush.whole(k * flushStep)
 		}
 	}
+	for f.firstOpen < len(f.filled) && f.stepWhole(int64(f.firstOpen)) {
+		f.firstOpen++
+	}
+	f.end = max(f.end, end)
+	if f.sinceKick += end - off; f.sinceKick >= flushStep {
+		f.sinceKick = 0
+		if lo := int64(f.firstOpen) * flushStep; lo < f.end {
+			f.flush.partial(lo, f.end)
+		}
+	}
+}
+
+func (f *outFile) stepWhole(k int64) bool {
+	return int64(f.filled[k]) == min(flushStep, f.size-k*flushStep)
 }
 
 type leafRef struct {
@@ -121,8 +147,48 @@ func (w *TreeWriter) Put(ctx context.Context, c cid.Cid, data []byte) error {
 			sb.file, sb.off = f, off
 		}
 	}
+	w.mu.Lock()
 	w.seen[c] = sb
+	w.mu.Unlock()
 	return nil
+}
+
+// HasBlock reports whether block c was placed and can be read back.
+func (w *TreeWriter) HasBlock(c cid.Cid) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sb, ok := w.seen[c]
+	return ok && (sb.data != nil || sb.file != nil)
+}
+
+// GetBlock reads block c back from where Put placed it (the output file
+// for a raw leaf), into buf when it fits, and checks it against its hash,
+// so that a fetch into a TreeWriter can serve what it has to other peers
+// while it runs. A block not placed gives store.ErrNotFound; once the
+// writer is finished or aborted its files are closed and reads fail.
+// Safe to call concurrently with Put.
+func (w *TreeWriter) GetBlock(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
+	w.mu.Lock()
+	sb, ok := w.seen[c]
+	w.mu.Unlock()
+	if !ok || (sb.data == nil && sb.file == nil) {
+		return nil, fmt.Errorf("block %s: %w", c, store.ErrNotFound)
+	}
+	if cap(buf) < sb.n {
+		buf = make([]byte, sb.n)
+	}
+	buf = buf[:sb.n]
+	if sb.data != nil {
+		copy(buf, sb.data)
+		return buf, nil
+	}
+	if _, err := sb.file.f.ReadAt(buf, sb.off); err != nil {
+		return nil, fmt.Errorf("block %s: read back from %s: %w", c, sb.file.path, err)
+	}
+	if err := store.VerifyBlock(c, buf); err != nil {
+		return nil, fmt.Errorf("block %s: read back from %s: %w", c, sb.file.path, err)
+	}
+	return buf, nil
 }
 
 // BorrowsData marks TreeWriter as a sink that keeps nothing of a raw

@@ -3,6 +3,7 @@ package dag_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -211,5 +212,78 @@ func TestTreeWriterAbortLarge(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".shoal-tmp-*"))
 	if len(leftovers) > 0 {
 		t.Fatalf("temporary files left: %v", leftovers)
+	}
+}
+
+// TestTreeWriterGetBlock: while a get runs, every block placed so far
+// reads back, checked against its hash, so a fetch can serve it on;
+// blocks not yet placed are not found, bytes changed underneath are
+// refused, and nothing reads once the writer is finished.
+func TestTreeWriterGetBlock(t *testing.T) {
+	ctx := context.Background()
+	p := writeFile(t, t.TempDir(), "f", randBytes(2<<20+77, 13))
+	src := openStore(t)
+	cfg, _ := chunker.Parse("size-65536")
+	root := addOne(t, src, p, dag.AddOptions{Chunker: cfg})
+	rootData, err := src.Get(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := unixfs.Links(root, rootData)
+	if err != nil || len(links) < 4 {
+		t.Fatalf("root links: %d, %v", len(links), err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	w, err := dag.NewTreeWriter(openStore(t), root, out, dag.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(ctx, root, rootData); err != nil {
+		t.Fatal(err)
+	}
+	half := links[:len(links)/2]
+	for _, c := range half {
+		data, _ := src.Get(ctx, c)
+		if err := w.Put(ctx, c, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range append([]cid.Cid{root}, half...) {
+		want, _ := src.Get(ctx, c)
+		if !w.HasBlock(c) {
+			t.Fatalf("HasBlock(%s) false after Put", c)
+		}
+		got, err := w.GetBlock(ctx, c, make([]byte, 0, 1024))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("GetBlock(%s): %d bytes, %v; want the %d bytes put", c, len(got), err, len(want))
+		}
+	}
+	notYet := links[len(links)-1]
+	if w.HasBlock(notYet) {
+		t.Fatal("HasBlock true for a block not put")
+	}
+	if _, err := w.GetBlock(ctx, notYet, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetBlock of a block not put: %v, want ErrNotFound", err)
+	}
+	// Someone scribbles over the temporary file: the block no longer
+	// matches its hash and is refused.
+	tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".shoal-tmp-*"))
+	if len(tmps) != 1 {
+		t.Fatalf("temporary files: %v", tmps)
+	}
+	f, err := os.OpenFile(tmps[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("scribble"), 100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := w.GetBlock(ctx, half[0], nil); err == nil {
+		t.Fatal("a changed block was read back")
+	}
+	w.Abort()
+	if _, err := w.GetBlock(ctx, half[1], nil); err == nil {
+		t.Fatal("a block was read back after Abort")
 	}
 }

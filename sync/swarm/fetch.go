@@ -58,7 +58,8 @@ type want struct {
 // Fetch walks the DAG under root and passes every block of it to sink,
 // taking blocks the store holds from the store and asking connected peers
 // for the rest (and peers that connect meanwhile). Every block from a peer
-// is checked against its CID first. Fetch returns when the whole DAG went
+// is checked against its CID first. A sink that is a Seeder serves what
+// it took to other peers until Fetch returns. Fetch returns when the whole DAG went
 // to sink, or with ctx's error; blocks no peer has make it wait.
 func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 	if err := store.CheckCid(root); err != nil {
@@ -69,6 +70,10 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 		return s.fetchErr(ctx, root)
 	}
 	defer s.send(context.Background(), event{kind: evFetchEnd, fetch: f})
+	if sd, ok := sink.(Seeder); ok {
+		s.seeders.add(sd)
+		defer s.seeders.remove(sd)
+	}
 
 	// A borrowing sink keeps nothing of a raw block: its buffer is reused.
 	_, borrows := sink.(DataBorrower)

@@ -326,12 +326,13 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 // goroutine that verifies blocks and passes them to the owner.
 const verifyAhead = 16
 
-// mayServe reports whether we hold c and the policy lets p have it.
+// mayServe reports whether we hold c and the policy lets p have it, or a
+// running fetch's Seeder has it (public content, served to anyone).
 func (s *Swarm) mayServe(ctx context.Context, id identity.NodeID, c cid.Cid) bool {
-	if ok, err := s.opt.Store.Has(ctx, c); err != nil || !ok {
-		return false
+	if ok, err := s.opt.Store.Has(ctx, c); err == nil && ok && s.policy.MayServe(ctx, id, c) {
+		return true
 	}
-	return s.policy.MayServe(ctx, id, c)
+	return s.seeders.holder(c) != nil
 }
 
 // maxServeAhead is how many requested blocks a peer's writer reads (and
@@ -443,23 +444,33 @@ const (
 )
 
 // load reads block j.c for p, waiting for upload tokens first, and closes
-// j.done. Store.Get verifies what it returns (a reference is re-hashed).
+// j.done. Store.Get verifies what it returns (a reference is re-hashed),
+// and so does a Seeder. A block the store lacks, or the policy keeps from
+// p, is read from a running fetch's Seeder if one has it.
 func (s *Swarm) load(ctx context.Context, p *peer, j *serveJob) {
 	defer close(j.done)
+	var sd Seeder
 	if !s.policy.MayServe(ctx, p.id, j.c) {
-		j.st = serveNo
-		return
-	}
-	if s.upLimit != nil {
-		// Tokens before reading: the size without reading the block.
-		size, err := s.opt.Store.Size(ctx, j.c)
-		if err != nil {
+		if sd = s.seeders.holder(j.c); sd == nil {
 			j.st = serveNo
 			return
 		}
-		if err := s.upLimit.WaitN(ctx, size); err != nil {
-			j.st, j.err = serveSkip, err
-			return
+	}
+	if s.upLimit != nil && sd == nil {
+		// Tokens before reading: the size without reading the block.
+		size, err := s.opt.Store.Size(ctx, j.c)
+		if errors.Is(err, store.ErrNotFound) {
+			sd = s.seeders.holder(j.c)
+		}
+		if sd == nil {
+			if err != nil {
+				j.st = serveNo
+				return
+			}
+			if err := s.upLimit.WaitN(ctx, size); err != nil {
+				j.st, j.err = serveSkip, err
+				return
+			}
 		}
 	}
 	if p.out.isDropped(j) || p.amChoking.Load() {
@@ -467,15 +478,26 @@ func (s *Swarm) load(ctx context.Context, p *peer, j *serveJob) {
 		return
 	}
 	var data []byte
-	var err error
-	if g, ok := s.opt.Store.(intoGetter); ok {
+	err := store.ErrNotFound
+	if sd == nil {
+		data, err = s.readStore(ctx, j)
+		if errors.Is(err, store.ErrNotFound) {
+			sd = s.seeders.holder(j.c)
+		}
+	}
+	if sd != nil {
 		buf := s.bufs.get()
-		if data, err = g.GetInto(ctx, j.c, buf); err != nil {
+		if data, err = sd.GetBlock(ctx, j.c, buf); err != nil {
 			s.bufs.put(buf)
 		}
 		j.pooled = true
-	} else {
-		data, err = s.opt.Store.Get(ctx, j.c)
+		if err == nil && s.upLimit != nil {
+			if err := s.upLimit.WaitN(ctx, len(data)); err != nil {
+				s.bufs.put(data)
+				j.st, j.err = serveSkip, err
+				return
+			}
+		}
 	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
@@ -485,6 +507,23 @@ func (s *Swarm) load(ctx context.Context, p *peer, j *serveJob) {
 		return
 	}
 	j.data, j.st = data, serveOK
+}
+
+// readStore reads block j.c from the store, into a pooled buffer when the
+// store can.
+func (s *Swarm) readStore(ctx context.Context, j *serveJob) ([]byte, error) {
+	g, ok := s.opt.Store.(intoGetter)
+	if !ok {
+		return s.opt.Store.Get(ctx, j.c)
+	}
+	buf := s.bufs.get()
+	data, err := g.GetInto(ctx, j.c, buf)
+	if err != nil {
+		s.bufs.put(buf)
+		return nil, err
+	}
+	j.pooled = true
+	return data, nil
 }
 
 // release recycles j's buffer once nothing uses its data any more.

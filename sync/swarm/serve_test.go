@@ -199,3 +199,92 @@ func TestFetchIntoTreeWriter(t *testing.T) {
 		t.Fatalf("%d bad blocks", st.BadBlocks)
 	}
 }
+
+// TestFetchServesWhileItRuns: B fetches a file into a TreeWriter (as
+// `shoal get -o` does) from A, which lacks one leaf, so B's fetch never
+// ends. C, connected to B alone, still gets every other block: B serves
+// them from its output file while its fetch runs, although its own store
+// holds none of them and pins nothing.
+func TestFetchServesWhileItRuns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	full := memstore.New(memstore.Options{})
+	data := randBytes(8, 3<<20+99)
+	root, leaves, err := putFile(ctx, full, data, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := dagBlocks(ctx, full, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withheld := leaves[len(leaves)-1]
+	a := memstore.New(memstore.Options{})
+	var given []cid.Cid
+	for _, c := range all {
+		if c != withheld {
+			given = append(given, c)
+		}
+	}
+	if err := copyBlocks(ctx, full, a, given); err != nil {
+		t.Fatal(err)
+	}
+	stores := []store.Store{a, memstore.New(memstore.Options{}), memstore.New(memstore.Options{})}
+	c := newTestCluster(t, stores, func(i int) Options {
+		if i == 0 {
+			return Options{ServeAll: true}
+		}
+		return Options{} // pins only, and B and C pin nothing
+	})
+	if err := c.connect(ctx, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.connect(ctx, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	b, cn := c.nodes[1], c.nodes[2]
+	w, err := dag.NewTreeWriter(b.store, root, filepath.Join(t.TempDir(), "out"), dag.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, fcancel := context.WithCancel(ctx)
+	defer fcancel()
+	done := make(chan error, 2)
+	go func() { done <- b.swarm.Fetch(fctx, root, w) }()
+	go func() { done <- cn.swarm.Fetch(fctx, root, StoreSink{Store: cn.store}) }()
+
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		have := 0
+		for _, blk := range given {
+			if ok, _ := cn.store.Has(ctx, blk); ok {
+				have++
+			}
+		}
+		if have == len(given) {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("a fetch ended early: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("C got %d of the %d blocks B has", have, len(given))
+		case <-tick.C:
+		}
+	}
+	for _, blk := range given {
+		want, _ := full.Get(ctx, blk)
+		got, err := cn.store.Get(ctx, blk)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("C's copy of %s differs: %v", blk, err)
+		}
+	}
+	if ok, _ := b.store.Has(ctx, leaves[0]); ok {
+		t.Fatal("B's store holds a leaf: the test no longer shows serving from the TreeWriter")
+	}
+	fcancel()
+	<-done
+	<-done
+	w.Abort()
+}

@@ -97,6 +97,7 @@ type Swarm struct {
 	wg     sync.WaitGroup
 
 	bans                                   banList
+	seeders                                seeders // sinks of running fetches that serve what they took
 	uploads                                uploadCounts
 	bufs                                   bufPool  // blocks read for sending
 	recvBufs                               recvPool // blocks received

@@ -1,0 +1,58 @@
+package swarm
+
+import (
+	"context"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+)
+
+// A Seeder is a Sink that can hand back the blocks it took. dag.TreeWriter
+// is one: `shoal get -o` writes blocks into files, not into the store, and
+// reads them back from there. While a Fetch into a Seeder runs, the swarm
+// serves its blocks to any peer that asks, as a BitTorrent client serves
+// the pieces it has while it downloads: content fetched by CID is public.
+// A sink of private blocks (folder sync) must not be a Seeder.
+type Seeder interface {
+	Sink
+	// HasBlock reports whether GetBlock can return c.
+	HasBlock(c cid.Cid) bool
+	// GetBlock returns block c, checked against its hash, in buf when it
+	// fits; store.ErrNotFound when it does not have it.
+	GetBlock(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error)
+}
+
+// seeders are the Seeder sinks of the fetches running now.
+type seeders struct {
+	mu  sync.Mutex
+	set map[Seeder]int // a sink may serve several fetches at once
+}
+
+func (s *seeders) add(sd Seeder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set == nil {
+		s.set = make(map[Seeder]int)
+	}
+	s.set[sd]++
+}
+
+func (s *seeders) remove(sd Seeder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set[sd]--; s.set[sd] <= 0 {
+		delete(s.set, sd)
+	}
+}
+
+// holder returns a running fetch's sink that has c, or nil.
+func (s *seeders) holder(c cid.Cid) Seeder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sd := range s.set {
+		if sd.HasBlock(c) {
+			return sd
+		}
+	}
+	return nil
+}
