@@ -205,6 +205,8 @@ func (l *wireLink) writeMsg(m msg) error {
 	case mPing:
 		wm = wire.Pong{Nonce: m.nonce}
 	case mError:
+		// The last frame: to a peer that does not read, not for long.
+		l.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		wm = m.err
 	default:
 		return fmt.Errorf("write: unknown swarm message %d", m.kind)

@@ -92,13 +92,23 @@ func (j *serveJob) ready() bool {
 // serves in request order. Cancels remove queued serves and mark the ones
 // being read.
 type outq struct {
-	mu      sync.Mutex
-	ctrl    []outItem
-	serves  []cid.Cid
-	reading []*serveJob // serves popped and not yet finished by the writer
-	closed  bool
-	wake    chan struct{}
+	mu       sync.Mutex
+	ctrl     []outItem
+	serves   []cid.Cid
+	reading  []*serveJob // serves popped and not yet finished by the writer
+	closed   bool
+	overflow bool // over maxCtrl: the peer does not read what it asks for
+	wake     chan struct{}
 }
+
+// maxCtrl bounds the control messages queued for one peer. Most answer
+// what the peer sent (have, dont-have, pong); a peer that keeps asking
+// without reading the answers would grow the queue without end, so past
+// this the connection is closed.
+const maxCtrl = 4096
+
+// errOverflow: a peer's control queue passed maxCtrl.
+var errOverflow = errors.New("peer does not read its replies: send queue full")
 
 func newOutq() *outq { return &outq{wake: make(chan struct{}, 1)} }
 
@@ -111,7 +121,12 @@ func (q *outq) signal() {
 
 func (q *outq) push(it outItem) {
 	q.mu.Lock()
-	if !q.closed {
+	switch {
+	case q.closed || q.overflow:
+	case len(q.ctrl) >= maxCtrl:
+		q.overflow = true
+		q.ctrl = nil
+	default:
 		q.ctrl = append(q.ctrl, it)
 	}
 	q.mu.Unlock()
@@ -204,6 +219,8 @@ func (q *outq) pop(uploads func(cid.Cid) uint32, serves bool) (it outItem, ok, c
 	switch {
 	case q.closed:
 		return it, false, true
+	case q.overflow:
+		return outItem{m: msg{kind: mError, err: wire.Error{Code: wire.CodeRefused, Message: errOverflow.Error()}}}, true, false
 	case len(q.ctrl) > 0:
 		it = q.ctrl[0]
 		q.ctrl[0] = outItem{}
@@ -429,8 +446,11 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 		if err := write(m); err != nil {
 			return err
 		}
-		if m.kind == mError {
-			return p.link.flush() // the last frame before closing
+		if m.kind == mError { // the last frame before closing
+			if err := p.link.flush(); err != nil {
+				return err
+			}
+			return fmt.Errorf("sent %s: %w", p.id.Short(), m.err)
 		}
 	}
 }

@@ -3,11 +3,13 @@ package swarm
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"testing"
 	"time"
 
+	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/memstore"
 	"github.com/shoal-sync/shoal/sync/transport"
@@ -134,4 +136,62 @@ func TestPinPolicy(t *testing.T) {
 	if got := readFile(t, ctx, leech.store, root); string(got) != string(data) {
 		t.Fatal("bytes differ")
 	}
+}
+
+// TestFloodWithoutReading: a peer that keeps sending want-have and never
+// reads the answers is disconnected once its send queue fills, instead of
+// growing it without end.
+func TestFloodWithoutReading(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	sw, err := New(Options{Store: memstore.New(memstore.Options{}), ServeAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	ours, theirs, err := transport.LoopbackPair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	if err := wire.WriteMessage(theirs, wire.NewHello(nil, "test", "", nil), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.AddConn(ours); err != nil {
+		t.Fatal(err)
+	}
+	// Ask about many blocks, many times, reading nothing: every answer is
+	// a dont-have that must queue on the swarm's side.
+	var wants []wire.Want
+	for i := range 64 {
+		wants = append(wants, wire.Want{CID: cidOf(i), Flags: wire.SendDontHave})
+	}
+	theirs.SetWriteDeadline(time.Now().Add(20 * time.Second)) // fail, not hang, if never cut off
+	w := bufio.NewWriterSize(theirs, 64<<10)
+	sent := 0
+	for ; sent < 200_000; sent++ {
+		if err := wire.WriteMessage(w, wire.WantHave{Wants: wants}, 0); err != nil {
+			break // the swarm closed the connection
+		}
+		if len(sw.Peers()) == 0 {
+			break
+		}
+	}
+	w.Flush()
+	// The swarm lets go of the peer.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for len(sw.Peers()) > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("peer still connected after %d unanswered want-haves", sent)
+		}
+	}
+	t.Logf("disconnected after %d want-have messages", sent)
+}
+
+// cidOf returns a distinct raw CID for i.
+func cidOf(i int) []byte {
+	return unixfs.RawCID(sha256.Sum256([]byte{byte(i), byte(i >> 8)})).Bytes()
 }

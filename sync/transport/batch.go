@@ -4,67 +4,117 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // batchSize bounds the TLS records a batchConn holds before writing them.
 const batchSize = 256 << 10
 
+// closeFlushTimeout bounds how long Close spends sending what is gathered
+// (the close_notify alert, mostly) to a peer that may not be reading.
+const closeFlushTimeout = time.Second
+
 // batchConn sits under a tls.Conn once its handshake is done and gathers
 // the records of one Conn.Write (16 KiB each) into one write to the
 // socket, instead of a system call per record. Conn flushes it at the end
-// of every Write and after every Read (which may have queued an alert),
-// and Close flushes before closing. During the handshake it writes
-// through, since each flight must reach the peer before a reply can come.
+// of every Write and, in the background, after a Read that queued a
+// record of its own; Close flushes before closing. During the handshake it
+// writes through, since each flight must reach the peer before a reply
+// can come.
+//
+// Two locks keep reads independent of writes: mu guards the buffers and
+// is never held across a system call; wmu is held while writing to the
+// socket, so that gathered bytes go out in order. A write blocked on a
+// peer that does not read therefore never stops this end from reading,
+// nor Close from closing.
 type batchConn struct {
 	net.Conn
 	on atomic.Bool
 
-	mu  sync.Mutex
-	buf []byte
-	err error // the first write error; later writes fail with it
+	wmu sync.Mutex // held while writing to the socket
+
+	mu    sync.Mutex
+	buf   []byte // gathered, not yet written
+	spare []byte // the other buffer, while buf's bytes are written
+	err   error  // the first write error; later writes fail with it
 }
 
+// Write gathers p. Calls are serialized by the tls.Conn above.
 func (b *batchConn) Write(p []byte) (int, error) {
 	if !b.on.Load() {
 		return b.Conn.Write(p)
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.err != nil {
-		return 0, b.err
+		err := b.err
+		b.mu.Unlock()
+		return 0, err
 	}
-	if len(b.buf)+len(p) > batchSize {
-		if err := b.flushLocked(); err != nil {
-			return 0, err
-		}
-		if len(p) > batchSize {
-			return b.Conn.Write(p)
-		}
+	if len(b.buf)+len(p) <= batchSize {
+		b.buf = append(b.buf, p...)
+		b.mu.Unlock()
+		return len(p), nil
 	}
+	b.mu.Unlock()
+	if err := b.Flush(); err != nil {
+		return 0, err
+	}
+	if len(p) > batchSize {
+		b.wmu.Lock()
+		defer b.wmu.Unlock()
+		n, err := b.Conn.Write(p)
+		if err != nil {
+			b.fail(err)
+		}
+		return n, err
+	}
+	b.mu.Lock()
 	b.buf = append(b.buf, p...)
+	b.mu.Unlock()
 	return len(p), nil
 }
 
-// Flush writes what is gathered.
+// Flush writes what is gathered, and what is gathered meanwhile.
 func (b *batchConn) Flush() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.flushLocked()
+	for {
+		b.wmu.Lock()
+		err := b.drainLocked()
+		b.wmu.Unlock()
+		if err != nil || !b.pending() {
+			return err
+		}
+	}
 }
 
-func (b *batchConn) flushLocked() error {
-	if b.err != nil {
-		return b.err
+// drainLocked writes the gathered bytes; b.wmu is held.
+func (b *batchConn) drainLocked() error {
+	b.mu.Lock()
+	if b.err != nil || len(b.buf) == 0 {
+		err := b.err
+		b.mu.Unlock()
+		return err
 	}
-	if len(b.buf) == 0 {
-		return nil
-	}
-	_, err := b.Conn.Write(b.buf)
-	b.buf = b.buf[:0]
-	if err != nil {
+	out := b.buf
+	b.buf, b.spare = b.spare[:0], nil
+	b.mu.Unlock()
+
+	_, err := b.Conn.Write(out)
+
+	b.mu.Lock()
+	b.spare = out[:0]
+	if err != nil && b.err == nil {
 		b.err = err
 	}
+	b.mu.Unlock()
 	return err
+}
+
+func (b *batchConn) fail(err error) {
+	b.mu.Lock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
 }
 
 func (b *batchConn) pending() bool {
@@ -73,7 +123,14 @@ func (b *batchConn) pending() bool {
 	return len(b.buf) > 0
 }
 
+// Close sends what is gathered, briefly, unless a write is under way (a
+// Close then means to break it off), and closes the socket, which ends any
+// write still blocked on it.
 func (b *batchConn) Close() error {
-	b.Flush()
+	if b.wmu.TryLock() {
+		b.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		b.drainLocked()
+		b.wmu.Unlock()
+	}
 	return b.Conn.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-sync/shoal/sync/identity"
@@ -19,7 +20,8 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // concurrent Writes must be serialized by the caller to keep frames whole.
 type Conn struct {
 	tc       *tls.Conn
-	bc       *batchConn // under tc: gathers records into fewer writes
+	bc       *batchConn   // under tc: gathers records into fewer writes
+	writes   atomic.Int32 // Writes under way
 	remote   identity.NodeID
 	outbound bool
 	exporter []byte
@@ -67,10 +69,12 @@ func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([
 // Read reads decrypted bytes from the peer.
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.tc.Read(p)
-	if c.bc.pending() { // a record TLS sent by itself while reading
-		if ferr := c.bc.Flush(); err == nil {
-			err = ferr
-		}
+	// A record TLS queued by itself while reading (a key update, an
+	// alert) goes out in the background: a read never waits for a write,
+	// which may be waiting for the peer, which may be waiting for this
+	// read. With a Write under way, its flush sends the record.
+	if c.writes.Load() == 0 && c.bc.pending() {
+		go c.bc.Flush()
 	}
 	return n, err
 }
@@ -78,6 +82,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write sends bytes to the peer: their TLS records go to the socket in as
 // few writes as fit.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	defer c.writes.Add(-1)
 	n, err := c.tc.Write(p)
 	if ferr := c.bc.Flush(); err == nil && ferr != nil {
 		return 0, ferr
