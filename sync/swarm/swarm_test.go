@@ -441,3 +441,41 @@ func TestRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchBothWays: two peers each fetch the other's file at full speed
+// at once, so blocks flow both ways on one connection; both files arrive
+// whole.
+func TestFetchBothWays(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	stores := memStores(2)
+	var roots [2]cid.Cid
+	var files [2][]byte
+	for i := range 2 {
+		files[i] = randBytes(uint64(20+i), 24<<20)
+		r, _, err := putFile(ctx, stores[i], files[i], 256<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots[i] = r
+	}
+	c := newTestCluster(t, stores, serveAll)
+	if err := c.connect(ctx, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 2)
+	for i := range 2 {
+		n, want := c.nodes[i], roots[1-i]
+		go func() { errc <- n.swarm.Fetch(ctx, want, StoreSink{Store: n.store}) }()
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		if got := readFile(t, ctx, stores[i], roots[1-i]); !bytes.Equal(got, files[1-i]) {
+			t.Fatalf("node %d: fetched file differs", i)
+		}
+	}
+}
