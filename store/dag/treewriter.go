@@ -40,6 +40,8 @@ type TreeWriter struct {
 	// by GetBlock: mu guards the writes and those reads.
 	mu   sync.Mutex
 	seen map[cid.Cid]seenBlock // blocks already placed, for later links
+
+	resumeBuf []byte // what resume reads leaves into
 }
 
 // placement says where a block's content belongs: as the whole entry at
@@ -65,6 +67,7 @@ type outFile struct {
 	size, left    int64
 	leaves        []leafRef
 	done          bool
+	resumed       bool     // f is a leftover of an earlier get, see resume
 	flush         *flusher // large files: written behind, see flusher
 	filled        []int32  // with flush: bytes written in each flushStep of f
 	firstOpen     int      // with flush: the first step not yet whole
@@ -289,8 +292,14 @@ func (w *TreeWriter) fileChildren(c cid.Cid, n *unixfs.Node, f *outFile, off int
 		off += int64(len(n.FS.Data))
 	}
 	for i, l := range n.Links {
-		if err := w.link(l.Cid, placement{file: f, off: off}); err != nil {
+		p := placement{file: f, off: off}
+		if err := w.link(l.Cid, p); err != nil {
 			return err
+		}
+		if _, seen := w.seen[l.Cid]; !seen {
+			if _, err := w.resume(l.Cid, p, int(n.FS.BlockSizes[i])); err != nil {
+				return err
+			}
 		}
 		off += int64(n.FS.BlockSizes[i])
 	}
@@ -305,20 +314,22 @@ func (w *TreeWriter) create(path string, size int64) (*outFile, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".shoal-tmp-"+base+"-*")
+	f, resumed, err := openTemp(dir, base, size)
 	if err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	err = f.Truncate(size)
-	if err == nil && size >= flushMin {
-		err = preallocate(f, size)
+	if !resumed {
+		err = f.Truncate(size)
+		if err == nil && size >= flushMin {
+			err = preallocate(f, size)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("get: %w", err)
+		}
 	}
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("get: %w", err)
-	}
-	of := &outFile{path: path, tmpPath: f.Name(), f: f, size: size, left: size}
+	of := &outFile{path: path, tmpPath: f.Name(), f: f, size: size, left: size, resumed: resumed}
 	if size >= flushMin {
 		of.flush = newFlusher(f)
 		of.filled = make([]int32, (size+flushStep-1)/flushStep)
@@ -413,7 +424,7 @@ func (w *TreeWriter) Finish() error {
 // Abort removes temporary files of incomplete files.
 func (w *TreeWriter) Abort() {
 	for _, f := range w.files {
-		if !f.done {
+		if !f.done && !f.keepOnAbort() {
 			os.Remove(f.tmpPath)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -161,7 +162,8 @@ func TestTreeWriterIncomplete(t *testing.T) {
 }
 
 // TestTreeWriterAbortLarge: aborting a large file while it is written
-// behind stops its flusher and leaves nothing.
+// behind stops its flusher, leaves no output, and keeps the temporary file
+// for the next get, which resumes from it.
 func TestTreeWriterAbortLarge(t *testing.T) {
 	ctx := context.Background()
 	p := writeFile(t, t.TempDir(), "f", randBytes(40<<20, 11))
@@ -209,9 +211,137 @@ func TestTreeWriterAbortLarge(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("an incomplete get left %s: %v", out, err)
 	}
+	// The large file's temporary file stays, for the next get to resume.
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".shoal-tmp-*"))
-	if len(leftovers) > 0 {
-		t.Fatalf("temporary files left: %v", leftovers)
+	if len(leftovers) != 1 {
+		t.Fatalf("temporary files left: %v, want the one to resume from", leftovers)
+	}
+	resumeGet(t, src, root, out, map[cid.Cid]bool{last: true})
+}
+
+// resumeGet gets root from src into out with a new TreeWriter that should
+// find every leaf except those in missing in a leftover temporary file: it
+// feeds the inner nodes, checks which leaves the writer has (HasBlock),
+// feeds the rest, and checks the file and that no temporary file is left.
+func resumeGet(t *testing.T, src store.Store, root cid.Cid, out string, missing map[cid.Cid]bool) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := dag.NewTreeWriter(openStore(t), root, out, dag.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaves []cid.Cid
+	frontier := []cid.Cid{root}
+	for len(frontier) > 0 {
+		c := frontier[0]
+		frontier = frontier[1:]
+		if c.Type() == cid.Raw {
+			leaves = append(leaves, c)
+			continue
+		}
+		data, err := src.Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Put(ctx, c, data); err != nil {
+			t.Fatal(err)
+		}
+		links, _ := unixfs.Links(c, data)
+		frontier = append(frontier, links...)
+	}
+	for _, c := range leaves {
+		if got := w.HasBlock(c); got == missing[c] {
+			t.Fatalf("leaf %s: resumed %v, want %v", c, got, !missing[c])
+		}
+		if !w.HasBlock(c) {
+			data, _ := src.Get(ctx, c)
+			if err := w.Put(ctx, c, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := dag.Cat(ctx, src, root.String(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(out)
+	if err != nil || fi.Size() != want {
+		t.Fatalf("resumed file: %v, %d bytes of %d", err, fi.Size(), want)
+	}
+	var buf bytes.Buffer
+	if _, err := dag.Cat(ctx, src, root.String(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, buf.Bytes()) {
+		t.Fatal("resumed file differs")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".shoal-tmp-*")); len(left) > 0 {
+		t.Fatalf("temporary files left after the resumed get: %v", left)
+	}
+}
+
+// TestTreeWriterResumeAfterCrash: a get killed midway (its temporary file
+// as it was, torn pages included) is resumed by the next: leaves whose
+// bytes match their hash are kept, the rest fetched; a leftover of
+// another size (an older version) is removed.
+func TestTreeWriterResumeAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	p := writeFile(t, t.TempDir(), "f", randBytes(36<<20+4321, 17))
+	src := openStore(t)
+	cfg, _ := chunker.Parse("size-262144")
+	root := addOne(t, src, p, dag.AddOptions{Chunker: cfg})
+	content, _ := os.ReadFile(p)
+	out := filepath.Join(t.TempDir(), "out")
+	// What a crash leaves: the temporary file at full size, some leaves
+	// written, some not, one torn.
+	var leaves []cid.Cid
+	var offs []int64
+	var off int64
+	var walk func(c cid.Cid)
+	walk = func(c cid.Cid) {
+		data, _ := src.Get(ctx, c)
+		if c.Type() == cid.Raw {
+			leaves, offs = append(leaves, c), append(offs, off)
+			off += int64(len(data))
+			return
+		}
+		links, _ := unixfs.Links(c, data)
+		for _, l := range links {
+			walk(l)
+		}
+	}
+	walk(root)
+	tmp := filepath.Join(filepath.Dir(out), ".shoal-tmp-out-123456")
+	crashed := make([]byte, len(content))
+	missing := map[cid.Cid]bool{}
+	for i, c := range leaves {
+		end := int64(len(content))
+		if i+1 < len(leaves) {
+			end = offs[i+1]
+		}
+		switch {
+		case i%3 == 0: // never written
+			missing[c] = true
+		case i == 4: // torn: half written
+			copy(crashed[offs[i]:], content[offs[i]:offs[i]+(end-offs[i])/2])
+			missing[c] = true
+		default:
+			copy(crashed[offs[i]:end], content[offs[i]:end])
+		}
+	}
+	if err := os.WriteFile(tmp, crashed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	older := filepath.Join(filepath.Dir(out), ".shoal-tmp-out-99")
+	if err := os.WriteFile(older, []byte("an older version"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resumeGet(t, src, root, out, missing)
+	if _, err := os.Stat(older); !os.IsNotExist(err) {
+		t.Fatalf("older leftover still there: %v", err)
 	}
 }
 

@@ -48,3 +48,13 @@ func preallocate(f *os.File, n int64) error {
 	}
 	return err
 }
+
+// lockFile takes an exclusive lock on f without waiting, for as long as f
+// is open, and reports whether it got it.
+func lockFile(f *os.File) bool {
+	ok := false
+	control(f, func(fd int) {
+		ok = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil
+	})
+	return ok
+}

@@ -59,7 +59,8 @@ type want struct {
 // taking blocks the store holds from the store and asking connected peers
 // for the rest (and peers that connect meanwhile). Every block from a peer
 // is checked against its CID first. A sink that is a Seeder serves what
-// it took to other peers until Fetch returns. Fetch returns when the whole DAG went
+// it took to other peers until Fetch returns, and what it holds already
+// (a resumed get) is not asked of peers. Fetch returns when the whole DAG went
 // to sink, or with ctx's error; blocks no peer has make it wait.
 func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 	if err := store.CheckCid(root); err != nil {
@@ -70,7 +71,8 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 		return s.fetchErr(ctx, root)
 	}
 	defer s.send(context.Background(), event{kind: evFetchEnd, fetch: f})
-	if sd, ok := sink.(Seeder); ok {
+	sd, _ := sink.(Seeder)
+	if sd != nil {
 		s.seeders.add(sd)
 		defer s.seeders.remove(sd)
 	}
@@ -103,6 +105,11 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 			w := queue[0]
 			queue = queue[1:]
 			data, err := s.opt.Store.Get(ctx, w.c)
+			if errors.Is(err, store.ErrNotFound) && sd != nil && sd.HasBlock(w.c) {
+				// The sink has it already (a get resumed from its
+				// temporary file): no need to ask peers.
+				data, err = sd.GetBlock(ctx, w.c, nil)
+			}
 			switch {
 			case err == nil:
 				if err := put(w.c, data); err != nil {

@@ -288,3 +288,109 @@ func TestFetchServesWhileItRuns(t *testing.T) {
 	<-done
 	w.Abort()
 }
+
+// TestFetchResumes: a get into a file that was cut off (its fetch
+// cancelled) keeps its temporary file; the next get of the same CID into
+// the same file asks peers only for what is not in it.
+func TestFetchResumes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	full := memstore.New(memstore.Options{})
+	data := randBytes(9, 40<<20+123)
+	root, leaves, err := putFile(ctx, full, data, 256<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := dagBlocks(ctx, full, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A lacks the last eighth of the leaves at first.
+	held := map[cid.Cid]bool{}
+	for _, c := range leaves[len(leaves)*7/8:] {
+		held[c] = true
+	}
+	a := memstore.New(memstore.Options{})
+	var first []cid.Cid
+	for _, c := range all {
+		if !held[c] {
+			first = append(first, c)
+		}
+	}
+	if err := copyBlocks(ctx, full, a, first); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCluster(t, []store.Store{a, memstore.New(memstore.Options{})}, serveAll)
+	if err := c.connect(ctx, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	b := c.nodes[1]
+	out := filepath.Join(t.TempDir(), "out")
+
+	// The first get takes all A has, then waits for the rest: cut it off.
+	w1, err := dag.NewTreeWriter(b.store, root, out, dag.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, fcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.swarm.Fetch(fctx, root, w1) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !allHeld(w1, leaves[:len(leaves)*7/8]) {
+		select {
+		case <-tick.C:
+		case err := <-done:
+			t.Fatalf("first fetch ended: %v", err)
+		case <-ctx.Done():
+			t.Fatal("first fetch stalled")
+		}
+	}
+	fcancel()
+	<-done
+	w1.Abort()
+	before := b.swarm.Stats().BytesIn
+
+	// A gets the rest; the second get fetches only that.
+	var rest []cid.Cid
+	for c := range held {
+		rest = append(rest, c)
+	}
+	if err := copyBlocks(ctx, full, a, rest); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := dag.NewTreeWriter(b.store, root, out, dag.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.swarm.Fetch(ctx, root, w2); err != nil {
+		w2.Abort()
+		t.Fatal(err)
+	}
+	if err := w2.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("resumed file differs (%d bytes, %v)", len(got), err)
+	}
+	fetched := b.swarm.Stats().BytesIn - before
+	var restBytes int64
+	for c := range held {
+		d, _ := full.Get(ctx, c)
+		restBytes += int64(len(d))
+	}
+	if fetched > restBytes+restBytes/2 {
+		t.Fatalf("second get fetched %d bytes; only the %d missing should be", fetched, restBytes)
+	}
+	t.Logf("second get fetched %d bytes of %d (missing: %d)", fetched, len(data), restBytes)
+}
+
+func allHeld(w *dag.TreeWriter, cs []cid.Cid) bool {
+	for _, c := range cs {
+		if !w.HasBlock(c) {
+			return false
+		}
+	}
+	return true
+}
