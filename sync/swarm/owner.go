@@ -241,7 +241,7 @@ func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok, owned 
 	}
 	for _, cn := range res.Cancels {
 		if q := o.peers[cn.Peer]; q != nil {
-			q.out.push(outItem{m: msg{kind: mCancel, cids: []cid.Cid{cn.Cid}}})
+			o.cancel(q, cn.Cid)
 		}
 	}
 	if res.Wanted {
@@ -273,7 +273,7 @@ func (o *owner) endFetch(f *fetch) {
 		delete(o.waiting, c)
 		for _, cn := range o.picker.Unwant(c) {
 			if q := o.peers[cn.Peer]; q != nil {
-				q.out.push(outItem{m: msg{kind: mCancel, cids: []cid.Cid{cn.Cid}}})
+				o.cancel(q, cn.Cid)
 			}
 		}
 	}
@@ -318,7 +318,16 @@ func (o *owner) pump(now time.Time) {
 	}
 }
 
+// cancel withdraws a request for c sent to p.
+func (o *owner) cancel(p *peer, c cid.Cid) {
+	p.unask(c)
+	p.out.push(outItem{m: msg{kind: mCancel, cids: []cid.Cid{c}}})
+}
+
 func (o *owner) sendCids(p *peer, kind msgKind, cids []cid.Cid) {
+	if kind == mWantBlock {
+		p.ask(cids, time.Now()) // before the request can be answered
+	}
 	for len(cids) > 0 {
 		n := min(len(cids), maxCids)
 		p.out.push(outItem{m: msg{kind: kind, cids: cids[:n:n]}})
@@ -338,6 +347,7 @@ func (o *owner) tick(now time.Time) {
 		}
 	}
 	for _, p := range o.peers {
+		p.forgetAsked(now)
 		h := append(o.hist[p], sample{p.bytesIn.Load(), p.bytesOut.Load()})
 		if len(h) > histLen {
 			h = h[len(h)-histLen:]
@@ -346,7 +356,7 @@ func (o *owner) tick(now time.Time) {
 	}
 	for _, cn := range o.picker.Expire(now) {
 		if q := o.peers[cn.Peer]; q != nil {
-			q.out.push(outItem{m: msg{kind: mCancel, cids: []cid.Cid{cn.Cid}}})
+			o.cancel(q, cn.Cid)
 		}
 		o.dirty = true
 	}

@@ -107,6 +107,9 @@ type outq struct {
 // this the connection is closed.
 const maxCtrl = 4096
 
+// errUnasked: a peer sent too many blocks we did not ask for.
+var errUnasked = errors.New("unasked blocks")
+
 // errOverflow: a peer's control queue passed maxCtrl.
 var errOverflow = errors.New("peer does not read its replies: send queue full")
 
@@ -261,7 +264,12 @@ type peer struct {
 	peerChoking         atomic.Bool
 	peerInterested      atomic.Bool
 	strikes             atomic.Int32
-	client              string
+	unasked             atomic.Int64 // block bytes it sent that we never asked for
+
+	askedMu sync.Mutex
+	asked   map[cid.Cid]time.Time // want-blocks sent to it, not yet answered or withdrawn
+
+	client string
 	listenAddrs         []string
 }
 
@@ -323,6 +331,17 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 		case mBlock:
 			if len(m.cids) != 1 {
 				return fmt.Errorf("read from %s: block message without its CID", p.id.Short())
+			}
+			if !p.take(m.cids[0]) {
+				// Not asked for (or withdrawn): not worth hashing.
+				s.dupBytes.Add(int64(len(m.data)))
+				if m.pooled {
+					s.recvBufs.put(m.data)
+				}
+				if err := p.unaskedBlock(len(m.data)); err != nil {
+					return fmt.Errorf("read from %s: %w", p.id.Short(), err)
+				}
+				continue
 			}
 			if err := s.downLimit.WaitN(ctx, len(m.data)); err != nil {
 				return err

@@ -195,3 +195,73 @@ func TestFloodWithoutReading(t *testing.T) {
 func cidOf(i int) []byte {
 	return unixfs.RawCID(sha256.Sum256([]byte{byte(i), byte(i >> 8)})).Bytes()
 }
+
+// TestUnaskedBlocks: a peer that sends blocks nobody asked for has them
+// dropped (nothing stored) and is disconnected, told why, once past its
+// budget.
+func TestUnaskedBlocks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	st := memstore.New(memstore.Options{})
+	sw, err := New(Options{Store: st, ServeAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	ours, theirs, err := transport.LoopbackPair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	r := bufio.NewReader(theirs)
+	if err := wire.WriteMessage(theirs, wire.NewHello(nil, "test", "", nil), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.AddConn(ours); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := wire.ReadFrame(r); err != nil || f.Type != wire.TypeHello {
+		t.Fatalf("first frame: %v %v, want hello", f.Type, err)
+	}
+	theirs.SetReadDeadline(time.Now().Add(10 * time.Second)) // fail, not hang
+	// Valid blocks (they hash right), 256 KiB each, never asked for.
+	go func() {
+		w := bufio.NewWriterSize(theirs, 1<<20)
+		for i := range 80 {
+			data := randBytes(uint64(i), 256<<10)
+			c := unixfs.RawCID(sha256.Sum256(data))
+			if wire.WriteBlock(w, 0, c.Bytes(), data) != nil {
+				return
+			}
+		}
+		w.Flush()
+	}()
+	var got *wire.Error
+	for got == nil {
+		f, err := wire.ReadFrame(r)
+		if err != nil {
+			t.Fatalf("connection ended without an Error frame: %v", err)
+		}
+		if f.Type == wire.TypeError {
+			m, err := wire.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := m.(wire.Error)
+			got = &e
+		}
+	}
+	if got.Code != wire.CodeRefused {
+		t.Errorf("error %d (%s), want CodeRefused", got.Code, got.Message)
+	}
+	n := 0
+	if err := st.AllKeys(ctx, func([]byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d unasked blocks stored", n)
+	}
+	if s := sw.Stats(); s.DupBytes < unaskedFree || s.BadBlocks != 0 {
+		t.Errorf("stats %+v: want the unasked bytes counted as duplicates, no bad blocks", s)
+	}
+}

@@ -234,7 +234,7 @@ func (s *Swarm) runPeer(p *peer) {
 	select {
 	case err = <-rerr:
 		if protocolError(err) {
-			p.out.push(outItem{m: msg{kind: mError, err: wire.ErrorFor(err)}})
+			p.out.push(outItem{m: msg{kind: mError, err: errorFor(err)}})
 			select {
 			case <-werr:
 			case <-time.After(2 * time.Second):
@@ -286,7 +286,16 @@ func (s *Swarm) selfBytes() []byte {
 
 // protocolError reports whether err means the peer spoke out of protocol.
 func protocolError(err error) bool {
-	return errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrUnknownType)
+	return errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrUnknownType) ||
+		errors.Is(err, errUnasked)
+}
+
+// errorFor is the Error frame that tells a peer why we close on err.
+func errorFor(err error) wire.Error {
+	if errors.Is(err, errUnasked) {
+		return wire.Error{Code: wire.CodeRefused, Message: err.Error()}
+	}
+	return wire.ErrorFor(err)
 }
 
 // Stats returns the swarm-wide counters.
