@@ -269,8 +269,8 @@ type peer struct {
 	askedMu sync.Mutex
 	asked   map[cid.Cid]time.Time // want-blocks sent to it, not yet answered or withdrawn
 
-	client string
-	listenAddrs         []string
+	client      string
+	listenAddrs []string
 }
 
 // reader reads messages until the connection fails, answering want-have
