@@ -107,7 +107,7 @@ func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
 	if err != nil || !missing {
 		return err
 	}
-	return b.fetch(ctx, c, swarm.StoreSink{Store: st})
+	return b.fetch(ctx, c, &swarm.PublicStoreSink{Store: st})
 }
 
 // errGotNode ends a fetch that only wanted its root.

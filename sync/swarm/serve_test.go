@@ -200,12 +200,19 @@ func TestFetchIntoTreeWriter(t *testing.T) {
 	}
 }
 
-// TestFetchServesWhileItRuns: B fetches a file into a TreeWriter (as
-// `shoal get -o` does) from A, which lacks one leaf, so B's fetch never
-// ends. C, connected to B alone, still gets every other block: B serves
-// them from its output file while its fetch runs, although its own store
-// holds none of them and pins nothing.
+// TestFetchServesWhileItRuns: B fetches a file from A, which lacks one
+// leaf, so B's fetch never ends: into a TreeWriter (as `shoal get -o`
+// does) or a PublicStoreSink (as `pin add` does). C, connected to B alone,
+// still gets every other block: B serves what its fetch took while it
+// runs, although it pins nothing (and with the TreeWriter its store holds
+// none of the leaves).
 func TestFetchServesWhileItRuns(t *testing.T) {
+	for _, into := range []string{"TreeWriter", "PublicStoreSink"} {
+		t.Run(into, func(t *testing.T) { testFetchServesWhileItRuns(t, into) })
+	}
+}
+
+func testFetchServesWhileItRuns(t *testing.T, into string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	full := memstore.New(memstore.Options{})
@@ -243,14 +250,18 @@ func TestFetchServesWhileItRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, cn := c.nodes[1], c.nodes[2]
-	w, err := dag.NewTreeWriter(b.store, root, filepath.Join(t.TempDir(), "out"), dag.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	var sink Seeder = &PublicStoreSink{Store: b.store}
+	var w *dag.TreeWriter
+	if into == "TreeWriter" {
+		if w, err = dag.NewTreeWriter(b.store, root, filepath.Join(t.TempDir(), "out"), dag.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sink = w
 	}
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
 	done := make(chan error, 2)
-	go func() { done <- b.swarm.Fetch(fctx, root, w) }()
+	go func() { done <- b.swarm.Fetch(fctx, root, sink) }()
 	go func() { done <- cn.swarm.Fetch(fctx, root, StoreSink{Store: cn.store}) }()
 
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -280,13 +291,15 @@ func TestFetchServesWhileItRuns(t *testing.T) {
 			t.Fatalf("C's copy of %s differs: %v", blk, err)
 		}
 	}
-	if ok, _ := b.store.Has(ctx, leaves[0]); ok {
+	if ok, _ := b.store.Has(ctx, leaves[0]); ok && w != nil {
 		t.Fatal("B's store holds a leaf: the test no longer shows serving from the TreeWriter")
 	}
 	fcancel()
 	<-done
 	<-done
-	w.Abort()
+	if w != nil {
+		w.Abort()
+	}
 }
 
 // TestFetchResumes: a get into a file that was cut off (its fetch
