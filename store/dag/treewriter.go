@@ -372,6 +372,11 @@ func (w *TreeWriter) write(f *outFile, c cid.Cid, data []byte, off int64) error 
 // references to its leaves.
 func (w *TreeWriter) complete(f *outFile) error {
 	f.flush.stop()
+	// As a local get writes files (WriteFileAtomic), not the temporary
+	// file's 0600.
+	if err := f.f.Chmod(0o644); err != nil {
+		return fmt.Errorf("get %s: %w", f.path, err)
+	}
 	if err := f.f.Sync(); err != nil {
 		return fmt.Errorf("get %s: %w", f.path, err)
 	}

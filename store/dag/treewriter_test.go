@@ -99,6 +99,9 @@ func TestTreeWriter(t *testing.T) {
 					if err != nil || !bytes.Equal(got, want) {
 						t.Fatalf("written file differs (%v)", err)
 					}
+					if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o644 {
+						t.Fatalf("written file's mode: %v (%v), want 0644 as a local get writes", fi.Mode(), err)
+					}
 				}
 				// The store now serves the content through references to
 				// the written files, with no copy of the leaves.
