@@ -38,39 +38,11 @@ func TestBadFrames(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sw.Close()
-			ours, theirs, err := transport.LoopbackPair(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer theirs.Close()
-			r := bufio.NewReader(theirs)
-			if err := wire.WriteMessage(theirs, wire.NewHello(nil, "test", "", nil), 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := sw.AddConn(ours); err != nil {
-				t.Fatal(err)
-			}
-			if f, err := wire.ReadFrame(r); err != nil || f.Type != wire.TypeHello {
-				t.Fatalf("first frame: %v %v, want hello", f.Type, err)
-			}
+			theirs, r := rawPeer(t, ctx, sw)
 			if err := wire.WriteFrame(theirs, tt.frame); err != nil {
 				t.Fatal(err)
 			}
-			var got *wire.Error
-			for got == nil {
-				f, err := wire.ReadFrame(r)
-				if err != nil {
-					t.Fatalf("connection ended without an Error frame: %v", err)
-				}
-				if f.Type == wire.TypeError {
-					m, err := wire.Decode(f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					e := m.(wire.Error)
-					got = &e
-				}
-			}
+			got := readError(t, r)
 			if got.Code != tt.code {
 				t.Errorf("error code %d (%s), want %d", got.Code, got.Message, tt.code)
 			}
@@ -149,17 +121,7 @@ func TestFloodWithoutReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sw.Close()
-	ours, theirs, err := transport.LoopbackPair(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer theirs.Close()
-	if err := wire.WriteMessage(theirs, wire.NewHello(nil, "test", "", nil), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := sw.AddConn(ours); err != nil {
-		t.Fatal(err)
-	}
+	theirs, _ := rawPeer(t, ctx, sw)
 	// Ask about many blocks, many times, reading nothing: every answer is
 	// a dont-have that must queue on the swarm's side.
 	var wants []wire.Want
@@ -208,21 +170,7 @@ func TestUnaskedBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sw.Close()
-	ours, theirs, err := transport.LoopbackPair(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer theirs.Close()
-	r := bufio.NewReader(theirs)
-	if err := wire.WriteMessage(theirs, wire.NewHello(nil, "test", "", nil), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := sw.AddConn(ours); err != nil {
-		t.Fatal(err)
-	}
-	if f, err := wire.ReadFrame(r); err != nil || f.Type != wire.TypeHello {
-		t.Fatalf("first frame: %v %v, want hello", f.Type, err)
-	}
+	theirs, r := rawPeer(t, ctx, sw)
 	theirs.SetReadDeadline(time.Now().Add(10 * time.Second)) // fail, not hang
 	// Valid blocks (they hash right), 256 KiB each, never asked for.
 	go func() {
@@ -236,21 +184,7 @@ func TestUnaskedBlocks(t *testing.T) {
 		}
 		w.Flush()
 	}()
-	var got *wire.Error
-	for got == nil {
-		f, err := wire.ReadFrame(r)
-		if err != nil {
-			t.Fatalf("connection ended without an Error frame: %v", err)
-		}
-		if f.Type == wire.TypeError {
-			m, err := wire.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := m.(wire.Error)
-			got = &e
-		}
-	}
+	got := readError(t, r)
 	if got.Code != wire.CodeRefused {
 		t.Errorf("error %d (%s), want CodeRefused", got.Code, got.Message)
 	}
@@ -263,5 +197,45 @@ func TestUnaskedBlocks(t *testing.T) {
 	}
 	if s := sw.Stats(); s.DupBytes < unaskedFree || s.BadBlocks != 0 {
 		t.Errorf("stats %+v: want the unasked bytes counted as duplicates, no bad blocks", s)
+	}
+}
+
+// rawPeer connects a hand-driven peer to sw over loopback TLS: it sends
+// its hello and reads the swarm's, and returns its end and a reader on it.
+func rawPeer(t *testing.T, ctx context.Context, sw *Swarm) (*transport.Conn, *bufio.Reader) {
+	t.Helper()
+	ours, theirs, err := transport.LoopbackPair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { theirs.Close() })
+	r := bufio.NewReader(theirs)
+	if err := wire.WriteMessage(theirs, wire.NewHello(nil, "test", "", nil), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.AddConn(ours); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := wire.ReadFrame(r); err != nil || f.Type != wire.TypeHello {
+		t.Fatalf("first frame: %v %v, want hello", f.Type, err)
+	}
+	return theirs, r
+}
+
+// readError reads frames until the swarm's Error frame.
+func readError(t *testing.T, r *bufio.Reader) wire.Error {
+	t.Helper()
+	for {
+		f, err := wire.ReadFrame(r)
+		if err != nil {
+			t.Fatalf("connection ended without an Error frame: %v", err)
+		}
+		if f.Type == wire.TypeError {
+			m, err := wire.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.(wire.Error)
+		}
 	}
 }
