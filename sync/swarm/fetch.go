@@ -107,7 +107,12 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 			data, err := s.opt.Store.Get(ctx, w.c)
 			if errors.Is(err, store.ErrNotFound) && sd != nil && sd.HasBlock(w.c) {
 				// The sink has it already (a get resumed from its
-				// temporary file): no need to ask peers.
+				// temporary file, which checked it): no need to ask
+				// peers. A raw leaf has no links, so there is nothing to
+				// read back (and hash again) either.
+				if w.c.Type() == unixfs.CodecRaw {
+					continue
+				}
 				data, err = sd.GetBlock(ctx, w.c, nil)
 			}
 			switch {
