@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -67,33 +69,45 @@ func benchSwarm(ctx context.Context, opt options, t *table) error {
 		return err
 	}
 	root := add.out
-	leech, err := startDaemonProc(ctx, bin, filepath.Join(work, "leech"), "--peer", seed.addr)
-	if err != nil {
-		return err
+	// Three gets, each by a new leecher, as the loopback figures are
+	// medians of three.
+	var gets []getRun
+	for i := range 3 {
+		g, err := getFromSeed(ctx, bin, work, seed, root, size, i)
+		if err != nil {
+			return err
+		}
+		gets = append(gets, g)
 	}
-	defer leech.stop()
-	if err := waitConnected(ctx, bin, leech.home); err != nil {
-		return err
-	}
-	out := filepath.Join(work, "out.bin")
-	get, err := runShoal(ctx, bin, leech.home, io.Discard, "get", root, "-o", out)
-	if err != nil {
-		return err
-	}
-	if fi, err := os.Stat(out); err != nil || fi.Size() != size {
-		return fmt.Errorf("get wrote a file of the wrong size: %v", err)
-	}
+	walls := fmt.Sprintf("%.2f, %.2f, %.2f", gets[0].wall, gets[1].wall, gets[2].wall)
+	slices.SortFunc(gets, func(a, b getRun) int { return cmp.Compare(a.wall, b.wall) })
+	get := gets[1]
 	rate := float64(size) / get.wall
 	t.add(row{fmt.Sprintf("shoal get -o, %d MiB from one peer", size>>20), fmt.Sprintf("%.0f MB/s", rate/1e6),
 		fmt.Sprintf("%.0f MB/s crypto/tls loopback", stdRate/1e6), fmt.Sprintf("%.2f", rate/stdRate), ">= 0.50"})
 	t.add(row{"  the same against shoal's transport", fmt.Sprintf("%.0f MB/s", rate/1e6),
 		fmt.Sprintf("%.0f MB/s shoal loopback", gathered/1e6), fmt.Sprintf("%.2f", rate/gathered), "-"})
-	for _, d := range []*daemonProc{seed, leech} {
-		hwm, err := d.peakRSS()
-		if err != nil {
-			return err
-		}
-		t.add(row{"  daemon peak RSS (" + filepath.Base(d.home) + ")", mib(hwm), "150 MiB", fmt.Sprintf("%.2f", float64(hwm)/(150<<20)), "<= 1.00"})
+
+	// Where the time goes: the CPU both daemons used against the CPU the
+	// work needs at the least, and the speed that floor allows.
+	floor, err := measureFloor(ctx, file, work, size)
+	if err != nil {
+		return err
+	}
+	used := get.seedCPU + get.leechCPU
+	t.add(row{"  CPU used, seed + leecher", fmt.Sprintf("%.2f + %.2f s", get.seedCPU.Seconds(), get.leechCPU.Seconds()),
+		fmt.Sprintf("%.2f s CPU floor", floor.total().Seconds()), fmt.Sprintf("%.2f", used.Seconds()/floor.total().Seconds()), "-"})
+	t.add(row{"  ceiling: the floor on every core", fmt.Sprintf("%.0f MB/s", floor.ceiling()/1e6),
+		fmt.Sprintf("%.0f MB/s crypto/tls loopback", stdRate/1e6), fmt.Sprintf("%.2f", floor.ceiling()/stdRate), "-"})
+	var peakSeed, peakLeech int64
+	for _, g := range gets {
+		peakSeed, peakLeech = max(peakSeed, g.seedRSS), max(peakLeech, g.leechRSS)
+	}
+	for _, p := range []struct {
+		name string
+		hwm  int64
+	}{{"seed", peakSeed}, {"leech", peakLeech}} {
+		t.add(row{"  daemon peak RSS (" + p.name + ")", mib(p.hwm), "150 MiB", fmt.Sprintf("%.2f", float64(p.hwm)/(150<<20)), "<= 1.00"})
 	}
 
 	rep, err := swarm.BenchSwarm(ctx, swarm.BenchOptions{})
@@ -106,6 +120,8 @@ func benchSwarm(ctx context.Context, opt options, t *table) error {
 	t.add(row{"  endgame duplicate bytes", fmt.Sprintf("%.2f %%", rep.DupPercent), "2 %", fmt.Sprintf("%.2f", rep.DupPercent/2), "< 1.00"})
 	t.note("%s", strings.TrimSpace(rep.String()))
 	t.note("get -o: two `shoal daemon` processes on loopback; the seed serves through --nocopy references (re-hashing each block), the leecher verifies each block and writes it into the output file")
+	t.note("get -o runs (each by a new leecher): %s s (median used)", walls)
+	t.note("CPU floor for %d MiB: %s (each measured alone in this process; 'ceiling' = %d MiB x %d cores / floor)", size>>20, floor, size>>20, runtime.NumCPU())
 	return nil
 }
 
@@ -145,6 +161,59 @@ func writeRandomFile(path string, n int64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// getRun is one `shoal get -o` by a new leecher from the seed.
+type getRun struct {
+	wall              float64 // seconds
+	seedCPU, leechCPU time.Duration
+	seedRSS, leechRSS int64 // peak, bytes
+}
+
+// getFromSeed starts leecher i connected to seed, has it get root into
+// a new file, checks the file's size, and stops it.
+func getFromSeed(ctx context.Context, bin, work string, seed *daemonProc, root string, size int64, i int) (getRun, error) {
+	leech, err := startDaemonProc(ctx, bin, filepath.Join(work, fmt.Sprintf("leech%d", i)), "--peer", seed.addr)
+	if err != nil {
+		return getRun{}, err
+	}
+	defer leech.stop()
+	if err := waitConnected(ctx, bin, leech.home); err != nil {
+		return getRun{}, err
+	}
+	seed0, err := procCPU(seed.cmd.Process.Pid)
+	if err != nil {
+		return getRun{}, err
+	}
+	leech0, err := procCPU(leech.cmd.Process.Pid)
+	if err != nil {
+		return getRun{}, err
+	}
+	out := filepath.Join(work, "out.bin")
+	defer os.Remove(out)
+	get, err := runShoal(ctx, bin, leech.home, io.Discard, "get", root, "-o", out)
+	if err != nil {
+		return getRun{}, err
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() != size {
+		return getRun{}, fmt.Errorf("get wrote a file of the wrong size: %v", err)
+	}
+	g := getRun{wall: get.wall}
+	if g.seedCPU, err = procCPU(seed.cmd.Process.Pid); err != nil {
+		return getRun{}, err
+	}
+	if g.leechCPU, err = procCPU(leech.cmd.Process.Pid); err != nil {
+		return getRun{}, err
+	}
+	g.seedCPU -= seed0
+	g.leechCPU -= leech0
+	if g.seedRSS, err = seed.peakRSS(); err != nil {
+		return getRun{}, err
+	}
+	if g.leechRSS, err = leech.peakRSS(); err != nil {
+		return getRun{}, err
+	}
+	return g, nil
 }
 
 // daemonProc is a `shoal daemon` process.
