@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"text/tabwriter"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
@@ -135,7 +136,23 @@ func cmdPeers(ctx context.Context, e *env, args []string) error {
 			humanize.IBytes(uint64(p.BytesIn)), humanize.IBytes(uint64(p.BytesOut)),
 			state(p.AmChoking, p.PeerInterested), state(p.PeerChoking, p.AmInterested))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var bans []swarm.Ban
+	if err := c.Call(ctx, "bans", &bans); err != nil {
+		return err
+	}
+	if len(bans) > 0 {
+		fmt.Fprintln(e.stdout, "\nbanned for sending bad blocks:")
+		tw = tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tUNTIL")
+		for _, b := range bans {
+			fmt.Fprintf(tw, "%s\t%s\n", b.Peer, b.Until.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	}
+	return nil
 }
 
 // state prints one direction's choke and interest, as BitTorrent clients

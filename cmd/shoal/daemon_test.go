@@ -104,7 +104,8 @@ func waitPeers(t *testing.T, d *daemonProc, n int) {
 	defer tick.Stop()
 	for {
 		out := ok(t, d.home, "peers")
-		if got := len(strings.Split(strings.TrimSpace(out), "\n")) - 1; got >= n {
+		table, _, _ := strings.Cut(out, "\n\n") // connected peers; banned ones follow
+		if got := len(strings.Split(strings.TrimSpace(table), "\n")) - 1; got >= n {
 			return
 		}
 		select {

@@ -27,6 +27,8 @@ type Extra struct {
 	Info func(ctx context.Context) (any, error)
 	// Peers returns the connected peers for /api/v0/peers.
 	Peers func(ctx context.Context) (any, error)
+	// Bans returns the peers refused for sending bad blocks, for /api/v0/bans.
+	Bans func(ctx context.Context) (any, error)
 	// DHTTable returns the DHT routing table for /api/v0/dht/table.
 	DHTTable func(ctx context.Context) (any, error)
 	// Metrics serves /metrics.
@@ -61,6 +63,7 @@ func NewServer(b Backend, token string, extra Extra, log *slog.Logger) *Server {
 	s.mux.HandleFunc("POST /api/v0/stat", s.stat)
 	s.mux.HandleFunc("POST /api/v0/id", s.jsonFunc(extra.Info))
 	s.mux.HandleFunc("POST /api/v0/peers", s.jsonFunc(extra.Peers))
+	s.mux.HandleFunc("POST /api/v0/bans", s.jsonFunc(extra.Bans))
 	s.mux.HandleFunc("POST /api/v0/dht/table", s.jsonFunc(extra.DHTTable))
 	// Profiles of the running daemon, for `go tool pprof` (token required).
 	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)

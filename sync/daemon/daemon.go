@@ -106,6 +106,7 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		ListenAddrs:     []string{d.ln.Addr().String()},
 		Version:         opt.Version,
 		Logger:          opt.Logger.With("part", "swarm"),
+		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
 	})
 	if err != nil {
 		return nil, err
@@ -216,6 +217,7 @@ func (d *Daemon) startAPI() error {
 	srv := api.NewServer(newBackend(d.node, d.swarm), token, api.Extra{
 		Info:  func(context.Context) (any, error) { return d.Info(), nil },
 		Peers: func(context.Context) (any, error) { return d.Peers(), nil },
+		Bans:  func(context.Context) (any, error) { return d.swarm.Bans(), nil },
 		DHTTable: func(context.Context) (any, error) {
 			if d.dht == nil {
 				return nil, errors.New("this daemon runs no DHT node (--no-dht)")

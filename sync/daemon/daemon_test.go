@@ -11,7 +11,10 @@ import (
 
 	"github.com/shoal-sync/shoal/chunker"
 	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/swarm"
 )
 
 func start(t *testing.T) *Daemon {
@@ -146,5 +149,39 @@ func waitTable(t *testing.T, d *Daemon, addr string) {
 			t.Fatalf("%s never entered the routing table", addr)
 		case <-tick.C:
 		}
+	}
+}
+
+// TestBansSurviveRestart: a ban in the daemon's store is in force after a
+// restart, and listed for `shoal peers`.
+func TestBansSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	opt := Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true}
+	d, err := Start(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar, err := identity.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour).Truncate(time.Second)
+	bs := banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")}
+	if err := bs.SaveBans([]swarm.Ban{{Peer: liar.ID(), Until: until}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err = Start(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got, ok := d.swarm.BannedUntil(liar.ID()); !ok || !got.Equal(until) {
+		t.Fatalf("after restart: banned %v until %v, want until %v", ok, got, until)
+	}
+	if bans := d.swarm.Bans(); len(bans) != 1 || bans[0].Peer != liar.ID() {
+		t.Fatalf("Bans() = %v", bans)
 	}
 }

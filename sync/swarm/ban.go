@@ -1,7 +1,9 @@
 package swarm
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,10 +20,25 @@ const DefaultBanDuration = time.Hour
 // maxBans bounds the ban list; when full, the ban that ends first goes.
 const maxBans = 4096
 
+// Ban is a peer refused until a time.
+type Ban struct {
+	Peer  identity.NodeID `json:"peer"`
+	Until time.Time       `json:"until"`
+}
+
+// BanStore keeps the ban list across restarts, so that a peer caught
+// lying is not welcomed back by a restarted daemon. SaveBans is given the
+// whole list each time it changes.
+type BanStore interface {
+	LoadBans() ([]Ban, error)
+	SaveBans([]Ban) error
+}
+
 // banList remembers peers that struck out, by node ID, until a time.
 type banList struct {
-	mu    sync.Mutex
-	until map[identity.NodeID]time.Time
+	mu      sync.Mutex
+	until   map[identity.NodeID]time.Time
+	changed chan struct{} // signalled on each new ban (capacity 1)
 }
 
 // ban refuses id until the given time (a later ban extends an earlier one).
@@ -31,6 +48,12 @@ func (b *banList) ban(id identity.NodeID, until time.Time) {
 	if b.until == nil {
 		b.until = make(map[identity.NodeID]time.Time)
 	}
+	defer func() {
+		select {
+		case b.changed <- struct{}{}:
+		default:
+		}
+	}()
 	if len(b.until) >= maxBans {
 		b.pruneLocked(time.Now())
 	}
@@ -68,6 +91,66 @@ func (b *banList) pruneLocked(now time.Time) {
 	for id, t := range b.until {
 		if !now.Before(t) {
 			delete(b.until, id)
+		}
+	}
+}
+
+// list returns the bans in force at now, the soonest to end first.
+func (b *banList) list(now time.Time) []Ban {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pruneLocked(now)
+	out := make([]Ban, 0, len(b.until))
+	for id, t := range b.until {
+		out = append(out, Ban{Peer: id, Until: t})
+	}
+	slices.SortFunc(out, func(x, y Ban) int { return cmp.Compare(x.Until.UnixNano(), y.Until.UnixNano()) })
+	return out
+}
+
+// Bans returns the peers refused for having sent bad blocks, the soonest
+// to be let back first.
+func (s *Swarm) Bans() []Ban { return s.bans.list(time.Now()) }
+
+// loadBans takes up the bans opt.BanStore kept that have not ended.
+func (s *Swarm) loadBans() {
+	if s.opt.BanStore == nil {
+		return
+	}
+	bans, err := s.opt.BanStore.LoadBans()
+	if err != nil {
+		s.log.Warn("ban list not loaded", "err", err)
+		return
+	}
+	now := time.Now()
+	for _, b := range bans {
+		if !b.Peer.IsZero() && b.Until.After(now) {
+			s.bans.ban(b.Peer, b.Until)
+		}
+	}
+	// Loading is no change to save.
+	select {
+	case <-s.bans.changed:
+	default:
+	}
+}
+
+// saveBans writes the ban list to opt.BanStore each time it gains a ban,
+// until the swarm closes, and once more then if a ban is not yet saved.
+func (s *Swarm) saveBans() {
+	for done := false; !done; {
+		select {
+		case <-s.ctx.Done():
+			done = true
+			select {
+			case <-s.bans.changed:
+			default:
+				return
+			}
+		case <-s.bans.changed:
+		}
+		if err := s.opt.BanStore.SaveBans(s.Bans()); err != nil {
+			s.log.Warn("ban list not saved", "err", err)
 		}
 	}
 }

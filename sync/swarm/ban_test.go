@@ -2,9 +2,11 @@ package swarm
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/shoal-sync/shoal/store/memstore"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
 
@@ -63,5 +65,78 @@ func TestBanListBounded(t *testing.T) {
 	}
 	if _, ok := l.banned(banID(maxBans+9), now); !ok {
 		t.Fatal("the newest ban was dropped")
+	}
+}
+
+// memBans is a BanStore in memory; saved receives each list saved.
+type memBans struct {
+	bans    []Ban
+	loadErr error
+	saved   chan []Ban
+}
+
+func (m *memBans) LoadBans() ([]Ban, error) { return m.bans, m.loadErr }
+
+func (m *memBans) SaveBans(b []Ban) error {
+	m.bans = b
+	m.saved <- b
+	return nil
+}
+
+// TestBanStore: bans in force are taken up from the store at start (ended
+// ones are not), each new ban saves the list, and a store that cannot load
+// leaves the swarm working with no bans.
+func TestBanStore(t *testing.T) {
+	now := time.Now()
+	a, b, c := banID(1), banID(2), banID(3)
+	tests := []struct {
+		name       string
+		stored     []Ban
+		loadErr    error
+		wantBanned []identity.NodeID
+		wantFree   []identity.NodeID
+	}{
+		{"empty", nil, nil, nil, []identity.NodeID{a, b}},
+		{"in force and ended", []Ban{{a, now.Add(time.Hour)}, {b, now.Add(-time.Second)}}, nil, []identity.NodeID{a}, []identity.NodeID{b}},
+		{"load fails", []Ban{{a, now.Add(time.Hour)}}, errors.New("disk on fire"), nil, []identity.NodeID{a}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bs := &memBans{bans: tc.stored, loadErr: tc.loadErr, saved: make(chan []Ban, 1)}
+			s, err := New(Options{Store: memstore.New(memstore.Options{}), BanStore: bs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, id := range tc.wantBanned {
+				if _, ok := s.BannedUntil(id); !ok {
+					t.Errorf("%s not banned after loading", id.Short())
+				}
+			}
+			for _, id := range tc.wantFree {
+				if _, ok := s.BannedUntil(id); ok {
+					t.Errorf("%s banned after loading", id.Short())
+				}
+			}
+			select {
+			case got := <-bs.saved:
+				t.Fatalf("loading saved %v", got)
+			default:
+			}
+			// A new ban (as the owner makes one) is saved with the others.
+			s.bans.ban(c, now.Add(2*time.Hour))
+			var got []Ban
+			select {
+			case got = <-bs.saved:
+			case <-time.After(10 * time.Second):
+				t.Fatal("new ban never saved")
+			}
+			if len(got) != len(tc.wantBanned)+1 || got[len(got)-1].Peer != c {
+				t.Fatalf("saved %v, want the %d loaded bans then %s", got, len(tc.wantBanned), c.Short())
+			}
+			if list := s.Bans(); len(list) != len(got) {
+				t.Fatalf("Bans() = %v, saved %v", list, got)
+			}
+		})
 	}
 }

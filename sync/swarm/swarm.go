@@ -54,6 +54,8 @@ type Options struct {
 	// refused (AddConn returns ErrBanned). Default DefaultBanDuration;
 	// negative: not at all.
 	BanDuration time.Duration
+	// BanStore, if set, keeps bans across restarts.
+	BanStore BanStore
 	// Logger receives the swarm's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -141,7 +143,16 @@ func New(opt Options) (*Swarm, error) {
 			s.policy = &PinPolicy{Store: opt.Store}
 		}
 	}
+	s.bans.changed = make(chan struct{}, 1)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.loadBans()
+	if opt.BanStore != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.saveBans()
+		}()
+	}
 	o := newOwner(s)
 	s.wg.Add(1)
 	go func() {

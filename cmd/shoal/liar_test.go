@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/transport"
+	"github.com/shoal-sync/shoal/sync/wire"
+)
+
+// liar is a peer that speaks the protocol properly and claims to have
+// every block, but answers each block request with bytes that do not hash
+// to the CID asked for.
+type liar struct {
+	id   *identity.Identity
+	ln   *transport.Listener
+	sent chan struct{} // one per bad block sent
+}
+
+func startLiar(t *testing.T) *liar {
+	t.Helper()
+	id, err := identity.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := transport.Listen(ctx, "127.0.0.1:0", id, transport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &liar{id: id, ln: ln, sent: make(chan struct{}, 1024)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go l.serve(conn)
+		}
+	}()
+	t.Cleanup(func() { cancel(); ln.Close(); <-done })
+	return l
+}
+
+func (l *liar) addr() string { return l.id.ID().String() + "@" + l.ln.Addr().String() }
+
+func (l *liar) serve(conn *transport.Conn) {
+	defer conn.Close()
+	w := bufio.NewWriter(conn)
+	r := bufio.NewReader(conn)
+	send := func(m wire.Message) error {
+		if err := wire.WriteMessage(w, m, 0); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	if send(wire.NewHello(l.id.ID().Bytes(), "liar", "1", nil)) != nil {
+		return
+	}
+	for {
+		f, err := wire.ReadFrame(r)
+		if err != nil {
+			return
+		}
+		m, err := wire.Decode(f)
+		if err != nil {
+			continue
+		}
+		switch m := m.(type) {
+		case wire.WantHave:
+			var have wire.Have
+			for _, want := range m.Wants {
+				have.CIDs = append(have.CIDs, want.CID)
+			}
+			err = send(have)
+		case wire.Interested:
+			err = send(wire.Unchoke{})
+		case wire.WantBlock:
+			for _, want := range m.Wants {
+				junk := bytes.Repeat([]byte("not the block you asked for "), 1000)
+				if err = wire.WriteBlock(w, 0, want.CID, junk); err != nil {
+					return
+				}
+				select {
+				case l.sent <- struct{}{}:
+				default:
+				}
+			}
+			err = w.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestLyingPeer: a daemon fetching from an honest daemon and from a peer
+// that sends wrong bytes for every block gets the file right, drops the
+// liar, and lists it as banned in `shoal peers`, all as real processes.
+func TestLyingPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two daemons")
+	}
+	// The honest seed is slow, so that the liar is asked for many blocks.
+	a := startDaemon(t, "--no-dht", "--max-upload-rate", "2MiB")
+	l := startLiar(t)
+	b := startDaemon(t, "--no-dht", "--peer", l.addr(), "--peer", a.addr())
+	waitPeers(t, b, 2)
+
+	data := make([]byte, 4<<20+777)
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	src := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := strings.TrimSpace(ok(t, a.home, "add", "-Q", src)) // pinned: public
+
+	out := filepath.Join(t.TempDir(), "got.bin")
+	ok(t, b.home, "get", root, "-o", out)
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("b's copy differs from the original (%v)", err)
+	}
+	if len(l.sent) == 0 {
+		t.Fatal("the liar was never asked for a block: the test proves nothing")
+	}
+	peers := ok(t, b.home, "peers")
+	_, banned, found := strings.Cut(peers, "banned for sending bad blocks:")
+	if !found || !strings.Contains(banned, l.id.ID().String()) {
+		t.Fatalf("b does not list the liar (%d bad blocks sent) as banned:\n%s", len(l.sent), peers)
+	}
+	if table, _, _ := strings.Cut(peers, "\n\n"); strings.Contains(table, l.id.ID().String()) {
+		t.Fatalf("the liar is still connected:\n%s", peers)
+	}
+}
