@@ -34,6 +34,16 @@ func newProgress(stderr io.Writer, total int64, label string) *progress {
 	return p
 }
 
+// SetTotal sets the bytes the work adds up to, once known.
+func (p *progress) SetTotal(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total = n
+	if p.bar != nil {
+		p.bar.ChangeMax64(n)
+	}
+}
+
 // Add records n more bytes done.
 func (p *progress) Add(n int64) {
 	p.mu.Lock()

@@ -176,7 +176,7 @@ func cmdGet(ctx context.Context, e *env, args []string) error {
 	defer n.Close()
 	bar := newProgress(e.stderr, 0, "getting")
 	defer bar.Finish()
-	if err := n.Get(ctx, p, *out, dag.GetOptions{Force: *force, Progress: bar.Add}); err != nil {
+	if err := n.Get(ctx, p, *out, dag.GetOptions{Force: *force, Progress: bar.Add, Total: bar.SetTotal}); err != nil {
 		return err
 	}
 	bar.Println(e.stderr, "saved "+*out)

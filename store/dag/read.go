@@ -63,6 +63,23 @@ var ErrExists = errors.New("output path exists (use --force to replace it)")
 type GetOptions struct {
 	Force    bool          // replace an existing output path
 	Progress func(n int64) // called with file bytes written
+	// Total, if set, is called once before any Progress with the bytes
+	// Progress will add up to: a file's size, or for a directory its DAG's
+	// cumulative size (a little more than its files' bytes).
+	Total func(n int64)
+}
+
+// ReportTotal calls opt.Total, if set, with the size of what info
+// describes.
+func (opt GetOptions) ReportTotal(info unixfs.Info) {
+	if opt.Total == nil {
+		return
+	}
+	n := info.Size
+	if info.IsDir() {
+		n = info.CumulativeSize
+	}
+	opt.Total(int64(n))
 }
 
 // Get writes the file or directory tree that p names to out. Every file is
@@ -80,6 +97,7 @@ func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) er
 	if err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
 	}
+	opt.ReportTotal(info)
 	if info.IsDir() {
 		if opt.Force {
 			if err := os.RemoveAll(out); err != nil {

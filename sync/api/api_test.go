@@ -76,11 +76,16 @@ func TestClientServerRoundTrip(t *testing.T) {
 		t.Fatalf("import: %v %v", got, err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	if err := other.Get(ctx, roots[0].String(), out, dag.GetOptions{}); err != nil {
+	var total, done int64
+	opt := dag.GetOptions{Total: func(n int64) { total = n }, Progress: func(n int64) { done += n }}
+	if err := other.Get(ctx, roots[0].String()+"/f.txt", out, opt); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(filepath.Join(out, "f.txt")); err != nil || !bytes.Equal(b, data) {
+	if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("get wrote different bytes: %v", err)
+	}
+	if total != int64(len(data)) || done != total {
+		t.Fatalf("get reported a total of %d and progress of %d bytes, want %d", total, done, len(data))
 	}
 	if err := c.PinRm(ctx, roots[0]); err != nil {
 		t.Fatal(err)
@@ -101,6 +106,9 @@ func TestErrorsCrossTheAPI(t *testing.T) {
 	var buf bytes.Buffer
 	if err := c.Cat(ctx, missing.String(), &buf); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("cat of a missing CID: %v, want one matching store.ErrNotFound", err)
+	}
+	if err := c.Get(ctx, missing.String(), filepath.Join(t.TempDir(), "out"), dag.GetOptions{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get of a missing CID: %v, want one matching store.ErrNotFound", err)
 	}
 	if err := c.PinAdd(ctx, missing, true); err == nil {
 		t.Fatal("pin add of a missing CID succeeded")

@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -143,13 +144,13 @@ func (c *Client) Add(ctx context.Context, paths []string, opt dag.AddOptions, fn
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		var ev addEvent
+		var ev event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			return nil, fmt.Errorf("daemon API add: bad reply: %w", err)
 		}
 		switch {
 		case ev.Error != "":
-			return nil, &RemoteError{Status: http.StatusInternalServerError, Msg: ev.Error}
+			return nil, &RemoteError{Status: cmp.Or(ev.Status, http.StatusInternalServerError), Msg: ev.Error}
 		case ev.Progress > 0:
 			if opt.Progress != nil {
 				opt.Progress(ev.Progress)
@@ -205,7 +206,36 @@ func (c *Client) Get(ctx context.Context, p, out string, opt dag.GetOptions) err
 	if err != nil {
 		return err
 	}
-	return c.callJSON(ctx, "get", GetRequest{Path: p, Out: abs, Force: opt.Force}, nil)
+	b, err := json.Marshal(GetRequest{Path: p, Out: abs, Force: opt.Force})
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(ctx, "get", bytes.NewReader(b), "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var ev event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return fmt.Errorf("daemon API get: bad reply: %w", err)
+		}
+		switch {
+		case ev.Error != "":
+			return &RemoteError{Status: cmp.Or(ev.Status, http.StatusInternalServerError), Msg: ev.Error}
+		case ev.Done:
+			return nil
+		case ev.Total > 0 && opt.Total != nil:
+			opt.Total(ev.Total)
+		case ev.Progress > 0 && opt.Progress != nil:
+			opt.Progress(ev.Progress)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("daemon API get: %w", err)
+	}
+	return errors.New("daemon API get: reply ended early")
 }
 
 // Ls lists a directory.

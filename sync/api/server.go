@@ -131,12 +131,16 @@ type AddRequest struct {
 	Hidden  bool     `json:"hidden"`
 }
 
-// addEvent is one line of add's newline-delimited JSON reply.
-type addEvent struct {
+// event is one line of the newline-delimited JSON reply of add and get.
+// The last line of a reply has Roots (add), Done (get) or Error.
+type event struct {
 	Added    *addedJSON `json:"added,omitempty"`
+	Total    int64      `json:"total,omitempty"`
 	Progress int64      `json:"progress,omitempty"`
 	Roots    []string   `json:"roots,omitempty"`
+	Done     bool       `json:"done,omitempty"`
 	Error    string     `json:"error,omitempty"`
+	Status   int        `json:"status,omitempty"` // with Error: the HTTP status it stands for
 }
 
 type addedJSON struct {
@@ -162,13 +166,13 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	opt := dag.AddOptions{Chunker: cfg, NoCopy: req.NoCopy, Pin: req.Pin, Hidden: req.Hidden,
 		Progress: func(n int64) { st.progress(n) }}
 	roots, err := s.b.Add(r.Context(), req.Paths, opt, func(a dag.Added) error {
-		return st.send(addEvent{Added: &addedJSON{Name: a.Name, Cid: a.Cid.String(), Size: a.Size, IsDir: a.IsDir}})
+		return st.send(event{Added: &addedJSON{Name: a.Name, Cid: a.Cid.String(), Size: a.Size, IsDir: a.IsDir}})
 	})
 	if err != nil {
-		_ = st.send(addEvent{Error: err.Error()})
+		st.fail(w, err)
 		return
 	}
-	_ = st.send(addEvent{Roots: cidStrings(roots)})
+	_ = st.send(event{Roots: cidStrings(roots)})
 }
 
 // eventStream writes newline-delimited JSON events, flushing each, and
@@ -178,6 +182,7 @@ type eventStream struct {
 	enc     *json.Encoder
 	flush   func()
 	pending int64
+	started bool // something was written: the status is sent
 }
 
 func newEventStream(w http.ResponseWriter) *eventStream {
@@ -194,17 +199,31 @@ func (e *eventStream) progress(n int64) {
 	defer e.mu.Unlock()
 	e.pending += n
 	if e.pending >= 1<<20 {
-		_ = e.enc.Encode(addEvent{Progress: e.pending})
+		e.started = true
+		_ = e.enc.Encode(event{Progress: e.pending})
 		e.pending = 0
 		e.flush()
 	}
 }
 
-func (e *eventStream) send(ev addEvent) error {
+// fail ends the reply with err: as an error reply with its status while
+// nothing was written, else as an Error event.
+func (e *eventStream) fail(w http.ResponseWriter, err error) {
+	e.mu.Lock()
+	started := e.started
+	e.mu.Unlock()
+	if !started {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	_ = e.send(event{Error: err.Error(), Status: statusOf(err)})
+}
+
+func (e *eventStream) send(ev event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.pending > 0 {
-		_ = e.enc.Encode(addEvent{Progress: e.pending})
+		_ = e.enc.Encode(event{Progress: e.pending})
 		e.pending = 0
 	}
 	err := e.enc.Encode(ev)
@@ -281,11 +300,15 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := s.b.Get(r.Context(), req.Path, req.Out, dag.GetOptions{Force: req.Force}); err != nil {
-		writeError(w, statusOf(err), err)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	st := newEventStream(w)
+	opt := dag.GetOptions{Force: req.Force, Progress: st.progress,
+		Total: func(n int64) { _ = st.send(event{Total: n}) }}
+	if err := s.b.Get(r.Context(), req.Path, req.Out, opt); err != nil {
+		st.fail(w, err)
 		return
 	}
-	writeJSON(w, struct{}{})
+	_ = st.send(event{Done: true})
 }
 
 // LinkJSON is one directory entry in /api/v0/ls.

@@ -155,6 +155,11 @@ func (b *backend) Get(ctx context.Context, p, out string, opt dag.GetOptions) er
 	if !missing {
 		return b.Node.Get(ctx, c.String(), out, opt)
 	}
+	info, err := unixfs.Stat(ctx, b.Store(), c) // need put c's node in the store
+	if err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	opt.ReportTotal(info)
 	w, err := dag.NewTreeWriter(b.Store(), c, out, opt)
 	if err != nil {
 		return err

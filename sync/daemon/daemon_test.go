@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/netip"
@@ -183,5 +184,52 @@ func TestBansSurviveRestart(t *testing.T) {
 	}
 	if bans := d.swarm.Bans(); len(bans) != 1 || bans[0].Peer != liar.ID() {
 		t.Fatalf("Bans() = %v", bans)
+	}
+}
+
+// TestGetFromPeerReportsProgress: a get whose blocks come from a peer
+// (written through a TreeWriter) reports the file's size first, then
+// progress adding up to it, and writes the right bytes.
+func TestGetFromPeerReportsProgress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a := start(t)
+	b, err := Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
+		Peers: []string{a.Node().Identity().ID().String() + "@" + a.ListenAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data := make([]byte, 3<<20+5)
+	for i := range data {
+		data[i] = byte(i * 13 >> 3)
+	}
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := dag.Add(ctx, a.Node().Store(), []string{f}, dag.AddOptions{Pin: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, done int64
+	opt := dag.GetOptions{
+		Total: func(n int64) {
+			if done != 0 {
+				t.Error("total reported after progress")
+			}
+			total = n
+		},
+		Progress: func(n int64) { done += n },
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := newBackend(b.Node(), b.Swarm()).Get(ctx, roots[0].String(), out, opt); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("get wrote different bytes: %v", err)
+	}
+	if total != int64(len(data)) || done != total {
+		t.Fatalf("total %d, progress %d, want both %d", total, done, len(data))
 	}
 }
