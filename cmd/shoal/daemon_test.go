@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -184,6 +185,32 @@ func TestAPIWantsToken(t *testing.T) {
 	}
 	// With the token (read by the CLI from the home) the same call works.
 	ok(t, d.home, "stat")
+	// Prometheus metrics: behind the token too.
+	token, err := os.ReadFile(filepath.Join(d.home, "api.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", http.StatusUnauthorized}, {"Bearer " + strings.TrimSpace(string(token)), http.StatusOK}} {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+d.api+"/metrics", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("/metrics with auth %q: status %d, want %d", tc.auth, resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusOK && (!strings.Contains(string(body), "shoal_swarm_block_bytes_total") || !strings.Contains(string(body), "shoal_store_pins")) {
+			t.Fatalf("/metrics lacks shoal's metrics:\n%.2000s", body)
+		}
+	}
 	d.stop(t)
 	for _, f := range []string{"api", "api.token", "addrs"} {
 		if _, err := os.Stat(filepath.Join(d.home, f)); !os.IsNotExist(err) {

@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/metrics"
 	"github.com/shoal-sync/shoal/sync/node"
 	"github.com/shoal-sync/shoal/sync/swarm"
 	"github.com/shoal-sync/shoal/sync/transport"
@@ -214,7 +215,19 @@ func (d *Daemon) startAPI() error {
 		return fmt.Errorf("listen for the API on %s: %w", d.opt.API, err)
 	}
 	d.apiLn = ln
+	m, err := metrics.New(metrics.Options{
+		Version: d.opt.Version,
+		Swarm:   d.swarm,
+		Store:   d.node.Store(),
+		DHT:     d.dht, // nil with --no-dht: no DHT metrics
+		Logger:  d.log.With("part", "metrics"),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := api.NewServer(newBackend(d.node, d.swarm), token, api.Extra{
+		Metrics: m,
 		Info:  func(context.Context) (any, error) { return d.Info(), nil },
 		Peers: func(context.Context) (any, error) { return d.Peers(), nil },
 		Bans:  func(context.Context) (any, error) { return d.swarm.Bans(), nil },

@@ -192,6 +192,7 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 			p.bytesIn.Add(int64(len(m.data)))
 			p.blocksIn.Add(1)
 			s.bytesIn.Add(int64(len(m.data)))
+			s.blocksIn.Add(1)
 			toOwner(event{kind: evBlock, peer: p, cids: m.cids, data: m.data, owned: m.pooled})
 		case mPing:
 			p.out.push(outItem{m: m})
@@ -436,6 +437,7 @@ func (s *Swarm) served(p *peer, j *serveJob) (m msg, send bool, err error) {
 	p.bytesOut.Add(n)
 	p.blocksOut.Add(1)
 	s.bytesOut.Add(n)
+	s.blocksOut.Add(1)
 	return msg{kind: mBlock, cids: []cid.Cid{j.c}, data: j.data}, true, nil
 }
 

@@ -62,9 +62,11 @@ type Options struct {
 
 // Stats are swarm-wide payload counters.
 type Stats struct {
-	BytesIn, BytesOut int64 // block payload received and sent
-	DupBytes          int64 // good blocks received that were no longer wanted (endgame, races)
-	BadBlocks         int64 // blocks whose bytes did not match their CID
+	BytesIn, BytesOut   int64 // block payload received and sent
+	BlocksIn, BlocksOut int64 // blocks received and sent
+	DupBytes            int64 // good blocks received that were no longer wanted (endgame, races)
+	BadBlocks           int64 // blocks whose bytes did not match their CID
+	Banned              int   // peers refused now for having sent bad blocks
 }
 
 // PeerStats describes one connected peer, for `shoal peers`.
@@ -104,6 +106,7 @@ type Swarm struct {
 	bufs                                   bufPool  // blocks read for sending
 	recvBufs                               recvPool // blocks received
 	bytesIn, bytesOut, dupBytes, badBlocks atomic.Int64
+	blocksIn, blocksOut                    atomic.Int64
 }
 
 // New starts a Swarm on opt.Store.
@@ -312,7 +315,9 @@ func errorFor(err error) wire.Error {
 // Stats returns the swarm-wide counters.
 func (s *Swarm) Stats() Stats {
 	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
-		DupBytes: s.dupBytes.Load(), BadBlocks: s.badBlocks.Load()}
+		BlocksIn: s.blocksIn.Load(), BlocksOut: s.blocksOut.Load(),
+		DupBytes: s.dupBytes.Load(), BadBlocks: s.badBlocks.Load(),
+		Banned: len(s.Bans())}
 }
 
 // event is a message to the owner goroutine.
