@@ -228,9 +228,9 @@ func (d *Daemon) startAPI() error {
 	}
 	srv := api.NewServer(newBackend(d.node, d.swarm), token, api.Extra{
 		Metrics: m,
-		Info:  func(context.Context) (any, error) { return d.Info(), nil },
-		Peers: func(context.Context) (any, error) { return d.Peers(), nil },
-		Bans:  func(context.Context) (any, error) { return d.swarm.Bans(), nil },
+		Info:    func(context.Context) (any, error) { return d.Info(), nil },
+		Peers:   func(context.Context) (any, error) { return d.Peers(), nil },
+		Bans:    func(context.Context) (any, error) { return d.swarm.Bans(), nil },
 		DHTTable: func(context.Context) (any, error) {
 			if d.dht == nil {
 				return nil, errors.New("this daemon runs no DHT node (--no-dht)")
