@@ -241,3 +241,55 @@ func TestDaemonDHT(t *testing.T) {
 		}
 	}
 }
+
+// TestGetThroughDHT: b has no peer address, only a DHT node to join
+// through; `shoal get` on b finds a, which announced the content it
+// added, through the DHT, connects and fetches it. Real processes.
+func TestGetThroughDHT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two daemons")
+	}
+	a := startDaemon(t)
+	b := startDaemon(t, "--bootstrap", a.dht)
+	waitDHTTable(t, b, a.dht)
+	if peers := ok(t, b.home, "peers"); strings.Contains(peers, a.id) {
+		t.Fatalf("b is connected to a before the get: the test proves nothing\n%s", peers)
+	}
+	data := make([]byte, 1<<20+3)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	src := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := strings.TrimSpace(ok(t, a.home, "add", "-Q", src))
+	out := filepath.Join(t.TempDir(), "got.bin")
+	ok(t, b.home, "get", root, "-o", out)
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("b's copy differs from the original (%v)", err)
+	}
+	if peers := ok(t, b.home, "peers"); !strings.Contains(peers, a.id) {
+		t.Fatalf("b is not connected to a after the get:\n%s", peers)
+	}
+}
+
+// waitDHTTable waits until d's DHT routing table lists addr.
+func waitDHTTable(t *testing.T, d *daemonProc, addr string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond) // polls a real process
+	defer tick.Stop()
+	for {
+		table := ok(t, d.home, "dht", "table")
+		if strings.Contains(table, addr) {
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("%s never entered the DHT table:\n%s", addr, table)
+		case <-tick.C:
+		}
+	}
+}

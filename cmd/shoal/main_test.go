@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // shoalBin is the shoal binary the end-to-end tests run as real processes.
@@ -41,13 +43,20 @@ type result struct {
 // shoal runs the binary with home and args, feeding stdin.
 func shoal(t *testing.T, home string, stdin []byte, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(shoalBin, append([]string{"--home", home}, args...)...)
+	// A command that hangs fails its test, instead of the whole run at
+	// go test's 10-minute timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, shoalBin, append([]string{"--home", home}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("shoal %v: still running after 2 minutes: %s", args, errb.String())
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

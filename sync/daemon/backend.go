@@ -20,7 +20,8 @@ import (
 // blocks of it.
 type backend struct {
 	*node.Node
-	swarm *swarm.Swarm
+	swarm   *swarm.Swarm
+	content *contentRouter // nil: no content routing (no DHT)
 
 	mu       sync.Mutex
 	fetching map[cid.Cid]int // roots of fetches under way, and how many
@@ -54,6 +55,9 @@ func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) erro
 		}
 		b.mu.Unlock()
 	}()
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go b.content.search(sctx, root)
 	return b.swarm.Fetch(ctx, root, sink)
 }
 
@@ -184,12 +188,35 @@ func (b *backend) Ls(ctx context.Context, p string) ([]unixfs.Link, error) {
 	return b.Node.Ls(ctx, c.String())
 }
 
-// PinAdd fetches the whole DAG for a recursive pin, then pins it.
+// PinAdd fetches the whole DAG for a recursive pin, then pins it and
+// announces it.
 func (b *backend) PinAdd(ctx context.Context, c cid.Cid, recursive bool) error {
 	if err := b.complete(ctx, c, recursive); err != nil {
 		return err
 	}
-	return b.Node.PinAdd(ctx, c, recursive)
+	if err := b.Node.PinAdd(ctx, c, recursive); err != nil {
+		return err
+	}
+	b.content.kick()
+	return nil
+}
+
+// Add adds and announces what it pinned.
+func (b *backend) Add(ctx context.Context, paths []string, opt dag.AddOptions, fn func(dag.Added) error) ([]cid.Cid, error) {
+	roots, err := b.Node.Add(ctx, paths, opt, fn)
+	if err == nil && opt.Pin {
+		b.content.kick()
+	}
+	return roots, err
+}
+
+// Import imports a CAR and announces the roots it pinned.
+func (b *backend) Import(ctx context.Context, r io.ReadSeeker) ([]cid.Cid, error) {
+	roots, err := b.Node.Import(ctx, r)
+	if err == nil {
+		b.content.kick()
+	}
+	return roots, err
 }
 
 // Export fetches what is missing, then writes the CAR.

@@ -54,15 +54,16 @@ type Options struct {
 
 // Daemon is a running node.
 type Daemon struct {
-	opt    Options
-	log    *slog.Logger
-	node   *node.Node
-	swarm  *swarm.Swarm
-	ln     *transport.Listener
-	dht    *dht.Server
-	apiLn  net.Listener
-	http   *http.Server
-	dialer *dialer
+	opt     Options
+	log     *slog.Logger
+	node    *node.Node
+	swarm   *swarm.Swarm
+	ln      *transport.Listener
+	dht     *dht.Server
+	apiLn   net.Listener
+	http    *http.Server
+	dialer  *dialer
+	content *contentRouter // nil without a DHT
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -117,10 +118,13 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 			return nil, err
 		}
 	}
+	d.dialer = newDialer(d)
+	if d.dht != nil {
+		d.content = d.startContentRouting(ctx)
+	}
 	if err := d.startAPI(); err != nil {
 		return nil, err
 	}
-	d.dialer = newDialer(d)
 	d.goRun(func() error { return d.acceptLoop(ctx) })
 	for _, p := range opt.Peers {
 		addr, err := transport.ParseAddr(p)
@@ -226,7 +230,9 @@ func (d *Daemon) startAPI() error {
 		ln.Close()
 		return err
 	}
-	srv := api.NewServer(newBackend(d.node, d.swarm), token, api.Extra{
+	b := newBackend(d.node, d.swarm)
+	b.content = d.content
+	srv := api.NewServer(b, token, api.Extra{
 		Metrics: m,
 		Info:    func(context.Context) (any, error) { return d.Info(), nil },
 		Peers:   func(context.Context) (any, error) { return d.Peers(), nil },
