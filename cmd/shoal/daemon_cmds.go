@@ -26,6 +26,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	noDHT := fs.Bool("no-dht", false, "do not run a DHT node")
 	up := fs.String("max-upload-rate", "0", "cap on block upload, bytes per second (e.g. 16MiB); 0: none")
 	down := fs.String("max-download-rate", "0", "cap on block download, bytes per second; 0: none")
+	maxPeers := fs.Int("max-peers", 128, "peers kept connected: past it idle ones are let go, at twice it new ones refused (--peer ones always kept)")
 	verbose := fs.Bool("v", false, "log at info level")
 	if err := noArgs(fs, args); err != nil {
 		return err
@@ -48,7 +49,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	log := newLogger(e.stderr, *verbose)
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
-		MaxUploadRate: upRate, MaxDownloadRate: downRate,
+		MaxUploadRate: upRate, MaxDownloadRate: downRate, MaxPeers: *maxPeers,
 		NoDHT: *noDHT, Bootstrap: boot, Global: *global,
 		Version: "dev", Logger: log,
 	})

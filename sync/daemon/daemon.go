@@ -19,6 +19,7 @@ import (
 	"github.com/shoal-sync/shoal/sync/metrics"
 	"github.com/shoal-sync/shoal/sync/node"
 	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/swarm/strategy"
 	"github.com/shoal-sync/shoal/sync/transport"
 )
 
@@ -42,6 +43,10 @@ type Options struct {
 	// MaxUploadRate and MaxDownloadRate cap block payload bytes per second
 	// across all peers; 0 means unlimited.
 	MaxUploadRate, MaxDownloadRate int64
+	// MaxPeers is the number of connected peers past which idle ones are
+	// let go (down to three quarters of it); twice it, new peers are
+	// refused. Peers named in Peers are always kept. Default 128.
+	MaxPeers int
 	// NoDHT turns the DHT node off.
 	NoDHT bool
 	// Bootstrap lists DHT nodes to join through; Global joins the public
@@ -109,6 +114,7 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		Version:         opt.Version,
 		Logger:          opt.Logger.With("part", "swarm"),
 		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
+		Conns:           strategy.ConnLimits{High: opt.MaxPeers},
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 // dialer keeps connections to static peers: it dials each, and redials
 // with exponential backoff (1 s to 1 min) whenever the peer is not
 // connected, except while the swarm bans it for having sent bad blocks.
+// Static peers are protected: the swarm never lets them go as idle.
 type dialer struct {
 	d *Daemon
 }
@@ -39,6 +40,7 @@ func (dl *dialer) keep(ctx context.Context, addr transport.PeerAddr) {
 				switch {
 				case err == nil || errors.Is(err, swarm.ErrDuplicatePeer):
 					known, backoff = id, minBackoff
+					dl.d.swarm.Protect(id) // a peer the user named: never trimmed
 				case errors.Is(err, swarm.ErrBanned):
 					known = id
 				default:

@@ -97,6 +97,7 @@ func (o *owner) handle(ev event) {
 			old.link.close()
 		}
 		o.peers[p.id] = p
+		o.s.npeers.Store(int32(len(o.peers)))
 		o.picker.AddPeer(p.id)
 		ev.reply <- nil
 		if missing := o.picker.Missing(); len(missing) > 0 {
@@ -174,6 +175,7 @@ func (o *owner) handle(ev event) {
 // removePeer forgets p and hands its slots and requests to others.
 func (o *owner) removePeer(now time.Time, p *peer) {
 	delete(o.peers, p.id)
+	o.s.npeers.Store(int32(len(o.peers)))
 	delete(o.hist, p)
 	delete(o.wantedBy, p)
 	o.picker.RemovePeer(p.id)
@@ -348,7 +350,11 @@ func (o *owner) tick(now time.Time) {
 	}
 	for _, p := range o.peers {
 		p.forgetAsked(now)
-		h := append(o.hist[p], sample{p.bytesIn.Load(), p.bytesOut.Load()})
+		cur := sample{p.bytesIn.Load(), p.bytesOut.Load()}
+		if h := o.hist[p]; len(h) > 0 && h[len(h)-1] != cur {
+			p.active = now
+		}
+		h := append(o.hist[p], cur)
 		if len(h) > histLen {
 			h = h[len(h)-histLen:]
 		}
@@ -360,11 +366,27 @@ func (o *owner) tick(now time.Time) {
 		}
 		o.dirty = true
 	}
+	o.trim(now)
 	if now.Sub(o.rechoked) >= o.choker.Config().Interval {
 		o.rechoked = now
 		o.apply(o.choker.Rechoke(now, o.stats(now), o.picker.Remaining() == 0))
 	}
 	o.dirty = true
+}
+
+// trim lets idle peers go when more than Options.Conns.High are connected.
+func (o *owner) trim(now time.Time) {
+	if len(o.peers) <= o.s.opt.Conns.High {
+		return
+	}
+	stats := make([]strategy.ConnStat, 0, len(o.peers))
+	for _, p := range o.peers {
+		stats = append(stats, strategy.ConnStat{ID: p.id, Connected: p.connected, Active: p.active, Protected: o.s.isProtected(p.id)})
+	}
+	for _, id := range strategy.Trim(now, stats, o.s.opt.Conns) {
+		o.s.log.Debug("disconnecting idle peer", "peer", id.Short(), "peers", len(o.peers), "high", o.s.opt.Conns.High)
+		o.peers[id].link.close() // its reader ends and removes it
+	}
 }
 
 // fill gives free unchoke slots to interested peers at once.

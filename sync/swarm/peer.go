@@ -114,6 +114,7 @@ type peer struct {
 
 	client      string
 	listenAddrs []string
+	active      time.Time // when block bytes last moved either way; owner only
 }
 
 // reader reads messages until the connection fails, answering want-have

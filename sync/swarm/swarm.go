@@ -25,6 +25,10 @@ var (
 	ErrClosed = errors.New("swarm closed")
 	// ErrDuplicatePeer is returned by AddConn for a peer already connected.
 	ErrDuplicatePeer = errors.New("peer already connected")
+	// ErrTooManyPeers is returned by AddConn when twice Options.Conns.High
+	// peers are connected: past High idle peers are let go, and the rest
+	// are refused.
+	ErrTooManyPeers = errors.New("too many peers connected")
 )
 
 // Options configures a Swarm. Store is required; every other zero value is
@@ -56,6 +60,8 @@ type Options struct {
 	BanDuration time.Duration
 	// BanStore, if set, keeps bans across restarts.
 	BanStore BanStore
+	// Conns bounds the peers kept connected (see strategy.ConnLimits).
+	Conns strategy.ConnLimits
 	// Logger receives the swarm's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -101,7 +107,10 @@ type Swarm struct {
 	wg     sync.WaitGroup
 
 	bans                                   banList
-	seeders                                seeders // sinks of running fetches that serve what they took
+	protMu                                 sync.Mutex
+	protected                              map[identity.NodeID]bool // kept however many peers there are
+	npeers                                 atomic.Int32             // connected, as the owner last counted
+	seeders                                seeders                  // sinks of running fetches that serve what they took
 	uploads                                uploadCounts
 	bufs                                   bufPool  // blocks read for sending
 	recvBufs                               recvPool // blocks received
@@ -120,6 +129,7 @@ func New(opt Options) (*Swarm, error) {
 	if opt.BanDuration == 0 {
 		opt.BanDuration = DefaultBanDuration
 	}
+	opt.Conns = opt.Conns.WithDefaults()
 	// Nodes must not share random choices (which blocks among the rarest,
 	// whom to unchoke among equals): seed each swarm differently.
 	if opt.Picker.Seed == 0 {
@@ -173,6 +183,23 @@ func (s *Swarm) Close() error {
 	return nil
 }
 
+// Protect keeps peer id connected however many peers there are (a peer
+// the user named, as with --peer).
+func (s *Swarm) Protect(id identity.NodeID) {
+	s.protMu.Lock()
+	defer s.protMu.Unlock()
+	if s.protected == nil {
+		s.protected = make(map[identity.NodeID]bool)
+	}
+	s.protected[id] = true
+}
+
+func (s *Swarm) isProtected(id identity.NodeID) bool {
+	s.protMu.Lock()
+	defer s.protMu.Unlock()
+	return s.protected[id]
+}
+
 // send passes ev to the owner goroutine.
 func (s *Swarm) send(ctx context.Context, ev event) bool {
 	select {
@@ -194,6 +221,11 @@ func (s *Swarm) AddConn(conn *transport.Conn) error {
 		l.refuse(wire.Error{Code: wire.CodeRefused, Message: "banned until " + until.UTC().Format(time.RFC3339) + " for sending bad blocks"})
 		conn.Close()
 		return fmt.Errorf("%s: %w", conn, ErrBanned)
+	}
+	if n := int(s.npeers.Load()); n >= 2*s.opt.Conns.High && !s.isProtected(conn.RemoteID()) {
+		l.refuse(wire.Error{Code: wire.CodeRefused, Message: "too many peers"})
+		conn.Close()
+		return fmt.Errorf("%s: %w (%d)", conn, ErrTooManyPeers, n)
 	}
 	h, err := l.hello(wire.NewHello(s.selfBytes(), "shoal", s.opt.Version, s.opt.ListenAddrs))
 	if err != nil {
