@@ -293,3 +293,21 @@ func waitDHTTable(t *testing.T, d *daemonProc, addr string) {
 		}
 	}
 }
+
+// TestTimeout: a get of content no peer has waits for one, until --timeout
+// gives up with a clear error.
+func TestTimeout(t *testing.T) {
+	d := startDaemon(t, "--no-dht")
+	const missing = "bafkreigks6arfsq3xxfpvqrrwonchxcnu6do76auprhhfomao6c273sixm"
+	start := time.Now()
+	r := shoal(t, d.home, nil, "--timeout", "500ms", "get", missing, "-o", filepath.Join(t.TempDir(), "out"))
+	if r.code == 0 || !strings.Contains(r.stderr, "gave up after 500ms") {
+		t.Fatalf("exit %d, stderr %q: want a failure saying it gave up", r.code, r.stderr)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("gave up after %v", took)
+	}
+	if r := shoal(t, d.home, nil, "--timeout", "1s", "daemon"); r.code == 0 {
+		t.Fatal("--timeout accepted for the daemon")
+	}
+}

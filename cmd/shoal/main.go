@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("shoal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	home := fs.String("home", "", "state directory (default $SHOAL_HOME, else the OS config dir + /shoal)")
+	timeout := fs.Duration("timeout", 0, "give up on the command after this long (e.g. 30s); 0: never")
 	fs.Usage = func() { usage(stderr) }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,9 +85,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		e.home = h
 	}
 	name, rest := fs.Arg(0), fs.Args()[1:]
+	if *timeout < 0 || (*timeout > 0 && name == "daemon") {
+		return fmt.Errorf("--timeout %s: must be positive, and is for commands, not the daemon", *timeout)
+	}
+	if *timeout > 0 {
+		// As kubo's --timeout: a get of content no peer has gives up.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("%s: gave up after %s (--timeout)", name, *timeout))
+		defer cancel()
+	}
 	for _, c := range commands() {
 		if c.name == name {
-			return c.run(ctx, e, rest)
+			err := c.run(ctx, e, rest)
+			if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return context.Cause(ctx)
+			}
+			return err
 		}
 	}
 	if name == "help" {
@@ -97,7 +111,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: shoal [--home DIR] COMMAND [ARGS]")
+	fmt.Fprintln(w, "usage: shoal [--home DIR] [--timeout DURATION] COMMAND [ARGS]")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %s\n", c.usage)
