@@ -23,13 +23,17 @@ var ErrInconsistent = errors.New("inconsistent file DAG")
 // is not a UnixFS file or raw block.
 var ErrNotFile = errors.New("not a file")
 
-// DefaultPrefetch is how many leaf blocks a FileReader fetches ahead.
+// DefaultPrefetch is the most leaf blocks a FileReader fetches ahead. After
+// opening and after every Seek it starts at one and doubles with each block
+// read, so a short range costs few fetches and a long read soon runs with
+// the whole window.
 const DefaultPrefetch = 16
 
 // fetch is one leaf fetch in flight.
 type fetch struct {
 	c    cid.Cid
 	want uint64
+	skip uint64 // bytes at the start of data that precede the read position
 	done chan struct{}
 	data []byte
 	err  error
@@ -46,18 +50,31 @@ type frame struct {
 
 // FileReader reads a UnixFS file's bytes in order, fetching up to
 // DefaultPrefetch leaves concurrently and checking every node's sizes.
-// Close it to cancel fetches still in flight when stopping early.
+// It is an io.Seeker: a seek walks down from the root by the nodes'
+// blocksizes to the leaf that holds the offset, so reading a range fetches
+// only the nodes on that path and the leaves the range covers (plus the
+// read-ahead). Close it to cancel fetches still in flight when stopping
+// early.
 type FileReader struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	g      Getter
-	size   uint64
-	stack  []frame // open file nodes, root first
+	// gctx is cancelled when a seek abandons the fetches in flight.
+	gctx    context.Context
+	gcancel context.CancelFunc
+	g       Getter
+	size    uint64
+	root    cid.Cid
+	rootN   *Node   // decoded root, nil for a raw root
+	rawRoot []byte  // the whole file when the root is a raw block
+	stack   []frame // open file nodes, root first
 	// window holds, in file order, leaf fetches in flight and the inline
 	// Data of dag-pb nodes (as already-done fetches).
 	window []*fetch
+	ahead  int    // how many fetches the window may hold now
+	piece  []byte // the current piece, whole
 	cur    []byte // unread rest of the current piece
-	read   uint64 // bytes handed out so far
+	read   uint64 // file offset of the end of the current piece
+	want   int64  // pending seek target, -1 for none
 	err    error  // sticky: io.EOF or the first failure
 }
 
@@ -65,10 +82,11 @@ type FileReader struct {
 // file node) for reading.
 func NewFileReader(ctx context.Context, g Getter, root cid.Cid) (*FileReader, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &FileReader{ctx: ctx, cancel: cancel, g: g}
+	gctx, gcancel := context.WithCancel(ctx)
+	r := &FileReader{ctx: ctx, cancel: cancel, gctx: gctx, gcancel: gcancel, g: g, root: root, ahead: 1, want: -1}
 	switch root.Type() {
 	case CodecRaw:
-		f := r.start(root, noSizeCheck)
+		f := r.start(gctx, root, noSizeCheck)
 		r.window = append(r.window, f)
 		<-f.done
 		if f.err != nil {
@@ -76,6 +94,7 @@ func NewFileReader(ctx context.Context, g Getter, root cid.Cid) (*FileReader, er
 			return nil, f.err
 		}
 		r.size = uint64(len(f.data))
+		r.rawRoot = f.data
 		return r, nil
 	case CodecDagPB:
 		data, err := g.Get(ctx, root)
@@ -100,6 +119,7 @@ func NewFileReader(ctx context.Context, g Getter, root cid.Cid) (*FileReader, er
 		if n.FS.FileSize == nil {
 			r.size = uint64(len(n.FS.Data))
 		}
+		r.rootN = n
 		r.enter(root, n)
 		return r, nil
 	default:
@@ -116,7 +136,7 @@ func (r *FileReader) Size() uint64 { return r.size }
 // Close cancels fetches in flight. Reading after Close fails.
 func (r *FileReader) Close() error {
 	r.cancel()
-	if r.err == nil {
+	if r.err == nil || r.err == io.EOF {
 		r.err = errors.New("unixfs: read after Close")
 	}
 	return nil
@@ -147,21 +167,26 @@ func checkFileNode(c cid.Cid, n *Node) error {
 // enter pushes a checked file node; its inline data is queued first.
 func (r *FileReader) enter(c cid.Cid, n *Node) {
 	if len(n.FS.Data) > 0 {
-		f := &fetch{c: c, done: make(chan struct{}), data: n.FS.Data}
-		close(f.done)
-		r.window = append(r.window, f)
+		r.window = append(r.window, doneFetch(c, n.FS.Data, 0))
 	}
 	if len(n.Links) > 0 {
 		r.stack = append(r.stack, frame{c: c, links: n.Links, sizes: n.FS.BlockSizes})
 	}
 }
 
+// doneFetch is a piece already in hand (inline data), read from skip on.
+func doneFetch(c cid.Cid, data []byte, skip uint64) *fetch {
+	f := &fetch{c: c, done: make(chan struct{}), data: data, skip: skip}
+	close(f.done)
+	return f
+}
+
 // start launches the fetch of a raw leaf that must be want bytes long.
-func (r *FileReader) start(c cid.Cid, want uint64) *fetch {
+func (r *FileReader) start(ctx context.Context, c cid.Cid, want uint64) *fetch {
 	f := &fetch{c: c, want: want, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
-		data, err := r.g.Get(r.ctx, c)
+		data, err := r.g.Get(ctx, c)
 		if err != nil {
 			f.err = fmt.Errorf("get file block %s: %w", c, err)
 			return
@@ -175,11 +200,11 @@ func (r *FileReader) start(c cid.Cid, want uint64) *fetch {
 	return f
 }
 
-// fill walks the DAG until the window holds DefaultPrefetch fetches or the
-// walk is over. Internal nodes are fetched synchronously (one per up to
-// 174 leaves).
+// fill walks the DAG until the window holds r.ahead fetches or the walk is
+// over. Internal nodes are fetched synchronously (one per up to 174
+// leaves).
 func (r *FileReader) fill() error {
-	for len(r.window) < DefaultPrefetch && len(r.stack) > 0 {
+	for len(r.window) < r.ahead && len(r.stack) > 0 {
 		top := &r.stack[len(r.stack)-1]
 		if top.next == len(top.links) {
 			r.stack = r.stack[:len(r.stack)-1]
@@ -189,31 +214,11 @@ func (r *FileReader) fill() error {
 		top.next++
 		switch l.Cid.Type() {
 		case CodecRaw:
-			r.window = append(r.window, r.start(l.Cid, want))
+			r.window = append(r.window, r.start(r.gctx, l.Cid, want))
 		case CodecDagPB:
-			if len(r.stack) > 64 {
-				return fmt.Errorf("%w: file DAG deeper than 64 under %s", ErrInconsistent, l.Cid)
-			}
-			data, err := r.g.Get(r.ctx, l.Cid)
-			if err != nil {
-				return fmt.Errorf("get file node %s: %w", l.Cid, err)
-			}
-			n, err := Decode(l.Cid, data)
+			n, err := r.fileChild(top.c, l.Cid, want)
 			if err != nil {
 				return err
-			}
-			if n.FS.Type != TFile && n.FS.Type != TRaw {
-				return fmt.Errorf("%w: child %s of file node %s is UnixFS %s", ErrInconsistent, l.Cid, top.c, n.FS.Type)
-			}
-			if err := checkFileNode(l.Cid, n); err != nil {
-				return err
-			}
-			got := n.FS.Size()
-			if n.FS.FileSize == nil {
-				got = uint64(len(n.FS.Data))
-			}
-			if got != want {
-				return fmt.Errorf("%w: node %s holds %d bytes, its parent says %d", ErrInconsistent, l.Cid, got, want)
 			}
 			r.enter(l.Cid, n)
 		default:
@@ -221,6 +226,36 @@ func (r *FileReader) fill() error {
 		}
 	}
 	return nil
+}
+
+// fileChild fetches, decodes and checks c, a dag-pb child of the file
+// node parent that must hold want bytes.
+func (r *FileReader) fileChild(parent, c cid.Cid, want uint64) (*Node, error) {
+	if len(r.stack) > 64 {
+		return nil, fmt.Errorf("%w: file DAG deeper than 64 under %s", ErrInconsistent, c)
+	}
+	data, err := r.g.Get(r.gctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("get file node %s: %w", c, err)
+	}
+	n, err := Decode(c, data)
+	if err != nil {
+		return nil, err
+	}
+	if n.FS.Type != TFile && n.FS.Type != TRaw {
+		return nil, fmt.Errorf("%w: child %s of file node %s is UnixFS %s", ErrInconsistent, c, parent, n.FS.Type)
+	}
+	if err := checkFileNode(c, n); err != nil {
+		return nil, err
+	}
+	got := n.FS.Size()
+	if n.FS.FileSize == nil {
+		got = uint64(len(n.FS.Data))
+	}
+	if got != want {
+		return nil, fmt.Errorf("%w: node %s holds %d bytes, its parent says %d", ErrInconsistent, c, got, want)
+	}
+	return n, nil
 }
 
 // nextChunk returns the next piece of file data, or io.EOF.
@@ -255,16 +290,21 @@ func (r *FileReader) nextChunk() ([]byte, error) {
 			r.fail(f.err)
 			return nil, f.err
 		}
-		if len(f.data) == 0 {
+		if r.ahead < DefaultPrefetch {
+			r.ahead *= 2
+		}
+		data := f.data[f.skip:]
+		if len(data) == 0 {
 			continue
 		}
-		r.read += uint64(len(f.data))
+		r.read += uint64(len(data))
 		if r.read > r.size {
 			err := fmt.Errorf("%w: file holds more than the %d bytes its root says", ErrInconsistent, r.size)
 			r.fail(err)
 			return nil, err
 		}
-		return f.data, nil
+		r.piece = data
+		return data, nil
 	}
 }
 
@@ -275,6 +315,9 @@ func (r *FileReader) fail(err error) {
 
 // Read reads the next bytes of the file.
 func (r *FileReader) Read(p []byte) (int, error) {
+	if err := r.settle(); err != nil {
+		return 0, err
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -292,6 +335,9 @@ func (r *FileReader) Read(p []byte) (int, error) {
 
 // WriteTo writes the rest of the file to w, block by block.
 func (r *FileReader) WriteTo(w io.Writer) (int64, error) {
+	if err := r.settle(); err != nil {
+		return 0, err
+	}
 	var total int64
 	if len(r.cur) > 0 {
 		n, err := w.Write(r.cur)
@@ -321,4 +367,5 @@ var (
 	_ io.Reader   = (*FileReader)(nil)
 	_ io.WriterTo = (*FileReader)(nil)
 	_ io.Closer   = (*FileReader)(nil)
+	_ io.Seeker   = (*FileReader)(nil)
 )

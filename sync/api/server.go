@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/ipfs/go-cid"
@@ -33,6 +34,12 @@ type Extra struct {
 	DHTTable func(ctx context.Context) (any, error)
 	// Metrics serves /metrics.
 	Metrics http.Handler
+	// Gateway serves GET and HEAD of /ipfs/ to callers holding the token
+	// (it may fetch from peers). Nil: /ipfs/ is not served to them.
+	Gateway http.Handler
+	// PublicGateway serves /ipfs/ to callers without the token (public,
+	// locally held content only). Nil: they get 401 as elsewhere.
+	PublicGateway http.Handler
 }
 
 // Server serves a Backend over HTTP.
@@ -75,11 +82,24 @@ func NewServer(b Backend, token string, extra Extra, log *slog.Logger) *Server {
 	return s
 }
 
-// ServeHTTP checks the token, then routes.
+// ServeHTTP checks the token, then routes. The gateway (/ipfs/) is routed
+// before the mux, which would redirect ".." and "//" paths rather than let
+// the gateway refuse them; without the token it serves public content.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	got := r.Header.Get("Authorization")
 	want := "Bearer " + s.token
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+	authed := subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	if strings.HasPrefix(r.URL.Path, "/ipfs/") {
+		if gw := s.extra.Gateway; authed && gw != nil {
+			gw.ServeHTTP(w, r)
+			return
+		}
+		if gw := s.extra.PublicGateway; !authed && gw != nil {
+			gw.ServeHTTP(w, r)
+			return
+		}
+	}
+	if !authed {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="shoal"`)
 		writeError(w, http.StatusUnauthorized, errors.New("missing or wrong API token"))
 		return

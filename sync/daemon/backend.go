@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/ipfs/go-cid"
@@ -22,13 +23,15 @@ type backend struct {
 	*node.Node
 	swarm   *swarm.Swarm
 	content *contentRouter // nil: no content routing (no DHT)
+	arr     *arrivals      // blocks of streaming fetches, for readers waiting on them
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	fetching map[cid.Cid]int // roots of fetches under way, and how many
 }
 
 func newBackend(n *node.Node, s *swarm.Swarm) *backend {
-	b := &backend{Node: n, swarm: s, fetching: make(map[cid.Cid]int)}
+	b := &backend{Node: n, swarm: s, fetching: make(map[cid.Cid]int), arr: newArrivals(), log: slog.New(slog.DiscardHandler)}
 	// Garbage collection keeps what fetches under way have stored so far.
 	n.Store().AddRoots("fetching", func(context.Context) ([]cid.Cid, error) {
 		b.mu.Lock()
@@ -135,13 +138,33 @@ func restElems(p string) string {
 	return ""
 }
 
-// Cat fetches what is missing, then reads the file.
+// Cat writes the file p names to w; when the store lacks part of it, the
+// file is fetched from peers while it is written, each block as soon as
+// it is here.
 func (b *backend) Cat(ctx context.Context, p string, w io.Writer) error {
-	c, err := b.need(ctx, p, true)
+	c, err := b.need(ctx, p, false)
 	if err != nil {
 		return err
 	}
-	return b.Node.Cat(ctx, c.String(), w)
+	missing, err := dag.Missing(ctx, b.Store(), c)
+	if err != nil {
+		return err
+	}
+	if !missing {
+		return b.Node.Cat(ctx, c.String(), w)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	b.stream(sctx, c)
+	r, err := unixfs.NewFileReader(ctx, arrivingGetter{b}, c)
+	if err != nil {
+		return fmt.Errorf("cat %s: %w", p, err)
+	}
+	defer r.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("cat %s: %w", p, err)
+	}
+	return nil
 }
 
 // Get writes the file or tree p names to out. When the store lacks part

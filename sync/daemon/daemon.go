@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/gateway"
 	"github.com/shoal-sync/shoal/sync/metrics"
 	"github.com/shoal-sync/shoal/sync/node"
 	"github.com/shoal-sync/shoal/sync/swarm"
@@ -238,7 +239,15 @@ func (d *Daemon) startAPI() error {
 	}
 	b := newBackend(d.node, d.swarm)
 	b.content = d.content
+	b.log = d.log.With("part", "api")
+	st := d.node.Store()
+	gwLog := d.log.With("part", "gateway")
 	srv := api.NewServer(b, token, api.Extra{
+		Gateway: gateway.New(gatewaySource{b}, gateway.Options{Logger: gwLog}),
+		PublicGateway: gateway.New(gateway.Public{
+			Local:  gateway.Local{Store: st},
+			Policy: &swarm.PinPolicy{Store: st},
+		}, gateway.Options{Logger: gwLog}),
 		Metrics: m,
 		Info:    func(context.Context) (any, error) { return d.Info(), nil },
 		Peers:   func(context.Context) (any, error) { return d.Peers(), nil },

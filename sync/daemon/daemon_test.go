@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -231,5 +232,64 @@ func TestGetFromPeerReportsProgress(t *testing.T) {
 	}
 	if total != int64(len(data)) || done != total {
 		t.Fatalf("total %d, progress %d, want both %d", total, done, len(data))
+	}
+}
+
+// firstWrite records whether the DAG was still incomplete in the store
+// when the first bytes were written.
+type firstWrite struct {
+	buf        bytes.Buffer
+	wrote      bool
+	incomplete bool
+	check      func() bool
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+		w.incomplete = w.check()
+	}
+	return w.buf.Write(p)
+}
+
+// TestCatStreams: a cat of a file from a slow peer writes its first bytes
+// while most of the file is still to come, and all of them right.
+func TestCatStreams(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
+		MaxUploadRate: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
+		Peers: []string{a.Node().Identity().ID().String() + "@" + a.ListenAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data := make([]byte, 4<<20) // random: no chunk repeats
+	rand.NewChaCha8([32]byte{5, 6}).Read(data)
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := dag.Add(ctx, a.Node().Store(), []string{f}, dag.AddOptions{Pin: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &firstWrite{check: func() bool {
+		missing, err := dag.Missing(ctx, b.Node().Store(), roots[0])
+		return err == nil && missing
+	}}
+	if err := newBackend(b.Node(), b.Swarm()).Cat(ctx, roots[0].String(), w); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(w.buf.Bytes(), data) {
+		t.Fatalf("cat wrote %d bytes that differ from the %d added", w.buf.Len(), len(data))
+	}
+	if !w.incomplete {
+		t.Fatal("cat wrote nothing until the whole file was fetched")
 	}
 }

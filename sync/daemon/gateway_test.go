@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/sync/api"
+)
+
+// TestGateway serves /ipfs/ through B's API: with the token B fetches A's
+// pinned file from A; without it B serves only what B has pinned.
+func TestGateway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	homeA := t.TempDir()
+	a, err := Start(ctx, Options{Home: homeA, Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	homeB := t.TempDir()
+	b, err := Start(ctx, Options{Home: homeB, Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
+		Peers: []string{a.Node().Identity().ID().String() + "@" + a.ListenAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data := make([]byte, 1<<20+7)
+	for i := range data {
+		data[i] = byte(i * 31 >> 2)
+	}
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := dag.Add(ctx, a.Node().Store(), []string{f}, dag.AddOptions{Pin: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(home string) string {
+		s, _ := os.ReadFile(filepath.Join(home, api.TokenFile))
+		return strings.TrimSpace(string(s))
+	}
+	do := func(d *Daemon, token, path, rng string) (int, []byte) {
+		req, _ := http.NewRequest("GET", "http://"+d.Info().API+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	p := "/ipfs/" + roots[0].String()
+	if st, body := do(a, "", p, ""); st != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("public on A: %d", st)
+	}
+	if st, _ := do(b, "", p, ""); st != 404 {
+		t.Fatalf("public on B before fetch: %d", st)
+	}
+	if st, body := do(b, tok(homeB), p, "bytes=1000-1999"); st != 206 || !bytes.Equal(body, data[1000:2000]) {
+		t.Fatalf("token on B: %d", st)
+	}
+	if st, body := do(b, tok(homeB), p, ""); st != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("token on B whole: %d", st)
+	}
+	if st, _ := do(b, "", p, ""); st != 404 {
+		t.Fatalf("public on B after fetch (not pinned on B): %d", st)
+	}
+	if st, _ := do(b, "wrong", "/api/v0/id", ""); st != 401 {
+		t.Fatalf("api without token: %d", st)
+	}
+	if st, _ := do(b, "", "/ipfs/"+roots[0].String()+"/../x", ""); st != 400 {
+		t.Fatalf("dotdot: %d", st)
+	}
+}

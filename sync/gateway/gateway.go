@@ -1,0 +1,233 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
+)
+
+// DefaultTimeout is how long a request waits by default for its path to
+// resolve and for each block it reads on its own to become available.
+const DefaultTimeout = 2 * time.Minute
+
+// DefaultWholeTimeout is how long a request waits by default for a whole
+// DAG (a file or a CAR) to become available before its response starts.
+const DefaultWholeTimeout = 30 * time.Minute
+
+// CacheControl is sent with content addressed by CID, which never changes.
+const CacheControl = "public, max-age=29030400, immutable"
+
+// Options tunes a Handler. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds how long a request waits for its path to resolve
+	// and for each block it reads on its own (a directory, the node a
+	// HEAD looks at) to become available, fetched from peers for a Source
+	// that fetches; then it fails with 504. Default DefaultTimeout.
+	Timeout time.Duration
+	// WholeTimeout bounds how long a GET of a file or a CAR waits for
+	// the whole DAG to become available before its response starts.
+	// Neither bounds sending the response. Default DefaultWholeTimeout.
+	WholeTimeout time.Duration
+	// Logger receives failed requests: 5xx at Warn, the rest at Debug.
+	// Nil discards them.
+	Logger *slog.Logger
+}
+
+// Handler serves GET and HEAD of /ipfs/CID[/path] from a Source.
+type Handler struct {
+	src     Source
+	timeout time.Duration
+	whole   time.Duration
+	log     *slog.Logger
+}
+
+// New returns a Handler that serves content from src.
+func New(src Source, opt Options) *Handler {
+	h := &Handler{src: src, timeout: opt.Timeout, whole: opt.WholeTimeout, log: opt.Logger}
+	if h.timeout <= 0 {
+		h.timeout = DefaultTimeout
+	}
+	if h.whole <= 0 {
+		h.whole = DefaultWholeTimeout
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+// Errors the Handler maps to statuses.
+var (
+	errBadFormat   = errors.New("bad format")    // 400
+	errFetch       = errors.New("fetch failed")  // 502
+	errUnsupported = errors.New("not supported") // 501
+	errMethod      = errors.New("method not allowed")
+)
+
+// Response formats besides UnixFS.
+const (
+	formatRaw = "raw"
+	formatCAR = "car"
+)
+
+// ServeHTTP serves one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, r, fmt.Errorf("%w: %s (only GET and HEAD)", errMethod, r.Method))
+		return
+	}
+	p, err := parsePath(r.URL.Path)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	format, err := responseFormat(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	g := needGetter{h: h}
+	c, err := unixfs.Resolve(ctx, g, p.root, strings.Join(p.elems, "/"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("X-Ipfs-Path", p.String())
+	w.Header().Add("Vary", "Accept")
+	switch format {
+	case formatRaw:
+		h.serveRaw(ctx, w, r, g, c)
+	case formatCAR:
+		h.serveCAR(ctx, w, r, g, c)
+	default:
+		h.serveUnixFS(ctx, w, r, g, p, c)
+	}
+}
+
+// responseFormat reads ?format= or, without it, the Accept header.
+func responseFormat(r *http.Request) (string, error) {
+	switch f := r.URL.Query().Get("format"); f {
+	case "":
+	case formatRaw, formatCAR:
+		return f, nil
+	default:
+		return "", fmt.Errorf("%w: %q (want raw or car)", errBadFormat, f)
+	}
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "application/vnd.ipld.raw":
+			return formatRaw, nil
+		case "application/vnd.ipld.car":
+			return formatCAR, nil
+		}
+	}
+	return "", nil
+}
+
+// need asks the source for c, within the timeout for one block or for a
+// whole DAG, marking failures that are not "not found" or the request's
+// end as failed fetches.
+func (h *Handler) need(ctx context.Context, c cid.Cid, whole bool) error {
+	d := h.timeout
+	if whole {
+		d = h.whole
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return h.classify(c, h.src.Need(ctx, c, whole))
+}
+
+// classify marks a source's failure that is not "not found" or the
+// request's end as a failed fetch.
+func (h *Handler) classify(c cid.Cid, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", errFetch, c, err)
+}
+
+// needWhole makes the DAG under c available before a response is sent
+// from it: a Streamer starts fetching it for the request's lifetime,
+// another Source is asked for all of it within the whole-DAG timeout.
+func (h *Handler) needWhole(ctx context.Context, r *http.Request, c cid.Cid) error {
+	if s, ok := h.src.(Streamer); ok {
+		if err := s.Stream(r.Context(), c); err != nil {
+			return h.classify(c, err)
+		}
+		return nil
+	}
+	return h.need(ctx, c, true)
+}
+
+// needGetter reads blocks from the source, asking it for each block it
+// does not have yet, within the handler's timeout.
+type needGetter struct{ h *Handler }
+
+func (g needGetter) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	data, err := g.h.src.Get(ctx, c)
+	if !errors.Is(err, store.ErrNotFound) {
+		return data, err
+	}
+	if err := g.h.need(ctx, c, false); err != nil {
+		return nil, err
+	}
+	return g.h.src.Get(ctx, c)
+}
+
+// statusOf maps an error to the HTTP status a gateway answers with.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, errMethod):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, errBadPath), errors.Is(err, errBadFormat):
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, unixfs.ErrNoLink), errors.Is(err, unixfs.ErrNotDir):
+		return http.StatusNotFound
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, errFetch), errors.Is(err, unixfs.ErrDecode), errors.Is(err, unixfs.ErrInconsistent):
+		return http.StatusBadGateway
+	case errors.Is(err, errUnsupported), errors.Is(err, unixfs.ErrHAMT), errors.Is(err, unixfs.ErrCodec),
+		errors.Is(err, store.ErrUnsupportedCid):
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+// fail answers with err's status and text, and logs it. A request whose
+// client went away gets no answer.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		h.log.Debug("gateway request cancelled", "path", r.URL.Path, "err", err)
+		return
+	}
+	code := statusOf(err)
+	if code >= 500 {
+		h.log.Warn("gateway request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	} else {
+		h.log.Debug("gateway request refused", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	}
+	for _, k := range []string{"Etag", "Cache-Control", "Content-Disposition", "X-Ipfs-Path"} {
+		w.Header().Del(k)
+	}
+	http.Error(w, fmt.Sprintf("%d %s: %v", code, http.StatusText(code), err), code)
+}
