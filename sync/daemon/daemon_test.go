@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/shoal-sync/shoal/chunker"
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store/badgerstore"
@@ -194,25 +196,8 @@ func TestBansSurviveRestart(t *testing.T) {
 func TestGetFromPeerReportsProgress(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a := start(t)
-	b, err := Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
-		Peers: []string{a.Node().Identity().ID().String() + "@" + a.ListenAddr().String()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	data := make([]byte, 3<<20+5)
-	for i := range data {
-		data[i] = byte(i * 13 >> 3)
-	}
-	f := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(f, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	roots, err := dag.Add(ctx, a.Node().Store(), []string{f}, dag.AddOptions{Pin: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := startPair(t, ctx, Options{})
+	data, root := addRandom(t, ctx, a, 3<<20+5, 1)
 	var total, done int64
 	opt := dag.GetOptions{
 		Total: func(n int64) {
@@ -224,7 +209,7 @@ func TestGetFromPeerReportsProgress(t *testing.T) {
 		Progress: func(n int64) { done += n },
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	if err := newBackend(b.Node(), b.Swarm()).Get(ctx, roots[0].String(), out, opt); err != nil {
+	if err := newBackend(b.Node(), b.Swarm()).Get(ctx, root.String(), out, opt); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
@@ -257,33 +242,13 @@ func (w *firstWrite) Write(p []byte) (int, error) {
 func TestCatStreams(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
-		MaxUploadRate: 2 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
-		Peers: []string{a.Node().Identity().ID().String() + "@" + a.ListenAddr().String()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	data := make([]byte, 4<<20) // random: no chunk repeats
-	rand.NewChaCha8([32]byte{5, 6}).Read(data)
-	f := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(f, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	roots, err := dag.Add(ctx, a.Node().Store(), []string{f}, dag.AddOptions{Pin: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := startPair(t, ctx, Options{MaxUploadRate: 2 << 20})
+	data, root := addRandom(t, ctx, a, 4<<20, 2)
 	w := &firstWrite{check: func() bool {
-		missing, err := dag.Missing(ctx, b.Node().Store(), roots[0])
+		missing, err := dag.Missing(ctx, b.Node().Store(), root)
 		return err == nil && missing
 	}}
-	if err := newBackend(b.Node(), b.Swarm()).Cat(ctx, roots[0].String(), w); err != nil {
+	if err := newBackend(b.Node(), b.Swarm()).Cat(ctx, root.String(), w); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(w.buf.Bytes(), data) {
@@ -292,4 +257,40 @@ func TestCatStreams(t *testing.T) {
 	if !w.incomplete {
 		t.Fatal("cat wrote nothing until the whole file was fetched")
 	}
+}
+
+// startPair starts daemon a with aOpt (home and loopback addresses filled
+// in, no DHT) and daemon b, which keeps a connection to a.
+func startPair(t *testing.T, ctx context.Context, aOpt Options) (a, b *Daemon) {
+	t.Helper()
+	aOpt.Home, aOpt.Listen, aOpt.API, aOpt.NoDHT = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", true
+	a, err := Start(ctx, aOpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err = Start(ctx, Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
+		Peers: []string{a.Node().Identity().ID().String() + "@" + a.ListenAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
+// addRandom adds n random bytes (no chunk repeats) from seed as a pinned
+// file on d, and returns them and the file's root.
+func addRandom(t *testing.T, ctx context.Context, d *Daemon, n int, seed byte) ([]byte, cid.Cid) {
+	t.Helper()
+	data := make([]byte, n)
+	rand.NewChaCha8([32]byte{seed}).Read(data)
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := dag.Add(ctx, d.Node().Store(), []string{f}, dag.AddOptions{Pin: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, roots[0]
 }

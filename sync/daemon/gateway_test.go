@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-sync/shoal/store/dag"
 	"github.com/shoal-sync/shoal/sync/api"
 )
 
@@ -20,31 +19,9 @@ import (
 func TestGateway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	homeA := t.TempDir()
-	a, err := Start(ctx, Options{Home: homeA, Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	homeB := t.TempDir()
-	b, err := Start(ctx, Options{Home: homeB, Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true,
-		Peers: []string{a.Node().Identity().ID().String() + "@" + a.ListenAddr().String()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	data := make([]byte, 1<<20+7)
-	for i := range data {
-		data[i] = byte(i * 31 >> 2)
-	}
-	f := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(f, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	roots, err := dag.Add(ctx, a.Node().Store(), []string{f}, dag.AddOptions{Pin: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := startPair(t, ctx, Options{})
+	data, root := addRandom(t, ctx, a, 1<<20+7, 3)
+	homeB := b.opt.Home
 	tok := func(home string) string {
 		s, _ := os.ReadFile(filepath.Join(home, api.TokenFile))
 		return strings.TrimSpace(string(s))
@@ -65,7 +42,7 @@ func TestGateway(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, body
 	}
-	p := "/ipfs/" + roots[0].String()
+	p := "/ipfs/" + root.String()
 	if st, body := do(a, "", p, ""); st != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("public on A: %d", st)
 	}
@@ -84,7 +61,7 @@ func TestGateway(t *testing.T) {
 	if st, _ := do(b, "wrong", "/api/v0/id", ""); st != 401 {
 		t.Fatalf("api without token: %d", st)
 	}
-	if st, _ := do(b, "", "/ipfs/"+roots[0].String()+"/../x", ""); st != 400 {
+	if st, _ := do(b, "", "/ipfs/"+root.String()+"/../x", ""); st != 400 {
 		t.Fatalf("dotdot: %d", st)
 	}
 }
