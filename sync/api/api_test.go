@@ -125,3 +125,27 @@ func TestErrorsCrossTheAPI(t *testing.T) {
 		t.Fatalf("wrong token: %v, want 401", err)
 	}
 }
+
+func TestLoopbackHost(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1:4778", true},
+		{"127.0.0.1", true},
+		{"127.3.4.5:80", true},
+		{"localhost:4778", true},
+		{"LOCALHOST", true},
+		{"[::1]:4778", true},
+		{"::1", true},
+		{"evil.example:4778", false},
+		{"192.168.1.2:4778", false},
+		{"localhost.evil.example", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		if got := api.LoopbackHost(tc.host); got != tc.want {
+			t.Errorf("loopbackHost(%q) = %v, want %v", tc.host, got, tc.want)
+		}
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -95,6 +97,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if gw := s.extra.PublicGateway; !authed && gw != nil {
+			if !loopbackHost(r.Host) {
+				// A page whose name was made to resolve to 127.0.0.1 (DNS
+				// rebinding) must not learn what this node holds.
+				writeError(w, http.StatusForbidden, fmt.Errorf("host %q: the gateway answers only to localhost, 127.0.0.1 or [::1] without the API token", r.Host))
+				return
+			}
 			gw.ServeHTTP(w, r)
 			return
 		}
@@ -105,6 +113,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a request's Host names this machine by a
+// loopback name or address, with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // errorBody is how every failed call reports its error.

@@ -64,4 +64,16 @@ func TestGateway(t *testing.T) {
 	if st, _ := do(b, "", "/ipfs/"+root.String()+"/../x", ""); st != 400 {
 		t.Fatalf("dotdot: %d", st)
 	}
+	// A page on another name that resolves here (DNS rebinding) is refused
+	// public content.
+	req, _ := http.NewRequest("GET", "http://"+a.Info().API+p, nil)
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("public on A for Host evil.example: %d, want 403", resp.StatusCode)
+	}
 }

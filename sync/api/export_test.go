@@ -1,0 +1,4 @@
+package api
+
+// LoopbackHost is loopbackHost, for the external tests.
+var LoopbackHost = loopbackHost
