@@ -236,7 +236,10 @@ func cmdPin(ctx context.Context, e *env, args []string) error {
 	switch sub {
 	case "add":
 		for _, c := range cids {
-			if err := n.PinAdd(ctx, c, *recursive); err != nil {
+			bar := newProgress(e.stderr, 0, "pinning")
+			err := n.PinAdd(ctx, c, dag.PinOptions{Recursive: *recursive, Progress: bar.Add, Total: bar.SetTotal})
+			bar.Finish()
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "pinned %s\n", c)

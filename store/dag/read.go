@@ -69,6 +69,17 @@ type GetOptions struct {
 	Total func(n int64)
 }
 
+// PinOptions says how to pin.
+type PinOptions struct {
+	Recursive bool // pin the whole DAG (it must all be present), not just the root block
+	// Progress, if set, is called with the bytes of blocks fetched from
+	// peers (and of those already here, once a fetch walks the DAG).
+	Progress func(n int64)
+	// Total, if set, is called once before any Progress with the DAG's
+	// cumulative size when a recursive pin fetches from peers.
+	Total func(n int64)
+}
+
 // ReportTotal calls opt.Total, if set, with the size of what info
 // describes.
 func (opt GetOptions) ReportTotal(info unixfs.Info) {

@@ -110,7 +110,7 @@ func TestErrorsCrossTheAPI(t *testing.T) {
 	if err := c.Get(ctx, missing.String(), filepath.Join(t.TempDir(), "out"), dag.GetOptions{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("get of a missing CID: %v, want one matching store.ErrNotFound", err)
 	}
-	if err := c.PinAdd(ctx, missing, true); err == nil {
+	if err := c.PinAdd(ctx, missing, dag.PinOptions{Recursive: true}); err == nil {
 		t.Fatal("pin add of a missing CID succeeded")
 	}
 	if _, err := c.Import(ctx, bytes.NewReader([]byte("not a car"))); err == nil {

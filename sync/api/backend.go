@@ -18,7 +18,7 @@ type Backend interface {
 	Cat(ctx context.Context, p string, w io.Writer) error
 	Get(ctx context.Context, p, out string, opt dag.GetOptions) error
 	Ls(ctx context.Context, p string) ([]unixfs.Link, error)
-	PinAdd(ctx context.Context, c cid.Cid, recursive bool) error
+	PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) error
 	PinRm(ctx context.Context, c cid.Cid) error
 	PinLs(ctx context.Context) ([]store.Pin, error)
 	GC(ctx context.Context) (store.GCStats, error)

@@ -206,11 +206,17 @@ func (c *Client) Get(ctx context.Context, p, out string, opt dag.GetOptions) err
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(GetRequest{Path: p, Out: abs, Force: opt.Force})
+	return c.progressCall(ctx, "get", GetRequest{Path: p, Out: abs, Force: opt.Force}, opt.Total, opt.Progress)
+}
+
+// progressCall calls an endpoint that replies with Total and Progress
+// events and ends with Done or Error (get, pin/add), passing them on.
+func (c *Client) progressCall(ctx context.Context, endpoint string, in any, total, progress func(int64)) error {
+	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	resp, err := c.do(ctx, "get", bytes.NewReader(b), "application/json")
+	resp, err := c.do(ctx, endpoint, bytes.NewReader(b), "application/json")
 	if err != nil {
 		return err
 	}
@@ -219,23 +225,23 @@ func (c *Client) Get(ctx context.Context, p, out string, opt dag.GetOptions) err
 	for sc.Scan() {
 		var ev event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return fmt.Errorf("daemon API get: bad reply: %w", err)
+			return fmt.Errorf("daemon API %s: bad reply: %w", endpoint, err)
 		}
 		switch {
 		case ev.Error != "":
 			return &RemoteError{Status: cmp.Or(ev.Status, http.StatusInternalServerError), Msg: ev.Error}
 		case ev.Done:
 			return nil
-		case ev.Total > 0 && opt.Total != nil:
-			opt.Total(ev.Total)
-		case ev.Progress > 0 && opt.Progress != nil:
-			opt.Progress(ev.Progress)
+		case ev.Total > 0 && total != nil:
+			total(ev.Total)
+		case ev.Progress > 0 && progress != nil:
+			progress(ev.Progress)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("daemon API get: %w", err)
+		return fmt.Errorf("daemon API %s: %w", endpoint, err)
 	}
-	return errors.New("daemon API get: reply ended early")
+	return fmt.Errorf("daemon API %s: reply ended early", endpoint)
 }
 
 // Ls lists a directory.
@@ -255,9 +261,9 @@ func (c *Client) Ls(ctx context.Context, p string) ([]unixfs.Link, error) {
 	return out, nil
 }
 
-// PinAdd pins a CID.
-func (c *Client) PinAdd(ctx context.Context, id cid.Cid, recursive bool) error {
-	return c.callJSON(ctx, "pin/add", PinRequest{Cid: id.String(), Recursive: recursive}, nil)
+// PinAdd pins a CID, reporting the progress of what the daemon fetches.
+func (c *Client) PinAdd(ctx context.Context, id cid.Cid, opt dag.PinOptions) error {
+	return c.progressCall(ctx, "pin/add", PinRequest{Cid: id.String(), Recursive: opt.Recursive}, opt.Total, opt.Progress)
 }
 
 // PinRm unpins a CID.

@@ -403,11 +403,15 @@ func (s *Server) pinAdd(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.b.PinAdd(r.Context(), c, req.Recursive); err != nil {
-		writeError(w, statusOf(err), err)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	st := newEventStream(w)
+	opt := dag.PinOptions{Recursive: req.Recursive, Progress: st.progress,
+		Total: func(n int64) { _ = st.send(event{Total: n}) }}
+	if err := s.b.PinAdd(r.Context(), c, opt); err != nil {
+		st.fail(w, err)
 		return
 	}
-	writeJSON(w, struct{}{})
+	_ = st.send(event{Done: true})
 }
 
 func (s *Server) pinRm(w http.ResponseWriter, r *http.Request) {

@@ -211,13 +211,32 @@ func (b *backend) Ls(ctx context.Context, p string) ([]unixfs.Link, error) {
 	return b.Node.Ls(ctx, c.String())
 }
 
-// PinAdd fetches the whole DAG for a recursive pin, then pins it and
-// announces it.
-func (b *backend) PinAdd(ctx context.Context, c cid.Cid, recursive bool) error {
-	if err := b.complete(ctx, c, recursive); err != nil {
+// PinAdd fetches the whole DAG for a recursive pin, reporting progress,
+// then pins it and announces it.
+func (b *backend) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) error {
+	if err := b.complete(ctx, c, false); err != nil {
 		return err
 	}
-	if err := b.Node.PinAdd(ctx, c, recursive); err != nil {
+	if opt.Recursive {
+		missing, err := dag.Missing(ctx, b.Store(), c)
+		if err != nil {
+			return err
+		}
+		if missing {
+			if info, err := unixfs.Stat(ctx, b.Store(), c); err == nil && opt.Total != nil {
+				opt.Total(int64(info.CumulativeSize))
+			}
+			sink := &notifyingSink{&swarm.PublicStoreSink{Store: b.Store()}, func(_ cid.Cid, n int) {
+				if opt.Progress != nil {
+					opt.Progress(int64(n))
+				}
+			}}
+			if err := b.fetch(ctx, c, sink); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.Node.PinAdd(ctx, c, opt); err != nil {
 		return err
 	}
 	b.content.kick()

@@ -71,7 +71,7 @@ func TestGCSparesFetchUnderWay(t *testing.T) {
 	b := newBackend(d.Node(), d.Swarm())
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- b.PinAdd(fctx, root, true) }()
+	go func() { done <- b.PinAdd(fctx, root, dag.PinOptions{Recursive: true}) }()
 	// Wait until the fetch is registered, then collect.
 	deadline := time.After(10 * time.Second)
 	tick := time.NewTicker(time.Millisecond)
@@ -217,6 +217,31 @@ func TestGetFromPeerReportsProgress(t *testing.T) {
 	}
 	if total != int64(len(data)) || done != total {
 		t.Fatalf("total %d, progress %d, want both %d", total, done, len(data))
+	}
+}
+
+// TestPinFromPeerReportsProgress: a recursive pin that fetches from a
+// peer reports the DAG's size, then progress adding up to it, and pins.
+func TestPinFromPeerReportsProgress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := startPair(t, ctx, Options{})
+	_, root := addRandom(t, ctx, a, 2<<20+9, 4)
+	info, err := unixfs.Stat(ctx, a.Node().Store(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, done int64
+	opt := dag.PinOptions{Recursive: true, Total: func(n int64) { total = n }, Progress: func(n int64) { done += n }}
+	if err := newBackend(b.Node(), b.Swarm()).PinAdd(ctx, root, opt); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(info.CumulativeSize); total != want || done != want {
+		t.Fatalf("total %d, progress %d, want both %d", total, done, want)
+	}
+	pins, err := b.Node().Store().Pins(ctx)
+	if err != nil || len(pins) != 1 || !pins[0].Cid.Equals(root) {
+		t.Fatalf("pins %v (%v), want %s", pins, err, root)
 	}
 }
 

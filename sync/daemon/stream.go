@@ -74,18 +74,20 @@ func (a *arrivals) wait(c cid.Cid) (arrived, ended <-chan struct{}, ok bool) {
 	return ch, a.ended, true
 }
 
-// arrivingSink stores what a streaming fetch brings, serves it to peers
-// meanwhile (it is a PublicStoreSink), and wakes readers waiting for it.
-type arrivingSink struct {
+// notifyingSink is a PublicStoreSink (so it serves what it took to peers
+// while its fetch runs) that calls stored after each block it stores: a
+// streaming fetch wakes the readers waiting for the block, a pin counts
+// its progress.
+type notifyingSink struct {
 	*swarm.PublicStoreSink
-	a *arrivals
+	stored func(c cid.Cid, n int)
 }
 
-func (s arrivingSink) Put(ctx context.Context, c cid.Cid, data []byte) error {
+func (s *notifyingSink) Put(ctx context.Context, c cid.Cid, data []byte) error {
 	if err := s.PublicStoreSink.Put(ctx, c, data); err != nil {
 		return err
 	}
-	s.a.arrived(c)
+	s.stored(c, len(data))
 	return nil
 }
 
@@ -99,7 +101,8 @@ func (b *backend) stream(ctx context.Context, c cid.Cid) {
 	b.arr.start()
 	go func() {
 		defer b.arr.end()
-		err := b.fetch(ctx, c, arrivingSink{&swarm.PublicStoreSink{Store: b.Store()}, b.arr})
+		sink := &notifyingSink{&swarm.PublicStoreSink{Store: b.Store()}, func(c cid.Cid, _ int) { b.arr.arrived(c) }}
+		err := b.fetch(ctx, c, sink)
 		if err != nil && ctx.Err() == nil {
 			b.log.Info("streaming fetch", "cid", c, "err", err)
 		}

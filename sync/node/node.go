@@ -93,9 +93,9 @@ func (n *Node) Ls(ctx context.Context, p string) ([]unixfs.Link, error) {
 }
 
 // PinAdd pins c. A recursive pin needs every block of the DAG present.
-func (n *Node) PinAdd(ctx context.Context, c cid.Cid, recursive bool) error {
+func (n *Node) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) error {
 	mode := store.PinDirect
-	if recursive {
+	if opt.Recursive {
 		mode = store.PinRecursive
 		err := unixfs.Walk(ctx, n.store, c, func(cid.Cid, []byte) error { return nil })
 		if err != nil {

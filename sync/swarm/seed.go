@@ -13,6 +13,9 @@ import (
 // serves its blocks to any peer that asks, as a BitTorrent client serves
 // the pieces it has while it downloads: content fetched by CID is public.
 // A sink of private blocks (folder sync) must not be a Seeder.
+//
+// The swarm keeps the Seeders of running fetches in a set: a Seeder must
+// be comparable, as a pointer is.
 type Seeder interface {
 	Sink
 	// HasBlock reports whether GetBlock can return c.
