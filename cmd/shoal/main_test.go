@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,9 +42,27 @@ type result struct {
 	code           int
 }
 
+// statSources stats every Go file and go.mod/go.sum of the module, once:
+// go test caches a passing run by the files the test consulted, and the
+// binary these tests run is built from those, by another process that the
+// cache does not see. Without this a change to the daemon could leave a
+// stale pass of these tests in the cache.
+var statSources = sync.OnceFunc(func() {
+	filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if strings.HasSuffix(p, ".go") || d.Name() == "go.mod" || d.Name() == "go.sum" {
+			os.Stat(p)
+		}
+		return nil
+	})
+})
+
 // shoal runs the binary with home and args, feeding stdin.
 func shoal(t *testing.T, home string, stdin []byte, args ...string) result {
 	t.Helper()
+	statSources()
 	// A command that hangs fails its test, instead of the whole run at
 	// go test's 10-minute timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
