@@ -23,7 +23,6 @@ type backend struct {
 	*node.Node
 	swarm   *swarm.Swarm
 	content *contentRouter // nil: no content routing (no DHT)
-	arr     *arrivals      // blocks of streaming fetches, for readers waiting on them
 	log     *slog.Logger
 
 	mu       sync.Mutex
@@ -31,7 +30,7 @@ type backend struct {
 }
 
 func newBackend(n *node.Node, s *swarm.Swarm) *backend {
-	b := &backend{Node: n, swarm: s, fetching: make(map[cid.Cid]int), arr: newArrivals(), log: slog.New(slog.DiscardHandler)}
+	b := &backend{Node: n, swarm: s, fetching: make(map[cid.Cid]int), log: slog.New(slog.DiscardHandler)}
 	// Garbage collection keeps what fetches under way have stored so far.
 	n.Store().AddRoots("fetching", func(context.Context) ([]cid.Cid, error) {
 		b.mu.Lock()
@@ -155,8 +154,7 @@ func (b *backend) Cat(ctx context.Context, p string, w io.Writer) error {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	b.stream(sctx, c)
-	r, err := unixfs.NewFileReader(ctx, arrivingGetter{b}, c)
+	r, err := unixfs.NewFileReader(ctx, b.stream(sctx, c), c)
 	if err != nil {
 		return fmt.Errorf("cat %s: %w", p, err)
 	}

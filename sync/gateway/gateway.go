@@ -166,24 +166,35 @@ func (h *Handler) classify(c cid.Cid, err error) error {
 }
 
 // needWhole makes the DAG under c available before a response is sent
-// from it: a Streamer starts fetching it for the request's lifetime,
-// another Source is asked for all of it within the whole-DAG timeout.
-func (h *Handler) needWhole(ctx context.Context, r *http.Request, c cid.Cid) error {
+// from it, and returns the getter to read it with: a Streamer starts
+// fetching it for the request's lifetime and its getter waits for each
+// block; another Source is asked for all of it within the whole-DAG
+// timeout.
+func (h *Handler) needWhole(ctx context.Context, r *http.Request, c cid.Cid) (needGetter, error) {
 	if s, ok := h.src.(Streamer); ok {
-		if err := s.Stream(r.Context(), c); err != nil {
-			return h.classify(c, err)
+		g, err := s.Stream(r.Context(), c)
+		if err != nil {
+			return needGetter{}, h.classify(c, err)
 		}
-		return nil
+		return needGetter{h: h, first: g}, nil
 	}
-	return h.need(ctx, c, true)
+	return needGetter{h: h}, h.need(ctx, c, true)
 }
 
-// needGetter reads blocks from the source, asking it for each block it
-// does not have yet, within the handler's timeout.
-type needGetter struct{ h *Handler }
+// needGetter reads blocks from the source (or first, if set, a Streamer's
+// getter), asking the source for each block it does not have yet, within
+// the handler's timeout.
+type needGetter struct {
+	h     *Handler
+	first unixfs.Getter
+}
 
 func (g needGetter) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
-	data, err := g.h.src.Get(ctx, c)
+	get := g.h.src.Get
+	if g.first != nil {
+		get = g.first.Get
+	}
+	data, err := get(ctx, c)
 	if !errors.Is(err, store.ErrNotFound) {
 		return data, err
 	}

@@ -490,3 +490,68 @@ func TestRangeReadsFewBlocks(t *testing.T) {
 	}
 	t.Logf("a 101-byte range of a 400-leaf file read %d blocks", src.gets)
 }
+
+// streamSource is a Local that is a Streamer, counting its streams; its
+// stream's getter counts the blocks read through it.
+type streamSource struct {
+	Local
+	mu              sync.Mutex
+	streams, viaGet int
+}
+
+func (s *streamSource) Stream(ctx context.Context, c cid.Cid) (unixfs.Getter, error) {
+	s.mu.Lock()
+	s.streams++
+	s.mu.Unlock()
+	return getterFunc(func(ctx context.Context, c cid.Cid) ([]byte, error) {
+		s.mu.Lock()
+		s.viaGet++
+		s.mu.Unlock()
+		return s.Local.Get(ctx, c)
+	}), nil
+}
+
+type getterFunc func(ctx context.Context, c cid.Cid) ([]byte, error)
+
+func (f getterFunc) Get(ctx context.Context, c cid.Cid) ([]byte, error) { return f(ctx, c) }
+
+// TestStreamer: a whole GET of a file or a CAR reads through a Streamer's
+// stream; a range or a HEAD does not start one (a range fetches only its
+// own blocks).
+func TestStreamer(t *testing.T) {
+	fx := openFixture(t)
+	big := fx.files["docs/big.bin"]
+	p := "/ipfs/" + fx.pinned.String() + "/docs/big.bin"
+	tests := []struct {
+		name    string
+		method  string
+		q       string
+		hdr     map[string]string
+		status  int
+		streams int
+	}{
+		{"whole GET", "GET", "", nil, 200, 1},
+		{"CAR", "GET", "format=car", nil, 200, 1},
+		{"range", "GET", "", map[string]string{"Range": "bytes=10-20"}, 206, 0},
+		{"HEAD", "HEAD", "", nil, 200, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &streamSource{Local: Local{Store: fx.st}}
+			srv := httptest.NewServer(New(src, Options{}))
+			defer srv.Close()
+			got := get(t, srv, tc.method, p, tc.q, tc.hdr)
+			if got.status != tc.status {
+				t.Fatalf("status %d, want %d", got.status, tc.status)
+			}
+			if tc.name == "whole GET" && !bytes.Equal(got.body, big) {
+				t.Fatalf("%d bytes differ from the file's %d", len(got.body), len(big))
+			}
+			src.mu.Lock()
+			defer src.mu.Unlock()
+			if src.streams != tc.streams || (tc.streams > 0 && src.viaGet == 0) {
+				t.Fatalf("%d streams, %d blocks read through them; want %d streams", src.streams, src.viaGet, tc.streams)
+			}
+		})
+	}
+}

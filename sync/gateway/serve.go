@@ -65,9 +65,12 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if r.Method == http.MethodGet {
-		// A HEAD needs only what sniffing the type reads, fetched lazily.
-		if err := h.needWhole(ctx, r, c); err != nil {
+	// A HEAD needs only what sniffing the type reads, and a range only its
+	// own blocks: both fetch lazily, block by block. A whole GET gets the
+	// DAG first, or streams it from a Streamer.
+	if r.Method == http.MethodGet && r.Header.Get("Range") == "" {
+		var err error
+		if g, err = h.needWhole(ctx, r, c); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -103,7 +106,7 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	// A HEAD only learns whether the root is there.
 	err := h.need(ctx, c, false)
 	if err == nil && r.Method == http.MethodGet {
-		err = h.needWhole(ctx, r, c)
+		g, err = h.needWhole(ctx, r, c)
 	}
 	if err != nil {
 		h.fail(w, r, err)

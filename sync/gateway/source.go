@@ -27,11 +27,11 @@ type Source interface {
 
 // Streamer is a Source that can fetch a whole DAG while the response is
 // sent: Stream starts fetching what of the DAG under c is missing, for as
-// long as ctx (the request's) lasts, and returns without waiting for it;
-// Get then waits for blocks still to come. A Source that is not a
-// Streamer gets Need(whole) before a file or CAR response starts.
+// long as ctx (the request's) lasts, and returns at once a Getter that
+// waits for that fetch's blocks. A Source that is not a Streamer gets
+// Need(whole) before a whole file or CAR response starts.
 type Streamer interface {
-	Stream(ctx context.Context, c cid.Cid) error
+	Stream(ctx context.Context, c cid.Cid) (unixfs.Getter, error)
 }
 
 // Local is a Source over the blocks a store holds. It never fetches: Need
