@@ -57,9 +57,11 @@ func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) erro
 		}
 		b.mu.Unlock()
 	}()
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go b.content.search(sctx, root)
+	if b.content != nil {
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go b.content.search(sctx, root)
+	}
 	return b.swarm.Fetch(ctx, root, sink)
 }
 
@@ -109,11 +111,26 @@ func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
 		}
 		return err
 	}
+	return b.completeDAG(ctx, c, nil, nil)
+}
+
+// completeDAG fetches from peers what the store lacks of the DAG under c.
+// Once c's node is here, total (if set) is told the DAG's cumulative size;
+// progress (if set) is told the size of each block the fetch passes on.
+func (b *backend) completeDAG(ctx context.Context, c cid.Cid, total, progress func(n int64)) error {
+	st := b.Store()
 	missing, err := dag.Missing(ctx, st, c)
 	if err != nil || !missing {
 		return err
 	}
-	return b.fetch(ctx, c, &swarm.PublicStoreSink{Store: st})
+	if info, err := unixfs.Stat(ctx, st, c); err == nil && total != nil {
+		total(int64(info.CumulativeSize))
+	}
+	return b.fetch(ctx, c, &notifyingSink{&swarm.PublicStoreSink{Store: st}, func(_ cid.Cid, n int) {
+		if progress != nil {
+			progress(int64(n))
+		}
+	}})
 }
 
 // errGotNode ends a fetch that only wanted its root.
@@ -216,22 +233,8 @@ func (b *backend) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) err
 		return err
 	}
 	if opt.Recursive {
-		missing, err := dag.Missing(ctx, b.Store(), c)
-		if err != nil {
+		if err := b.completeDAG(ctx, c, opt.Total, opt.Progress); err != nil {
 			return err
-		}
-		if missing {
-			if info, err := unixfs.Stat(ctx, b.Store(), c); err == nil && opt.Total != nil {
-				opt.Total(int64(info.CumulativeSize))
-			}
-			sink := &notifyingSink{&swarm.PublicStoreSink{Store: b.Store()}, func(_ cid.Cid, n int) {
-				if opt.Progress != nil {
-					opt.Progress(int64(n))
-				}
-			}}
-			if err := b.fetch(ctx, c, sink); err != nil {
-				return err
-			}
 		}
 	}
 	if err := b.Node.PinAdd(ctx, c, opt); err != nil {
