@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -267,6 +268,11 @@ func TestGetThroughDHT(t *testing.T) {
 	root := strings.TrimSpace(ok(t, a.home, "add", "-Q", src))
 	out := filepath.Join(t.TempDir(), "got.bin")
 	ok(t, b.home, "get", root, "-o", out)
+	// a announced the root it pinned: a DHT lookup by CID finds it.
+	provs := ok(t, t.TempDir(), "dht", "providers", root, "--bootstrap", a.dht, "--listen", "127.0.0.1:0")
+	if !slices.Contains(strings.Fields(provs), a.listen) {
+		t.Fatalf("dht providers printed %q, want a's address %s", provs, a.listen)
+	}
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("b's copy differs from the original (%v)", err)
 	}

@@ -18,9 +18,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/dht/bencode"
 	"github.com/shoal-sync/shoal/dht/nodeid"
+	"github.com/shoal-sync/shoal/discovery/providers"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/daemon"
 )
@@ -39,6 +42,7 @@ const dhtUsage = `usage: shoal dht SUBCOMMAND [flags] [args]
   ping ADDR                                    ask a node for its ID
   find-node HEX40 --bootstrap ADDR             print the 8 closest nodes to HEX40
   get-peers HEX40 --bootstrap ADDR             print peers of an infohash, one IP:PORT a line
+  providers CID --bootstrap ADDR               print the peers that announced CID (daemons announce their pins)
   announce HEX40 --port N --bootstrap ADDR     announce a peer on port N
   put [--key FILE | --seed HEX64] [--salt S] [--seq N] [--cas N] VALUE --bootstrap ADDR
                                                store a BEP 44 item (immutable without a key)
@@ -75,6 +79,8 @@ func dhtMain(ctx context.Context, home string, args []string, stdout, stderr io.
 		run = c.findNode
 	case "get-peers":
 		run = c.getPeers
+	case "providers":
+		run = c.providers
 	case "announce":
 		fs.IntVar(&c.port, "port", 0, "port to announce")
 		fs.BoolVar(&c.impliedPort, "implied-port", false, "announce the DHT socket's port instead")
@@ -330,6 +336,32 @@ func (c *dhtCmd) getPeers(ctx context.Context, fs *flag.FlagSet) error {
 	}
 	defer s.Close()
 	peers, st, err := s.GetPeers(ctx, ih)
+	if err != nil {
+		return err
+	}
+	for _, p := range peers {
+		fmt.Fprintln(c.stdout, p)
+	}
+	c.stats(st)
+	return nil
+}
+
+// providers prints the peers that announced a CID under its provider key.
+func (c *dhtCmd) providers(ctx context.Context, fs *flag.FlagSet) error {
+	a, err := c.args(fs, 1, "CID")
+	if err != nil {
+		return err
+	}
+	id, err := cid.Decode(a[0])
+	if err != nil {
+		return fmt.Errorf("dht providers: %q: %w", a[0], err)
+	}
+	s, err := c.start(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	peers, st, err := s.GetPeers(ctx, providers.Key(id))
 	if err != nil {
 		return err
 	}
