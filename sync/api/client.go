@@ -79,12 +79,17 @@ func responseError(resp *http.Response) error {
 	return &RemoteError{Status: resp.StatusCode, Msg: eb.Error}
 }
 
-func (c *Client) callJSON(ctx context.Context, endpoint string, in, out any) error {
+// postJSON posts in, as JSON, to endpoint.
+func (c *Client) postJSON(ctx context.Context, endpoint string, in any) (*http.Response, error) {
 	b, err := json.Marshal(in)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	resp, err := c.do(ctx, endpoint, bytes.NewReader(b), "application/json")
+	return c.do(ctx, endpoint, bytes.NewReader(b), "application/json")
+}
+
+func (c *Client) callJSON(ctx context.Context, endpoint string, in, out any) error {
+	resp, err := c.postJSON(ctx, endpoint, in)
 	if err != nil {
 		return err
 	}
@@ -102,11 +107,7 @@ func (c *Client) callJSON(ctx context.Context, endpoint string, in, out any) err
 // stream copies a streamed reply to w and reports an error the daemon
 // sent in the trailer.
 func (c *Client) stream(ctx context.Context, endpoint string, in any, w io.Writer) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(ctx, endpoint, bytes.NewReader(b), "application/json")
+	resp, err := c.postJSON(ctx, endpoint, in)
 	if err != nil {
 		return err
 	}
@@ -132,11 +133,7 @@ func (c *Client) Add(ctx context.Context, paths []string, opt dag.AddOptions, fn
 		abs[i] = a
 	}
 	req := AddRequest{Paths: abs, Chunker: opt.Chunker.String(), NoCopy: opt.NoCopy, Pin: opt.Pin, Hidden: opt.Hidden}
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.do(ctx, "add", bytes.NewReader(b), "application/json")
+	resp, err := c.postJSON(ctx, "add", req)
 	if err != nil {
 		return nil, err
 	}
@@ -212,11 +209,7 @@ func (c *Client) Get(ctx context.Context, p, out string, opt dag.GetOptions) err
 // progressCall calls an endpoint that replies with Total and Progress
 // events and ends with Done or Error (get, pin/add), passing them on.
 func (c *Client) progressCall(ctx context.Context, endpoint string, in any, total, progress func(int64)) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(ctx, endpoint, bytes.NewReader(b), "application/json")
+	resp, err := c.postJSON(ctx, endpoint, in)
 	if err != nil {
 		return err
 	}

@@ -65,9 +65,6 @@ func (r *contentRouter) kick() {
 // after 2, 4, 8 ... up to researchMax seconds, until ctx ends (the fetch
 // is done): a provider may announce after the fetch began.
 func (r *contentRouter) search(ctx context.Context, c cid.Cid) {
-	if r == nil {
-		return
-	}
 	wait := time.Duration(0)
 	if len(r.d.swarm.Peers()) > 0 {
 		wait = searchDelay
