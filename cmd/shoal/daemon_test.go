@@ -28,8 +28,15 @@ type daemonProc struct {
 // addresses and waits until it prints its addresses.
 func startDaemon(t *testing.T, args ...string) *daemonProc {
 	t.Helper()
-	home := t.TempDir()
-	cmd := exec.Command(shoalBin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"}, args...)...)
+	return startDaemonAt(t, t.TempDir(), args...)
+}
+
+// startDaemonAt starts `shoal daemon` on home. mDNS is off: a test sends
+// no multicast on this machine's interfaces (the mDNS tests run in
+// network namespaces of their own).
+func startDaemonAt(t *testing.T, home string, args ...string) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(shoalBin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-mdns"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func commands() []command {
 		{"init", "init                       create the home (key, store)", cmdInit},
 		{"id", "id                         print the node ID and listen addresses", cmdID},
 		{"daemon", "daemon [flags]             run the node: peers, swarm, DHT, local API", cmdDaemon},
-		{"peers", "peers                      list connected peers (needs a daemon)", cmdPeers},
+		{"peers", "peers [add|rm ADDR]        list connected peers and candidates; add or remove a static peer (needs a daemon)", cmdPeers},
 		{"add", "add [flags] PATH...        add files or directories, print their CIDs", cmdAdd},
 		{"cat", "cat CID[/path]             write a file to stdout", cmdCat},
 		{"get", "get [-o OUT] [--force] CID[/path]  write a file or tree to disk", cmdGet},

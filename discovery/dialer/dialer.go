@@ -229,8 +229,7 @@ func (r *runner) save(ctx context.Context, addr string, now time.Time) {
 	if r.d.opt.Store == nil || e == nil {
 		return
 	}
-	_, static := e.sources[Static]
-	rec := Record{Addr: addr, ID: e.id, LastOK: now, Static: static}
+	rec := Record{Addr: addr, ID: e.id, LastOK: now, Static: e.kept}
 	if err := r.d.opt.Store.SavePeer(ctx, rec); err != nil {
 		r.d.log.Warn("remember peer", "addr", addr, "err", err)
 	}
@@ -291,12 +290,13 @@ func (d *Dialer) AddStatic(ctx context.Context, addr string, id identity.NodeID)
 	errc := make(chan error, 1)
 	if !d.do(func(r *runner) {
 		r.t.add(time.Now(), Candidate{Addr: addr, ID: id, Source: Static})
+		e := r.t.entries[normAddr(addr)]
+		if e == nil {
+			errc <- fmt.Errorf("add peer %s: it is this node", addr)
+			return
+		}
+		e.kept = true
 		if d.opt.Store != nil {
-			e := r.t.entries[normAddr(addr)]
-			if e == nil {
-				errc <- fmt.Errorf("add peer %s: it is this node", addr)
-				return
-			}
 			errc <- d.opt.Store.SavePeer(ctx, Record{Addr: e.addr, ID: e.id, LastOK: e.lastOK, Static: true})
 			return
 		}
@@ -316,6 +316,7 @@ func (d *Dialer) RemoveStatic(ctx context.Context, addr string) error {
 			errc <- fmt.Errorf("remove peer %s: not a peer of this node", addr)
 			return
 		}
+		r.t.entries[addr].kept = false
 		r.t.remove(Static, addr)
 		r.t.remove(Remembered, addr)
 		if d.opt.Store != nil {

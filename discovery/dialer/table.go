@@ -53,6 +53,7 @@ type entry struct {
 	lastErr string
 	dialing bool
 	self    bool
+	kept    bool // a static peer added at run time: stored as static
 	added   time.Time
 }
 
@@ -144,8 +145,11 @@ func (t *table) restore(now time.Time, addr string, id identity.NodeID, lastOK t
 		src = Static
 	}
 	t.add(now, Candidate{Addr: addr, ID: id, Source: src})
-	if e := t.entries[normAddr(addr)]; e != nil && lastOK.After(e.lastOK) {
-		e.lastOK = lastOK
+	if e := t.entries[normAddr(addr)]; e != nil {
+		e.kept = e.kept || static
+		if lastOK.After(e.lastOK) {
+			e.lastOK = lastOK
+		}
 	}
 }
 

@@ -318,6 +318,11 @@ func (c *Client) Stat(ctx context.Context) (store.Stats, error) {
 	return st, err
 }
 
+// CallWith invokes a daemon-only JSON endpoint with in as its request.
+func (c *Client) CallWith(ctx context.Context, endpoint string, in, out any) error {
+	return c.callJSON(ctx, endpoint, in, out)
+}
+
 // Call invokes one of the daemon-only JSON endpoints ("id", "peers") and
 // decodes its reply into out.
 func (c *Client) Call(ctx context.Context, endpoint string, out any) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-sync/shoal/dht"
+	"github.com/shoal-sync/shoal/discovery/dialer"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/gateway"
@@ -54,8 +55,13 @@ type Options struct {
 	// mainline DHT (its routers are added to Bootstrap by the caller).
 	Bootstrap []netip.AddrPort
 	Global    bool
-	Version   string
-	Logger    *slog.Logger
+	// MDNS advertises the node and finds peers on the LAN.
+	MDNS bool
+	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
+	// announce to and find peers through.
+	Trackers []string
+	Version  string
+	Logger   *slog.Logger
 }
 
 // Daemon is a running node.
@@ -68,7 +74,7 @@ type Daemon struct {
 	dht     *dht.Server
 	apiLn   net.Listener
 	http    *http.Server
-	dialer  *dialer
+	dialer  *dialer.Dialer
 	content *contentRouter // nil without a DHT
 
 	cancel context.CancelFunc
@@ -125,7 +131,9 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 			return nil, err
 		}
 	}
-	d.dialer = newDialer(d)
+	if err := d.startDialer(ctx); err != nil {
+		return nil, err
+	}
 	if d.dht != nil {
 		d.content = d.startContentRouting(ctx)
 	}
@@ -133,13 +141,6 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	d.goRun(func() error { return d.acceptLoop(ctx) })
-	for _, p := range opt.Peers {
-		addr, err := transport.ParseAddr(p)
-		if err != nil {
-			return nil, fmt.Errorf("peer %q: %w", p, err)
-		}
-		d.dialer.keep(ctx, addr)
-	}
 	if err := d.writeAddrs(); err != nil {
 		return nil, err
 	}
@@ -250,7 +251,8 @@ func (d *Daemon) startAPI() error {
 		}, gateway.Options{Logger: gwLog}),
 		Metrics: m,
 		Info:    func(context.Context) (any, error) { return d.Info(), nil },
-		Peers:   func(context.Context) (any, error) { return d.Peers(), nil },
+		Peers:   func(context.Context) (any, error) { return d.PeerInfos(), nil },
+		Methods: d.discoveryMethods(),
 		Bans:    func(context.Context) (any, error) { return d.swarm.Bans(), nil },
 		DHTTable: func(context.Context) (any, error) {
 			if d.dht == nil {

@@ -1,0 +1,161 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/shoal-sync/shoal/discovery/dialer"
+	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/transport"
+)
+
+// startDialer starts the one dialer every discovery source feeds, fed
+// the swarm's connects and drops, with the --peer addresses as static
+// candidates.
+func (d *Daemon) startDialer(ctx context.Context) error {
+	id := d.node.Identity()
+	d.dialer = dialer.New(dialer.Options{
+		Self:        id.ID(),
+		Dial:        d.dialPeer,
+		Store:       peerStore{kv: d.node.Store().(*badgerstore.Store).KV("peers")},
+		MaxPeers:    d.opt.MaxPeers,
+		BannedUntil: d.swarm.BannedUntil,
+		Logger:      d.log.With("part", "dialer"),
+	})
+	evs, stop := d.swarm.SubscribePeers()
+	d.goRun(func() error {
+		defer stop()
+		for ev := range evs {
+			d.dialer.Event(dialer.Event{Connected: ev.Connected, ID: ev.ID, Addr: ev.Addr, Outbound: ev.Outbound, ListenAddrs: ev.ListenAddrs})
+		}
+		return nil
+	})
+	d.goRun(func() error { return d.dialer.Run(ctx) })
+	for _, p := range d.opt.Peers {
+		addr, err := transport.ParseAddr(p)
+		if err != nil {
+			return fmt.Errorf("peer %q: %w", p, err)
+		}
+		d.dialer.Add(dialer.Candidate{Addr: addr.HostPort, ID: addr.ID, Source: dialer.Static})
+	}
+	return nil
+}
+
+// dialPeer connects to a candidate and hands the connection to the swarm.
+// Static peers are protected: the swarm never lets them go as idle.
+func (d *Daemon) dialPeer(ctx context.Context, a dialer.Attempt) (identity.NodeID, error) {
+	conn, err := transport.Dial(ctx, transport.PeerAddr{ID: a.ID, HostPort: a.Addr}, d.node.Identity())
+	if errors.Is(err, transport.ErrSelf) {
+		return d.node.Identity().ID(), fmt.Errorf("%w: %w", dialer.ErrSelf, err)
+	}
+	if err != nil {
+		return identity.NodeID{}, err
+	}
+	id := conn.RemoteID()
+	if a.Source == dialer.Static {
+		d.swarm.Protect(id)
+	}
+	if err := d.swarm.AddConn(conn); err != nil && !errors.Is(err, swarm.ErrDuplicatePeer) {
+		return id, err
+	}
+	return id, nil
+}
+
+// PeerInfo is a connected peer as `shoal peers` shows it.
+type PeerInfo struct {
+	swarm.PeerStats
+	Source dialer.Source `json:"Source"`
+}
+
+// PeerInfos returns the connected peers with how each was found.
+func (d *Daemon) PeerInfos() []PeerInfo {
+	src := d.dialer.Sources()
+	var out []PeerInfo
+	for _, p := range d.swarm.Peers() {
+		s, ok := src[p.ID]
+		if !ok {
+			s = dialer.Inbound
+		}
+		out = append(out, PeerInfo{PeerStats: p, Source: s})
+	}
+	return out
+}
+
+// PeerAddRequest is the body of /api/v0/peers/add and /api/v0/peers/rm.
+type PeerAddRequest struct {
+	Addr string `json:"addr"`
+}
+
+// discoveryMethods are the API endpoints of discovery.
+func (d *Daemon) discoveryMethods() map[string]func(context.Context, json.RawMessage) (any, error) {
+	parse := func(in json.RawMessage) (transport.PeerAddr, error) {
+		var req PeerAddRequest
+		if err := json.Unmarshal(in, &req); err != nil {
+			return transport.PeerAddr{}, fmt.Errorf("bad request body: %w", err)
+		}
+		return transport.ParseAddr(req.Addr)
+	}
+	return map[string]func(context.Context, json.RawMessage) (any, error){
+		"peers/candidates": func(context.Context, json.RawMessage) (any, error) {
+			return d.dialer.Candidates(), nil
+		},
+		"peers/add": func(ctx context.Context, in json.RawMessage) (any, error) {
+			a, err := parse(in)
+			if err != nil {
+				return nil, err
+			}
+			return struct{}{}, d.dialer.AddStatic(ctx, a.HostPort, a.ID)
+		},
+		"peers/rm": func(ctx context.Context, in json.RawMessage) (any, error) {
+			a, err := parse(in)
+			if err != nil {
+				return nil, err
+			}
+			return struct{}{}, d.dialer.RemoveStatic(ctx, a.HostPort)
+		},
+	}
+}
+
+// peerStore keeps the dialer's addresses in the node's database, one key
+// an address.
+type peerStore struct {
+	kv *badgerstore.KV
+}
+
+func (s peerStore) LoadPeers(ctx context.Context) ([]dialer.Record, error) {
+	var out []dialer.Record
+	err := s.kv.Iterate(ctx, nil, func(k, v []byte) error {
+		var r dialer.Record
+		if err := json.Unmarshal(v, &r); err != nil || r.Addr != string(k) {
+			return nil // a record we cannot read is skipped, not fatal
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load peers: %w", err)
+	}
+	return out, nil
+}
+
+func (s peerStore) SavePeer(ctx context.Context, r dialer.Record) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := s.kv.Put(ctx, []byte(r.Addr), v); err != nil {
+		return fmt.Errorf("save peer %s: %w", r.Addr, err)
+	}
+	return nil
+}
+
+func (s peerStore) DeletePeer(ctx context.Context, addr string) error {
+	if err := s.kv.Delete(ctx, []byte(addr)); err != nil {
+		return fmt.Errorf("forget peer %s: %w", addr, err)
+	}
+	return nil
+}
