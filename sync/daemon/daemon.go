@@ -134,6 +134,9 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 	if err := d.startDialer(ctx); err != nil {
 		return nil, err
 	}
+	if opt.MDNS {
+		d.startMDNS(ctx)
+	}
 	if d.dht != nil {
 		d.content = d.startContentRouting(ctx)
 	}

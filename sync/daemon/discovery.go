@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/shoal-sync/shoal/discovery/dialer"
+	"github.com/shoal-sync/shoal/discovery/mdns"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/swarm"
 	"github.com/shoal-sync/shoal/sync/transport"
+	"github.com/shoal-sync/shoal/sync/wire"
 )
 
 // startDialer starts the one dialer every discovery source feeds, fed
@@ -43,6 +46,30 @@ func (d *Daemon) startDialer(ctx context.Context) error {
 		d.dialer.Add(dialer.Candidate{Addr: addr.HostPort, ID: addr.ID, Source: dialer.Static})
 	}
 	return nil
+}
+
+// startMDNS advertises the node on the LAN and hands the peers found
+// there to the dialer, with the node ID their TXT record names as the one
+// expected: a certificate of another node is refused.
+func (d *Daemon) startMDNS(ctx context.Context) {
+	port := d.ln.Addr().(*net.TCPAddr).Port
+	udp := 0
+	if d.dht != nil {
+		udp = d.dht.Addr().(*net.UDPAddr).Port
+	}
+	d.goRun(func() error {
+		return mdns.Run(ctx, mdns.Options{
+			Self: d.node.Identity().ID(), Port: port, UDPPort: udp, Version: wire.ProtocolMajor,
+			Found: func(p mdns.Peer) {
+				cands := make([]dialer.Candidate, len(p.Addrs))
+				for i, a := range p.Addrs {
+					cands[i] = dialer.Candidate{Addr: a.String(), ID: p.ID, Source: dialer.MDNS, TTL: p.TTL}
+				}
+				d.dialer.Add(cands...)
+			},
+			Logger: d.log.With("part", "mdns"),
+		})
+	})
 }
 
 // dialPeer connects to a candidate and hands the connection to the swarm.
