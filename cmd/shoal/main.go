@@ -47,6 +47,7 @@ func commands() []command {
 		{"export", "export [-o FILE] CID       write a CAR v1 of a DAG", cmdExport},
 		{"import", "import FILE.car|-          read a CAR v1, verify it, pin its roots", cmdImport},
 		{"stat", "stat                       store size, blocks, pins", cmdStat},
+		{"tracker", "tracker [--listen ADDR]    run a small BitTorrent tracker (UDP and HTTP) for peers to meet at", cmdTracker},
 		{"dht", "dht SUBCOMMAND ...         run or query the DHT (serve, ping, find-node, get-peers, announce, put, get, table)", cmdDHT},
 	}
 }

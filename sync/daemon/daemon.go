@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/discovery/dialer"
+	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/gateway"
@@ -60,8 +61,12 @@ type Options struct {
 	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
 	// announce to and find peers through.
 	Trackers []string
-	Version  string
-	Logger   *slog.Logger
+	// FolderKeys, if set, returns the folders' rendezvous keys of the
+	// current UTC day, announced to the trackers beside the pins'
+	// provider keys (set by the folder engine).
+	FolderKeys func(ctx context.Context) ([][20]byte, error)
+	Version    string
+	Logger     *slog.Logger
 }
 
 // Daemon is a running node.
@@ -76,6 +81,8 @@ type Daemon struct {
 	http    *http.Server
 	dialer  *dialer.Dialer
 	content *contentRouter // nil without a DHT
+	backend *backend
+	tracker *tracker.Announcer // nil without --tracker
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -142,6 +149,11 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 	}
 	if err := d.startAPI(); err != nil {
 		return nil, err
+	}
+	if len(opt.Trackers) > 0 {
+		if err := d.startTrackers(ctx); err != nil {
+			return nil, err
+		}
 	}
 	d.goRun(func() error { return d.acceptLoop(ctx) })
 	if err := d.writeAddrs(); err != nil {
@@ -243,6 +255,7 @@ func (d *Daemon) startAPI() error {
 	}
 	b := newBackend(d.node, d.swarm)
 	b.content = d.content
+	d.backend = b
 	b.log = d.log.With("part", "api")
 	st := d.node.Store()
 	gwLog := d.log.With("part", "gateway")

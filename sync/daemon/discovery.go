@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"time"
 
 	"github.com/shoal-sync/shoal/discovery/dialer"
 	"github.com/shoal-sync/shoal/discovery/mdns"
+	"github.com/shoal-sync/shoal/discovery/providers"
+	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/swarm"
@@ -70,6 +74,74 @@ func (d *Daemon) startMDNS(ctx context.Context) {
 			Logger: d.log.With("part", "mdns"),
 		})
 	})
+}
+
+// startTrackers keeps the pins' provider keys, the roots of fetches under
+// way and the folders' rendezvous keys announced to every --tracker, and
+// hands the peers they return to the dialer.
+func (d *Daemon) startTrackers(ctx context.Context) error {
+	for _, u := range d.opt.Trackers {
+		if err := tracker.CheckURL(u); err != nil {
+			return err
+		}
+	}
+	d.tracker = tracker.NewAnnouncer(tracker.AnnouncerOptions{
+		URLs:   d.opt.Trackers,
+		Port:   uint16(d.ln.Addr().(*net.TCPAddr).Port),
+		Keys:   d.trackerKeys,
+		Rescan: trackerRescan,
+		Found: func(_ [20]byte, peers []netip.AddrPort, ttl time.Duration) {
+			cands := make([]dialer.Candidate, len(peers))
+			for i, p := range peers {
+				cands[i] = dialer.Candidate{Addr: p.String(), Source: dialer.Tracker, TTL: ttl}
+			}
+			d.dialer.Add(cands...)
+		},
+		Logger: d.log.With("part", "tracker"),
+	})
+	d.backend.onFetch = d.tracker.Kick
+	d.goRun(func() error {
+		d.tracker.Run(ctx)
+		return nil
+	})
+	return nil
+}
+
+// trackerRescan is how often the keys announced to trackers are read
+// again (new pins); a fetch that starts asks at once.
+const trackerRescan = 5 * time.Second
+
+// trackerKeys are the keys announced to trackers: every pin's and every
+// fetch's provider key, and the folders' rendezvous keys.
+func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
+	pins, err := d.node.Store().Pins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[[20]byte]bool)
+	var keys [][20]byte
+	add := func(k [20]byte) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, p := range pins {
+		add(providers.Key(p.Cid))
+	}
+	for _, c := range d.backend.fetchingRoots() {
+		add(providers.Key(c))
+	}
+	if d.opt.FolderKeys != nil {
+		fk, err := d.opt.FolderKeys(ctx)
+		if err != nil {
+			return keys, fmt.Errorf("folder rendezvous keys: %w", err)
+		}
+		for _, k := range fk {
+			add(k)
+		}
+	}
+	return keys, nil
 }
 
 // dialPeer connects to a candidate and hands the connection to the swarm.
