@@ -109,7 +109,10 @@ func TestSignedRecordGolden(t *testing.T) {
 		"tampered":     func() error { _, err := tampered.Open(k.ID(), k.SigningPublicKey()); return err },
 		"other folder": func() error { _, err := s.Open(other, k.SigningPublicKey()); return err },
 		"wrong key":    func() error { _, err := s.Open(k.ID(), pub2); return err },
-		"short sig":    func() error { _, err := Signed{Data: s.Data, Sig: s.Sig[:10]}.Open(k.ID(), k.SigningPublicKey()); return err },
+		"short sig": func() error {
+			_, err := Signed{Data: s.Data, Sig: s.Sig[:10]}.Open(k.ID(), k.SigningPublicKey())
+			return err
+		},
 	} {
 		if err := f(); !errors.Is(err, ErrBadRecord) {
 			t.Errorf("%s: %v, want ErrBadRecord", name, err)
