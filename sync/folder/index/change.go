@@ -10,7 +10,8 @@ import (
 )
 
 // Change is a change found on this machine's disk: what the path holds
-// now (Deleted for a path that is gone).
+// now (Deleted for a path that is gone). A Record with only its Path set
+// (Type 0) is a file touched but not changed: only Local is stored.
 type Change struct {
 	Record Record // Path, Type, Size, Mode, ModTime, Root, Target, Deleted
 	Local  Local  // the disk state it was read from
@@ -57,6 +58,11 @@ func (ix *Index) CommitLocal(ctx context.Context, changes []Change) ([]Signed, e
 
 func (t txn) commitLocal(c *Change, seq *uint64) (Signed, error) {
 	r := c.Record
+	if r.Type == 0 {
+		// Only the stat changed (a touch): no new record.
+		l := c.Local
+		return Signed{}, t.putLocal(r.Path, &l)
+	}
 	g, _, err := t.global(r.Path)
 	if err != nil {
 		return Signed{}, err
