@@ -64,8 +64,9 @@ type Watcher struct {
 	degraded error
 
 	// Owned by the loop goroutine (and New before it starts).
-	dirs     map[string]bool // watched directories, relative ("" is the root)
-	limitHit bool            // stop trying to add watches once the limit is reached
+	dirs     map[string]bool            // watched directories, relative ("" is the root)
+	kids     map[string]map[string]bool // watched directory -> its watched subdirectories
+	limitHit bool                       // stop trying to add watches once the limit is reached
 	deb      *Debouncer
 }
 
@@ -80,6 +81,11 @@ func New(ctx context.Context, root string, opt Options) (*Watcher, error) {
 
 func newWatcher(ctx context.Context, root string, opt Options, be backend) (*Watcher, error) {
 	abs, err := filepath.Abs(root)
+	if err == nil {
+		// Events name the real directories: a root reached through a
+		// symlink (macOS's /var, say) would not be walked otherwise.
+		abs, err = filepath.EvalSymlinks(abs)
+	}
 	if err != nil {
 		be.Close()
 		return nil, fmt.Errorf("watch %s: %w", root, err)
@@ -101,6 +107,7 @@ func newWatcher(ctx context.Context, root string, opt Options, be backend) (*Wat
 		changes: make(chan []string),
 		done:    make(chan struct{}),
 		dirs:    map[string]bool{},
+		kids:    map[string]map[string]bool{},
 		deb:     NewDebouncer(opt.Quiet, opt.MaxDelay),
 	}
 	if fi, err := os.Stat(abs); err != nil {
@@ -218,6 +225,13 @@ func (w *Watcher) addWatch(rel string) {
 	switch {
 	case err == nil:
 		w.dirs[rel] = true
+		if rel != "" {
+			p := parent(rel)
+			if w.kids[p] == nil {
+				w.kids[p] = map[string]bool{}
+			}
+			w.kids[p][rel] = true
+		}
 	case isWatchLimit(err):
 		w.limitHit = true
 		w.degrade(fmt.Errorf("watch %s: %w (%w)", w.abs(rel), ErrWatchLimit, err))
@@ -236,14 +250,31 @@ func isWatchLimit(err error) bool {
 
 // dropTree forgets rel and every watched directory below it.
 func (w *Watcher) dropTree(rel string) {
-	for d := range w.dirs {
-		if d == rel || strings.HasPrefix(d, rel+"/") {
-			delete(w.dirs, d)
-			// The kernel drops the watch of a deleted directory itself; a
-			// moved one keeps its watch under the old name, so remove it.
-			_ = w.be.Remove(w.abs(d))
-		}
+	if !w.dirs[rel] {
+		return
 	}
+	delete(w.kids[parent(rel)], rel)
+	stack := []string{rel}
+	for len(stack) > 0 {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		delete(w.dirs, d)
+		for k := range w.kids[d] {
+			stack = append(stack, k)
+		}
+		delete(w.kids, d)
+		// The kernel drops the watch of a deleted directory itself; a
+		// moved one keeps its watch under the old name, so remove it.
+		_ = w.be.Remove(w.abs(d))
+	}
+}
+
+// parent returns the directory holding rel ("" for the root).
+func parent(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
 }
 
 func (w *Watcher) loop(ctx context.Context) {

@@ -423,3 +423,36 @@ func TestOverflow(t *testing.T) {
 	tt.make("after")
 	tt.wait("after")
 }
+
+// TestSymlinkedRoot: a root reached through a symlink is walked and
+// watched, and paths are relative to it; a symlink inside is reported,
+// never followed.
+func TestSymlinkedRoot(t *testing.T) {
+	real := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(real, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Skipf("no symlinks here: %v", err)
+	}
+	w, err := New(t.Context(), link, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	tt := &tester{t: t, root: link, w: w, seen: map[string]int{}}
+	tt.make("sub/f")
+	tt.wait("sub/f")
+	outside := t.TempDir()
+	if err := os.Symlink(outside, tt.path("sub/out")); err != nil {
+		t.Fatal(err)
+	}
+	tt.wait("sub/out")
+	if err := os.WriteFile(filepath.Join(outside, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tt.make("sentinel")
+	tt.wait("sentinel")
+	tt.never("sub/out/x")
+}
