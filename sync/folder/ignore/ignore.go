@@ -187,7 +187,7 @@ func (m *Matcher) match(rel string, isDir bool) bool {
 
 // IsInternal reports whether rel is shoal's own: ".shoal" or anything under it, or a temp file of the puller/get (base name starting with ".shoal-tmp-"). Always ignored, whatever .shoalignore says (a negation cannot un-ignore it).
 func IsInternal(rel string) bool {
-	rel = strings.TrimPrefix(rel, "/")
+	rel = strings.Trim(rel, "/")
 	if rel == InternalDir || strings.HasPrefix(rel, InternalDir+"/") {
 		return true
 	}

@@ -182,7 +182,7 @@ func TestIgnored(t *testing.T) {
 func TestBuiltins(t *testing.T) {
 	for _, lines := range [][]string{nil, {"!.shoal", "!.shoal/", "!**", "!.shoal-tmp-*", "!*"}, {"*", "!.shoalignore"}, {".shoalignore", "/.shoalignore"}} {
 		m := Parse(lines)
-		for _, p := range []string{".shoal", ".shoal/", ".shoal/state", ".shoal/versions/a/b", ".shoal-tmp-123", "d/e/.shoal-tmp-x.part", ".shoal-tmp-dir/"} {
+		for _, p := range []string{".shoal", ".shoal/", ".shoal/state", ".shoal/versions/a/b", ".shoal-tmp-123", "d/e/.shoal-tmp-x.part", ".shoal-tmp-dir/", "/.shoal", "/.shoal/x"} {
 			rel, dir := isDirPath(p)
 			if !m.Ignored(rel, dir) {
 				t.Errorf("lines %q: Ignored(%q) = false, want true (internal)", lines, p)
