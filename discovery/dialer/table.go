@@ -305,7 +305,7 @@ func (t *table) connect(now time.Time, ev Event) []string {
 	if ev.Outbound {
 		addrs = []string{normAddr(ev.Addr)}
 	} else {
-		addrs = inboundAddrs(ev.Addr, ev.ListenAddrs)
+		addrs = InboundAddrs(ev.Addr, ev.ListenAddrs)
 	}
 	src := Inbound
 	for _, e := range t.entries {
@@ -350,8 +350,9 @@ func (t *table) disconnect(now time.Time, ev Event) {
 	}
 }
 
-// inboundAddrs derives where a peer that dialed us from remote listens.
-func inboundAddrs(remote string, listen []string) []string {
+// InboundAddrs derives where a peer that dialed us from remote listens,
+// from the addresses it says it listens on.
+func InboundAddrs(remote string, listen []string) []string {
 	rhost, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		return nil

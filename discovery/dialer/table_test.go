@@ -203,8 +203,8 @@ func TestInboundAddrs(t *testing.T) {
 		{"10.0.0.5:40000", []string{"garbage", "0.0.0.0:0"}, nil},
 	}
 	for _, tc := range tests {
-		if got := inboundAddrs(tc.remote, tc.listen); !slices.Equal(got, tc.want) {
-			t.Errorf("inboundAddrs(%s, %v) = %v, want %v", tc.remote, tc.listen, got, tc.want)
+		if got := InboundAddrs(tc.remote, tc.listen); !slices.Equal(got, tc.want) {
+			t.Errorf("InboundAddrs(%s, %v) = %v, want %v", tc.remote, tc.listen, got, tc.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/discovery/dialer"
+	"github.com/shoal-sync/shoal/discovery/pex"
 	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
@@ -65,8 +66,12 @@ type Options struct {
 	// current UTC day, announced to the trackers beside the pins'
 	// provider keys (set by the folder engine).
 	FolderKeys func(ctx context.Context) ([][20]byte, error)
-	Version    string
-	Logger     *slog.Logger
+	// SharedFolders, if set, says which folders a peer proved on its
+	// connection; peer exchange then runs in those folders too (set by
+	// the folder engine).
+	SharedFolders pex.Folders
+	Version       string
+	Logger        *slog.Logger
 }
 
 // Daemon is a running node.
@@ -83,6 +88,7 @@ type Daemon struct {
 	content *contentRouter // nil without a DHT
 	backend *backend
 	tracker *tracker.Announcer // nil without --tracker
+	pex     *pex.Exchange
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -129,6 +135,7 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		Logger:          opt.Logger.With("part", "swarm"),
 		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
 		Conns:           strategy.ConnLimits{High: opt.MaxPeers},
+		Extensions:      []swarm.Extension{d.newPex()},
 	})
 	if err != nil {
 		return nil, err
@@ -155,6 +162,7 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 			return nil, err
 		}
 	}
+	d.startPex(ctx)
 	d.goRun(func() error { return d.acceptLoop(ctx) })
 	if err := d.writeAddrs(); err != nil {
 		return nil, err

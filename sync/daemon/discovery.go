@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-sync/shoal/discovery/dialer"
 	"github.com/shoal-sync/shoal/discovery/mdns"
+	"github.com/shoal-sync/shoal/discovery/pex"
 	"github.com/shoal-sync/shoal/discovery/providers"
 	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
@@ -99,7 +100,6 @@ func (d *Daemon) startTrackers(ctx context.Context) error {
 		},
 		Logger: d.log.With("part", "tracker"),
 	})
-	d.backend.onFetch = d.tracker.Kick
 	d.goRun(func() error {
 		d.tracker.Run(ctx)
 		return nil
@@ -111,9 +111,41 @@ func (d *Daemon) startTrackers(ctx context.Context) error {
 // again (new pins); a fetch that starts asks at once.
 const trackerRescan = 5 * time.Second
 
-// trackerKeys are the keys announced to trackers: every pin's and every
-// fetch's provider key, and the folders' rendezvous keys.
-func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
+// newPex makes the peer exchange the swarm runs on every connection.
+func (d *Daemon) newPex() *pex.Exchange {
+	d.pex = pex.New(pex.Options{
+		Self:       d.node.Identity().ID(),
+		Dialer:     pexDialer{d},
+		PublicKeys: d.publicKeys,
+		Folders:    d.opt.SharedFolders,
+		Logger:     d.log.With("part", "pex"),
+	})
+	return d.pex
+}
+
+// startPex runs the exchange, and tells it and the trackers of every new
+// pin and fetch at once.
+func (d *Daemon) startPex(ctx context.Context) {
+	d.backend.onFetch = func() {
+		d.pex.Kick()
+		if d.tracker != nil {
+			d.tracker.Kick()
+		}
+	}
+	d.goRun(func() error {
+		d.pex.Run(ctx)
+		return nil
+	})
+}
+
+// pexDialer hands what peer exchange learns to the daemon's dialer.
+type pexDialer struct{ d *Daemon }
+
+func (p pexDialer) Add(c ...dialer.Candidate)        { p.d.dialer.Add(c...) }
+func (p pexDialer) Remove(s dialer.Source, a string) { p.d.dialer.Remove(s, a) }
+
+// publicKeys are the provider keys of every pin and every fetch under way.
+func (d *Daemon) publicKeys(ctx context.Context) ([][20]byte, error) {
 	pins, err := d.node.Store().Pins(ctx)
 	if err != nil {
 		return nil, err
@@ -132,16 +164,21 @@ func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
 	for _, c := range d.backend.fetchingRoots() {
 		add(providers.Key(c))
 	}
-	if d.opt.FolderKeys != nil {
-		fk, err := d.opt.FolderKeys(ctx)
-		if err != nil {
-			return keys, fmt.Errorf("folder rendezvous keys: %w", err)
-		}
-		for _, k := range fk {
-			add(k)
-		}
-	}
 	return keys, nil
+}
+
+// trackerKeys are the keys announced to trackers: every pin's and every
+// fetch's provider key, and the folders' rendezvous keys.
+func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
+	keys, err := d.publicKeys(ctx)
+	if err != nil || d.opt.FolderKeys == nil {
+		return keys, err
+	}
+	fk, err := d.opt.FolderKeys(ctx)
+	if err != nil {
+		return keys, fmt.Errorf("folder rendezvous keys: %w", err)
+	}
+	return append(keys, fk...), nil
 }
 
 // dialPeer connects to a candidate and hands the connection to the swarm.

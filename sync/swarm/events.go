@@ -112,3 +112,9 @@ func (sub *peerSub) deliver(done <-chan struct{}) {
 func (p *peer) event(connected bool) PeerEvent {
 	return PeerEvent{Connected: connected, ID: p.id, Addr: p.addr, Outbound: p.outbound, ListenAddrs: p.listenAddrs}
 }
+
+// ListenAddrs returns the addresses the peer says it accepts on (unverified).
+func (c *Conn) ListenAddrs() []string { return c.p.listenAddrs }
+
+// Outbound reports whether this side dialed the connection.
+func (c *Conn) Outbound() bool { return c.p.outbound }
