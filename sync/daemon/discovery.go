@@ -188,6 +188,9 @@ func (d *Daemon) dialPeer(ctx context.Context, a dialer.Attempt) (identity.NodeI
 	if errors.Is(err, transport.ErrSelf) {
 		return d.node.Identity().ID(), fmt.Errorf("%w: %w", dialer.ErrSelf, err)
 	}
+	if errors.Is(err, transport.ErrPeerIDMismatch) {
+		d.log.Warn("refused a peer whose certificate is not the node its source named", "addr", a.Addr, "want", a.ID, "source", a.Source)
+	}
 	if err != nil {
 		return identity.NodeID{}, err
 	}
