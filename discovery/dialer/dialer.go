@@ -101,6 +101,7 @@ type runner struct {
 	d        *Dialer
 	t        *table
 	inflight int
+	lowIn    int // long shots among them
 	tokens   float64
 	refilled time.Time
 	wg       sync.WaitGroup
@@ -148,17 +149,24 @@ func (r *runner) dialDue(ctx context.Context, now time.Time) (full bool) {
 	r.refilled = now
 	n := min(o.Parallel-r.inflight, int(r.tokens))
 	full = len(r.t.connected) >= o.MaxPeers
-	for _, a := range r.t.due(now, n, full) {
+	// A quarter of the slots are kept from long shots.
+	low := o.Parallel - max(1, o.Parallel/4) - r.lowIn
+	for _, a := range r.t.dueLimited(now, n, low, full) {
 		if until, banned := r.banned(a.ID); banned {
 			r.t.done(now, a.Addr, Outcome{Err: errors.New("banned"), RetryAt: until})
 			continue
 		}
-		a.Source = r.t.entries[a.Addr].best()
+		e := r.t.entries[a.Addr]
+		a.Source = e.best()
+		isLow := e.low()
+		if isLow {
+			r.lowIn++
+		}
 		r.tokens--
 		r.inflight++
 		r.d.attempts.Add(1)
 		r.wg.Add(1)
-		go r.dial(ctx, a)
+		go r.dial(ctx, a, isLow)
 	}
 	return full
 }
@@ -181,15 +189,16 @@ func (r *runner) sleep(now time.Time, full bool) time.Duration {
 	if d > 0 {
 		return d
 	}
-	// Something is due now but held back: by the slots (a result will
-	// come) or by the rate (tokens refill).
-	if r.inflight >= r.d.opt.Parallel {
+	// Something is due now but held back: by the slots, or the share of
+	// them long shots may take (a result will come), or by the rate
+	// (tokens refill).
+	if r.inflight >= r.d.opt.Parallel || r.tokens >= 1 {
 		return time.Hour
 	}
 	return max(time.Duration((1-r.tokens)/r.d.opt.Rate*float64(time.Second)), time.Millisecond)
 }
 
-func (r *runner) dial(ctx context.Context, a Attempt) {
+func (r *runner) dial(ctx context.Context, a Attempt, low bool) {
 	defer r.wg.Done()
 	dctx, cancel := context.WithTimeout(ctx, r.d.opt.DialTimeout)
 	id, err := r.d.opt.Dial(dctx, a)
@@ -202,6 +211,9 @@ func (r *runner) dial(ctx context.Context, a Attempt) {
 	}
 	r.d.do(func(r *runner) {
 		r.inflight--
+		if low {
+			r.lowIn--
+		}
 		now := time.Now()
 		remember, forget := r.t.done(now, a.Addr, o)
 		switch {

@@ -182,3 +182,37 @@ func TestStaticAddRemove(t *testing.T) {
 		}
 	})
 }
+
+// TestSilentCandidatesKeepSlots: 1,000 candidates that never answer (each
+// dial runs to its timeout) cannot take every slot: a peer found on the
+// LAN meanwhile is dialed at once (fake time).
+func TestSilentCandidatesKeepSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		live := nid(t, 1)
+		connected := make(chan time.Time, 1)
+		dial := func(ctx context.Context, a Attempt) (identity.NodeID, error) {
+			if a.Addr == "10.9.9.9:4777" {
+				connected <- time.Now()
+				return live, nil
+			}
+			<-ctx.Done() // silence until the dial timeout
+			return identity.NodeID{}, ctx.Err()
+		}
+		d := New(Options{Self: nid(t, 9), Dial: dial, DialTimeout: 10 * time.Second})
+		go d.Run(ctx)
+		var cands []Candidate
+		for i := range 1000 {
+			cands = append(cands, Candidate{Addr: fmt.Sprintf("10.0.%d.%d:4777", i/250, i%250), Source: DHT})
+		}
+		d.Add(cands...)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		start := time.Now()
+		d.Add(Candidate{Addr: "10.9.9.9:4777", ID: live, Source: MDNS})
+		if at := <-connected; at.Sub(start) > 100*time.Millisecond {
+			t.Fatalf("live peer dialed %v after it was found", at.Sub(start))
+		}
+	})
+}

@@ -195,6 +195,17 @@ func (t *table) eligible(now time.Time, e *entry) bool {
 // then the longest waiting; at most one address a node at a time. When
 // full (enough peers connected), only static ones.
 func (t *table) due(now time.Time, n int, full bool) []Attempt {
+	return t.dueLimited(now, n, n, full)
+}
+
+// low reports whether e is a long shot: never worked, from a source that
+// hands out many addresses of strangers (exchange, DHT, trackers).
+func (e *entry) low() bool { return e.lastOK.IsZero() && e.best().rank() >= PEX.rank() }
+
+// dueLimited is due with at most low of the picks long shots, so that
+// addresses that never answer cannot take every slot from the ones that
+// are likely to.
+func (t *table) dueLimited(now time.Time, n, low int, full bool) []Attempt {
 	if n <= 0 {
 		return nil
 	}
@@ -234,11 +245,17 @@ func (t *table) due(now time.Time, n int, full bool) []Attempt {
 		if len(out) == n {
 			break
 		}
+		if e.low() && low <= 0 {
+			continue
+		}
 		if !e.id.IsZero() {
 			if busy[e.id] {
 				continue
 			}
 			busy[e.id] = true
+		}
+		if e.low() {
+			low--
 		}
 		e.dialing = true
 		out = append(out, Attempt{Addr: e.addr, ID: e.id})
