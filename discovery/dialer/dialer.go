@@ -41,12 +41,14 @@ type Options struct {
 	Dial DialFunc
 	// Store, if set, keeps good addresses and static peers across restarts.
 	Store Store
-	// Parallel bounds the dials in flight. Default 8.
+	// Parallel bounds the dials in flight; a quarter of them are kept
+	// from long shots (never-worked addresses from exchange, the DHT,
+	// trackers). Default 16.
 	Parallel int
 	// Rate bounds attempts per second (a token bucket as deep as
 	// Parallel). Default 20.
 	Rate float64
-	// DialTimeout bounds one attempt. Default 10 s.
+	// DialTimeout bounds one attempt; a long shot gets half. Default 10 s.
 	DialTimeout time.Duration
 	// Backoff per address. Default 1 s doubling to 5 min.
 	Backoff Backoff
@@ -73,7 +75,7 @@ type Dialer struct {
 // New returns a Dialer; nothing is dialed before Run.
 func New(opt Options) *Dialer {
 	if opt.Parallel <= 0 {
-		opt.Parallel = 8
+		opt.Parallel = 16
 	}
 	if opt.Rate <= 0 {
 		opt.Rate = 20
@@ -200,7 +202,11 @@ func (r *runner) sleep(now time.Time, full bool) time.Duration {
 
 func (r *runner) dial(ctx context.Context, a Attempt, low bool) {
 	defer r.wg.Done()
-	dctx, cancel := context.WithTimeout(ctx, r.d.opt.DialTimeout)
+	timeout := r.d.opt.DialTimeout
+	if low {
+		timeout /= 2
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
 	id, err := r.d.opt.Dial(dctx, a)
 	cancel()
 	o := Outcome{ID: id, Err: err, Self: errors.Is(err, ErrSelf)}
