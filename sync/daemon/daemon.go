@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/discovery/dialer"
 	"github.com/shoal-sync/shoal/discovery/pex"
+	"github.com/shoal-sync/shoal/discovery/rendezvous"
 	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
@@ -62,10 +63,11 @@ type Options struct {
 	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
 	// announce to and find peers through.
 	Trackers []string
-	// FolderKeys, if set, returns the folders' rendezvous keys of the
-	// current UTC day, announced to the trackers beside the pins'
-	// provider keys (set by the folder engine).
-	FolderKeys func(ctx context.Context) ([][20]byte, error)
+	// Folders, if set, returns the IDs of the folders this node serves
+	// (set by the folder engine): their rendezvous keys are announced and
+	// looked up on the DHT and announced to the trackers, and the peers
+	// found are dialed (they must still prove the folder's key).
+	Folders func(ctx context.Context) ([][]byte, error)
 	// SharedFolders, if set, says which folders a peer proved on its
 	// connection; peer exchange then runs in those folders too (set by
 	// the folder engine).
@@ -89,6 +91,7 @@ type Daemon struct {
 	backend *backend
 	tracker *tracker.Announcer // nil without --tracker
 	pex     *pex.Exchange
+	rdv     *rendezvous.Rendezvous // nil without a DHT or folders
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -163,6 +166,9 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		}
 	}
 	d.startPex(ctx)
+	if d.dht != nil && opt.Folders != nil {
+		d.startRendezvous(ctx)
+	}
 	d.goRun(func() error { return d.acceptLoop(ctx) })
 	if err := d.writeAddrs(); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/shoal-sync/shoal/discovery/mdns"
 	"github.com/shoal-sync/shoal/discovery/pex"
 	"github.com/shoal-sync/shoal/discovery/providers"
+	"github.com/shoal-sync/shoal/discovery/rendezvous"
 	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/identity"
@@ -171,14 +172,53 @@ func (d *Daemon) publicKeys(ctx context.Context) ([][20]byte, error) {
 // fetch's provider key, and the folders' rendezvous keys.
 func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
 	keys, err := d.publicKeys(ctx)
-	if err != nil || d.opt.FolderKeys == nil {
+	if err != nil || d.opt.Folders == nil {
 		return keys, err
 	}
-	fk, err := d.opt.FolderKeys(ctx)
+	folders, err := d.opt.Folders(ctx)
 	if err != nil {
-		return keys, fmt.Errorf("folder rendezvous keys: %w", err)
+		return keys, fmt.Errorf("folders to announce: %w", err)
 	}
-	return append(keys, fk...), nil
+	now := time.Now()
+	for _, f := range folders {
+		keys = append(keys, rendezvous.Keys(f, now)...)
+	}
+	return keys, nil
+}
+
+// startRendezvous keeps the folders' rendezvous keys announced and looked
+// up on the DHT, and dials the peers found under them.
+func (d *Daemon) startRendezvous(ctx context.Context) {
+	d.rdv = rendezvous.New(rendezvous.Options{
+		DHT:     d.dht,
+		Folders: d.opt.Folders,
+		Found: func(_ []byte, peers []netip.AddrPort) {
+			cands := make([]dialer.Candidate, len(peers))
+			for i, p := range peers {
+				cands[i] = dialer.Candidate{Addr: p.String(), Source: dialer.DHT, TTL: rendezvousTTL}
+			}
+			d.dialer.Add(cands...)
+		},
+		Logger: d.log.With("part", "rendezvous"),
+	})
+	d.goRun(func() error {
+		d.rdv.Run(ctx)
+		return nil
+	})
+}
+
+// rendezvousTTL is how long a peer found under a folder's key stays a
+// candidate: two announce intervals.
+const rendezvousTTL = 30 * time.Minute
+
+// KickFolders tells discovery that the folders changed (one added).
+func (d *Daemon) KickFolders() {
+	if d.rdv != nil {
+		d.rdv.Kick()
+	}
+	if d.tracker != nil {
+		d.tracker.Kick()
+	}
 }
 
 // dialPeer connects to a candidate and hands the connection to the swarm.
