@@ -91,6 +91,11 @@ func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*
 		}
 		res.Conflict, exists = name, false
 	}
+	if exists && l != nil && g.Type == index.TypeFile && sameLocal(l, g) && (l.Mode&0o100 != 0) == g.Executable() {
+		// The disk holds this content already (a join into a folder
+		// with the same files): adopt the version, write nothing.
+		return opt.done(res, abs, g, nil)
+	}
 	switch {
 	case g.Deleted:
 		if exists {
@@ -290,6 +295,9 @@ func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSin
 	if g.Type != index.TypeFile {
 		res.Local.Size = 0
 		return res, nil
+	}
+	if sink == nil {
+		return res, nil // nothing written: the scan's references stand
 	}
 	b := opt.Store.NewBatch(context.Background())
 	defer b.Discard()
