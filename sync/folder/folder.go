@@ -64,6 +64,8 @@ type Folder struct {
 	id   string
 	wake chan struct{} // remote records arrived
 	scan chan []string // paths to scan (from the API)
+	// pending counts the paths the last pull could not bring in.
+	pending int
 
 	mu     sync.Mutex
 	status Status
@@ -231,12 +233,24 @@ func (f *Folder) run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(f.opt.Rescan)
 	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	backoff := time.Second
 	for {
+		if f.pending > 0 {
+			// Some files could not be pulled (no peer had their blocks
+			// yet, a disk error): try again, less often each time.
+			retry.Reset(backoff)
+			backoff = min(2*backoff, time.Minute)
+		} else {
+			backoff = time.Second
+		}
 		f.setState(StateIdle, nil)
 		var err error
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-retry.C:
 		case paths, ok := <-changes:
 			if !ok {
 				changes = nil
@@ -363,6 +377,7 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 		if err != nil {
 			return err
 		}
+		f.pending = len(need)
 		if len(need) == 0 {
 			return nil
 		}

@@ -44,7 +44,8 @@ type Options struct {
 	Fetch  Fetcher
 	Device string // this device, naming conflict copies of its losing versions
 	// Idle is how long a file may wait for its next block before the pull
-	// gives up on it for now. Default 60 s.
+	// gives up on it for now (the folder tries again later, asking every
+	// peer afresh). Default 10 s.
 	Idle time.Duration
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
@@ -69,7 +70,7 @@ const (
 // index last saw there.
 func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*Result, error) {
 	if opt.Idle <= 0 {
-		opt.Idle = 60 * time.Second
+		opt.Idle = 10 * time.Second
 	}
 	abs := filepath.Join(opt.Root, filepath.FromSlash(g.Path))
 	cur, err := os.Lstat(abs)
