@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/gateway"
 	"github.com/shoal-sync/shoal/sync/metrics"
 	"github.com/shoal-sync/shoal/sync/node"
@@ -71,6 +72,8 @@ type Daemon struct {
 	http    *http.Server
 	dialer  *dialer
 	content *contentRouter // nil without a DHT
+	events  *events.Bus
+	folders *folders
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -141,6 +144,8 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 		return err
 	}
 	id := d.node.Identity()
+	d.events = events.New()
+	d.folders = newFolders(d, d.events)
 	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{}); err != nil {
 		return listenError("peers", opt.Listen, "--listen", err)
 	}
@@ -154,8 +159,13 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 		Logger:          opt.Logger.With("part", "swarm"),
 		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
 		Conns:           strategy.ConnLimits{High: opt.MaxPeers},
+		Policy:          folderPolicy{pins: &swarm.PinPolicy{Store: d.node.Store()}, fs: d.folders},
+		Extensions:      []swarm.Extension{d.folders.session},
 	})
 	if err != nil {
+		return err
+	}
+	if err := d.folders.start(ctx); err != nil {
 		return err
 	}
 	if !opt.NoDHT {
@@ -296,10 +306,11 @@ func (d *Daemon) startAPI() error {
 			Local:  gateway.Local{Store: st},
 			Policy: &swarm.PinPolicy{Store: st},
 		}, gateway.Options{Logger: gwLog}),
-		Metrics: m,
-		Info:    func(context.Context) (any, error) { return d.Info(), nil },
-		Peers:   func(context.Context) (any, error) { return d.Peers(), nil },
-		Bans:    func(context.Context) (any, error) { return d.swarm.Bans(), nil },
+		Metrics:  m,
+		Info:     func(context.Context) (any, error) { return d.Info(), nil },
+		Peers:    func(context.Context) (any, error) { return d.Peers(), nil },
+		Bans:     func(context.Context) (any, error) { return d.swarm.Bans(), nil },
+		Handlers: d.folders.handlers(),
 		DHTTable: func(context.Context) (any, error) {
 			if d.dht == nil {
 				return nil, errors.New("this daemon runs no DHT node (--no-dht)")
@@ -421,6 +432,9 @@ func (d *Daemon) Close() error {
 		}
 		if d.ln != nil {
 			d.ln.Close()
+		}
+		if d.folders != nil {
+			d.folders.stop()
 		}
 		if d.swarm != nil {
 			d.swarm.Close()
