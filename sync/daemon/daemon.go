@@ -318,7 +318,7 @@ func (d *Daemon) startAPI() error {
 			return NewTableInfo(d.dht, time.Now()), nil
 		},
 	}, d.log.With("part", "api"))
-	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	d.http = api.HTTPServer(srv, api.DefaultTimeouts())
 	if err := api.WriteEndpoint(d.opt.Home, ln.Addr().String(), token); err != nil {
 		return err
 	}
