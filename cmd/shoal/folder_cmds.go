@@ -23,7 +23,6 @@ type foreground struct {
 	peers       multiFlag
 	bootstrap   multiFlag
 	noDHT       bool
-	verbose     bool
 }
 
 func (fg *foreground) flags(fs *flag.FlagSet) {
@@ -32,7 +31,6 @@ func (fg *foreground) flags(fs *flag.FlagSet) {
 	fs.Var(&fg.peers, "peer", "without a daemon: peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
 	fs.Var(&fg.bootstrap, "bootstrap", "without a daemon: DHT node to join through (repeatable)")
 	fs.BoolVar(&fg.noDHT, "no-dht", false, "without a daemon: run no DHT node")
-	fs.BoolVar(&fg.verbose, "v", false, "without a daemon: log at info level")
 }
 
 // folderCall runs call against the home's daemon, or, when none runs,
@@ -52,7 +50,7 @@ func folderCall(ctx context.Context, e *env, fg *foreground, what string, call f
 	}
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot,
-		Version: "dev", Logger: newLogger(e.stderr, fg.verbose),
+		Version: shortVersion(), Logger: newLogger(e.stderr, e.verbose),
 	})
 	if err != nil {
 		return err
