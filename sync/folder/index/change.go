@@ -10,7 +10,8 @@ import (
 )
 
 // Change is a change found on this machine's disk: what the path holds
-// now (Deleted for a path that is gone).
+// now (Deleted for a path that is gone). A Record with only its Path set
+// (Type 0) is a file touched but not changed: only Local is stored.
 type Change struct {
 	Record Record // Path, Type, Size, Mode, ModTime, Root, Target, Deleted
 	Local  Local  // the disk state it was read from
@@ -57,6 +58,11 @@ func (ix *Index) CommitLocal(ctx context.Context, changes []Change) ([]Signed, e
 
 func (t txn) commitLocal(c *Change, seq *uint64) (Signed, error) {
 	r := c.Record
+	if r.Type == 0 {
+		// Only the stat changed (a touch): no new record.
+		l := c.Local
+		return Signed{}, t.putLocal(r.Path, &l)
+	}
 	g, _, err := t.global(r.Path)
 	if err != nil {
 		return Signed{}, err
@@ -106,6 +112,7 @@ func sameAsRecord(l *Local, g *Record) bool {
 // Applied is a remote record that became the global record of its path.
 type Applied struct {
 	Record *Record
+	Signed Signed // as received, to relay
 	// Replaced is the global record it superseded (nil for a new path),
 	// and Conflict says the two were concurrent.
 	Replaced *Record
@@ -195,14 +202,14 @@ func (t txn) applyRemote(r *Record, s Signed) (*Applied, error) {
 		return nil, err
 	}
 	if g == nil {
-		return &Applied{Record: r}, t.putGlobal(r, s, nil)
+		return &Applied{Record: r, Signed: s}, t.putGlobal(r, s, nil)
 	}
 	switch r.Version.Compare(g.Version) {
 	case Greater:
-		return &Applied{Record: r, Replaced: g}, t.putGlobal(r, s, g)
+		return &Applied{Record: r, Signed: s, Replaced: g}, t.putGlobal(r, s, g)
 	case Concurrent:
 		if t.ix.opt.Wins(r, g) {
-			return &Applied{Record: r, Replaced: g, Conflict: true}, t.putGlobal(r, s, g)
+			return &Applied{Record: r, Signed: s, Replaced: g, Conflict: true}, t.putGlobal(r, s, g)
 		}
 	}
 	return nil, nil
