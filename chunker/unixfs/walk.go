@@ -142,7 +142,8 @@ type walkFetch struct {
 // distinct CID once, in depth-first link order. Raw blocks have no links;
 // dag-pb blocks are decoded with Links (they need not be UnixFS). The next
 // blocks in walk order are fetched concurrently ahead of fn. It stops at
-// the first error from g, the decoder or fn.
+// the first error from g, the decoder or fn. An identity-hashed CID is
+// not fetched: fn gets the bytes it carries.
 func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -151,6 +152,11 @@ func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data [
 	stack := []cid.Cid{root}
 	start := func(c cid.Cid) *walkFetch {
 		f := &walkFetch{done: make(chan struct{})}
+		if data, ok := IdentityData(c); ok {
+			f.data = data
+			close(f.done)
+			return f
+		}
 		go func() {
 			defer close(f.done)
 			f.data, f.err = g.Get(ctx, c)

@@ -14,16 +14,10 @@ import (
 )
 
 // Export writes a CAR v1 with root as its one root and every block of the
-// DAG under it, each once. A missing block is an error.
+// DAG under it, each once (identity CIDs, whose CID is their content,
+// never). A missing block is an error.
 func Export(ctx context.Context, g unixfs.Getter, root cid.Cid, w io.Writer) error {
-	cw, err := car.NewWriter(w, []cid.Cid{root})
-	if err != nil {
-		return fmt.Errorf("export %s: %w", root, err)
-	}
-	err = unixfs.Walk(ctx, g, root, func(c cid.Cid, data []byte) error {
-		return cw.Put(c, data)
-	})
-	if err != nil {
+	if err := WriteCAR(ctx, g, root, w, CAROptions{}); err != nil {
 		return fmt.Errorf("export %s: %w", root, err)
 	}
 	return nil
