@@ -280,7 +280,8 @@ func syncDir(dir string) error {
 }
 
 // Missing reports whether any block of the DAG under root is absent from
-// s. It reads the DAG's inner nodes but only asks Has of its raw leaves.
+// s. It reads the DAG's inner nodes but only asks Has of its raw leaves;
+// identity CIDs are never missing.
 func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 	stack := []cid.Cid{root}
 	seen := make(map[cid.Cid]bool)
@@ -291,6 +292,15 @@ func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 			continue
 		}
 		seen[c] = true
+		if data, ok := unixfs.IdentityData(c); ok {
+			// Its CID is its content: never missing.
+			links, err := unixfs.Links(c, data)
+			if err != nil {
+				return false, fmt.Errorf("block %s: %w", c, err)
+			}
+			stack = append(stack, links...)
+			continue
+		}
 		if c.Type() == unixfs.CodecRaw {
 			ok, err := s.Has(ctx, c)
 			if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -220,13 +219,30 @@ func setDownload(w http.ResponseWriter, r *http.Request, name string) {
 	disposition(w, "attachment", name)
 }
 
+// disposition sets Content-Disposition to kind with name, quoted, and
+// for a name that is not plain ASCII also as RFC 8187 UTF-8, beside an
+// ASCII fallback with "_" for each other character, as the Path Gateway
+// spec asks.
 func disposition(w http.ResponseWriter, kind, name string) {
 	v := kind
 	if name != "" {
-		// FormatMediaType quotes the name, or encodes it by RFC 2231 when
-		// it is not ASCII; it gives "" for a name it cannot encode.
-		if f := mime.FormatMediaType(kind, map[string]string{"filename": name}); f != "" {
-			v = f
+		var ascii strings.Builder
+		plain := true
+		for _, r := range name {
+			switch {
+			case r == '"' || r == '\\':
+				ascii.WriteByte('\\')
+				ascii.WriteRune(r)
+			case r < 0x20 || r >= 0x7f:
+				ascii.WriteByte('_')
+				plain = false
+			default:
+				ascii.WriteRune(r)
+			}
+		}
+		v += `; filename="` + ascii.String() + `"`
+		if !plain {
+			v += "; filename*=UTF-8''" + url.PathEscape(name)
 		}
 	}
 	w.Header().Set("Content-Disposition", v)
