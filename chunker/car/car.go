@@ -181,11 +181,20 @@ func (cr *Reader) next() (cid.Cid, []byte, error) {
 	return c, data, nil
 }
 
-// Verify checks that data hashes to c's multihash, which must be sha2-256.
+// Verify checks that data hashes to c's multihash, which must be sha2-256
+// (or identity, whose digest is the data).
 func Verify(c cid.Cid, data []byte) error {
 	dec, err := mh.Decode(c.Hash())
 	if err != nil {
 		return fmt.Errorf("%w: block %s: bad multihash: %v", ErrMalformed, c, err)
+	}
+	if dec.Code == mh.IDENTITY {
+		// The block is in its CID; writers should leave it out, but one
+		// that is there must be what the CID says.
+		if !bytes.Equal(dec.Digest, data) {
+			return fmt.Errorf("%w: identity %s (%d bytes)", ErrHashMismatch, c, len(data))
+		}
+		return nil
 	}
 	if dec.Code != mh.SHA2_256 {
 		return fmt.Errorf("%w: block %s uses %s (0x%x), only sha2-256 is supported", ErrUnsupportedHash, c, dec.Name, dec.Code)

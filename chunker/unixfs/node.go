@@ -1,6 +1,7 @@
 package unixfs
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 
@@ -88,4 +89,22 @@ func sha256Multihash(sum [32]byte) mh.Multihash {
 	b[1] = 32
 	copy(b[2:], sum[:])
 	return mh.Multihash(b)
+}
+
+// WithIdentity returns a Getter that answers identity CIDs from the CID
+// itself and asks g for every other block.
+func WithIdentity(g Getter) Getter {
+	if _, ok := g.(identityGetter); ok {
+		return g
+	}
+	return identityGetter{g}
+}
+
+type identityGetter struct{ g Getter }
+
+func (i identityGetter) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	if data, ok := IdentityData(c); ok {
+		return data, nil
+	}
+	return i.g.Get(ctx, c)
 }

@@ -57,11 +57,17 @@ func Import(ctx context.Context, s store.Store, r io.ReadSeeker) ([]cid.Cid, err
 		if err != nil {
 			return nil, fmt.Errorf("import: %w", err)
 		}
+		if _, ok := unixfs.IdentityData(c); ok {
+			continue // its CID is its content: nothing to store
+		}
 		if err := b.Put(c, data); err != nil {
 			return nil, fmt.Errorf("import: store %s: %w", c, err)
 		}
 	}
 	for _, c := range roots {
+		if _, ok := unixfs.IdentityData(c); ok {
+			continue
+		}
 		if err := b.Pin(c, store.PinRecursive); err != nil {
 			return nil, fmt.Errorf("import: pin %s: %w", c, err)
 		}

@@ -29,6 +29,7 @@ func ParsePath(s string) (cid.Cid, string, error) {
 
 // Resolve returns the CID that "CID[/path]" names.
 func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
+	g = unixfs.WithIdentity(g)
 	root, rest, err := ParsePath(p)
 	if err != nil {
 		return cid.Undef, err
@@ -41,6 +42,7 @@ func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
 
 // Cat writes the file that p names to w.
 func Cat(ctx context.Context, g unixfs.Getter, p string, w io.Writer) (int64, error) {
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
 		return 0, err
@@ -97,6 +99,7 @@ func (opt GetOptions) ReportTotal(info unixfs.Info) {
 // written to a temporary file beside its target, synced, and renamed into
 // place, so a crash leaves either nothing or whole files.
 func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) error {
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
 		return err

@@ -53,23 +53,13 @@ func (h *Handler) resolve(ctx context.Context, g needGetter, p contentPath, keep
 	return res, nil
 }
 
-// codecNames names the codecs a request is most likely to carry that
-// shoal does not store.
-var codecNames = map[uint64]string{
-	0x51: "cbor", 0x71: "dag-cbor", 0x0129: "dag-json", 0x0200: "json",
-	0x72: "libp2p-key", 0x78: "git-raw", 0x0202: "car",
-}
-
 // checkCID refuses, before anything is read, a CID this node can never
 // hold: shoal stores raw (0x55) and dag-pb (0x70) blocks hashed with
 // sha2-256, and serves identity CIDs from the CID itself.
 func checkCID(c cid.Cid) error {
 	pre := c.Prefix()
 	if pre.Codec != unixfs.CodecRaw && pre.Codec != unixfs.CodecDagPB {
-		name := codecNames[pre.Codec]
-		if name == "" {
-			name = "unknown"
-		}
+		name := unixfs.CodecName(pre.Codec)
 		return fmt.Errorf("%w: %s has codec %s (0x%x); shoal stores and serves only raw (0x55) and dag-pb (0x70) blocks", errUnsupportedCID, c, name, pre.Codec)
 	}
 	if pre.MhType != mh.SHA2_256 && pre.MhType != mh.IDENTITY {
