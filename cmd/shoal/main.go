@@ -47,6 +47,11 @@ func commands() []command {
 		{"export", "export [-o FILE] CID       write a CAR v1 of a DAG", cmdExport},
 		{"import", "import FILE.car|-          read a CAR v1, verify it, pin its roots", cmdImport},
 		{"stat", "stat                       store size, blocks, pins", cmdStat},
+		{"share", "share DIR                  share a folder: print its keys and sync it (in the foreground without a daemon)", cmdShare},
+		{"join", "join KEY DIR               sync a shared folder into DIR (in the foreground without a daemon)", cmdJoin},
+		{"folders", "folders                    list synced folders", cmdFolders},
+		{"status", "status [DIR] [--json]      what each folder is doing: state, files needed, peers, conflicts", cmdStatus},
+		{"leave", "leave DIR                  stop syncing a folder (its files stay)", cmdLeave},
 		{"dht", "dht SUBCOMMAND ...         run or query the DHT (serve, ping, find-node, get-peers, announce, put, get, table)", cmdDHT},
 	}
 }

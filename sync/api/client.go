@@ -318,6 +318,12 @@ func (c *Client) Stat(ctx context.Context) (store.Stats, error) {
 	return st, err
 }
 
+// CallJSON posts in as JSON to a daemon-only endpoint and decodes its
+// reply into out (nil: discarded).
+func (c *Client) CallJSON(ctx context.Context, endpoint string, in, out any) error {
+	return c.callJSON(ctx, endpoint, in, out)
+}
+
 // Call invokes one of the daemon-only JSON endpoints ("id", "peers") and
 // decodes its reply into out.
 func (c *Client) Call(ctx context.Context, endpoint string, out any) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/gateway"
 	"github.com/shoal-sync/shoal/sync/metrics"
 	"github.com/shoal-sync/shoal/sync/node"
@@ -70,6 +71,8 @@ type Daemon struct {
 	http    *http.Server
 	dialer  *dialer
 	content *contentRouter // nil without a DHT
+	events  *events.Bus
+	folders *folders
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -103,6 +106,8 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	id := d.node.Identity()
+	d.events = events.New()
+	d.folders = newFolders(d, d.events)
 	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{}); err != nil {
 		return nil, fmt.Errorf("listen for peers on %s: %w", opt.Listen, err)
 	}
@@ -116,8 +121,13 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		Logger:          opt.Logger.With("part", "swarm"),
 		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
 		Conns:           strategy.ConnLimits{High: opt.MaxPeers},
+		Policy:          folderPolicy{pins: &swarm.PinPolicy{Store: d.node.Store()}, fs: d.folders},
+		Extensions:      []swarm.Extension{d.folders.session},
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := d.folders.start(ctx); err != nil {
 		return nil, err
 	}
 	if !opt.NoDHT {
@@ -248,10 +258,11 @@ func (d *Daemon) startAPI() error {
 			Local:  gateway.Local{Store: st},
 			Policy: &swarm.PinPolicy{Store: st},
 		}, gateway.Options{Logger: gwLog}),
-		Metrics: m,
-		Info:    func(context.Context) (any, error) { return d.Info(), nil },
-		Peers:   func(context.Context) (any, error) { return d.Peers(), nil },
-		Bans:    func(context.Context) (any, error) { return d.swarm.Bans(), nil },
+		Metrics:  m,
+		Info:     func(context.Context) (any, error) { return d.Info(), nil },
+		Peers:    func(context.Context) (any, error) { return d.Peers(), nil },
+		Bans:     func(context.Context) (any, error) { return d.swarm.Bans(), nil },
+		Handlers: d.folders.handlers(),
 		DHTTable: func(context.Context) (any, error) {
 			if d.dht == nil {
 				return nil, errors.New("this daemon runs no DHT node (--no-dht)")
@@ -373,6 +384,9 @@ func (d *Daemon) Close() error {
 		}
 		if d.ln != nil {
 			d.ln.Close()
+		}
+		if d.folders != nil {
+			d.folders.stop()
 		}
 		if d.swarm != nil {
 			d.swarm.Close()

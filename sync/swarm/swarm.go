@@ -62,6 +62,9 @@ type Options struct {
 	BanStore BanStore
 	// Conns bounds the peers kept connected (see strategy.ConnLimits).
 	Conns strategy.ConnLimits
+	// Extensions are protocols carried on the same connections (folder
+	// sync), see Extension.
+	Extensions []Extension
 	// Logger receives the swarm's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -244,6 +247,7 @@ func (s *Swarm) AddConn(conn *transport.Conn) error {
 		link:        l,
 		client:      client,
 		listenAddrs: h.ListenAddrs,
+		exporter:    conn.Exporter(),
 	})
 }
 
@@ -260,6 +264,10 @@ func (s *Swarm) addPeer(p *peer) error {
 	if err := <-reply; err != nil {
 		p.link.close()
 		return err
+	}
+	p.ext = &Conn{p: p, exporter: p.exporter}
+	for _, e := range s.opt.Extensions {
+		e.Connected(p.ext)
 	}
 	s.wg.Add(1)
 	go func() {
@@ -296,6 +304,9 @@ func (s *Swarm) runPeer(p *peer) {
 		<-rerr
 	}
 	close(p.done)
+	for _, e := range s.opt.Extensions {
+		e.Disconnected(p.ext)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Info("peer disconnected", "peer", p.id.Short(), "err", err)
 	}
