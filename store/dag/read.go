@@ -29,6 +29,7 @@ func ParsePath(s string) (cid.Cid, string, error) {
 
 // Resolve returns the CID that "CID[/path]" names.
 func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
+	g = unixfs.WithIdentity(g)
 	root, rest, err := ParsePath(p)
 	if err != nil {
 		return cid.Undef, err
@@ -41,6 +42,7 @@ func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
 
 // Cat writes the file that p names to w.
 func Cat(ctx context.Context, g unixfs.Getter, p string, w io.Writer) (int64, error) {
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
 		return 0, err
@@ -100,6 +102,7 @@ func (opt GetOptions) ReportTotal(info unixfs.Info) {
 // exactly the tree.
 func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) error {
 	out = filepath.Clean(out)
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
 		return err
@@ -266,7 +269,8 @@ func syncDir(dir string) error {
 }
 
 // Missing reports whether any block of the DAG under root is absent from
-// s. It reads the DAG's inner nodes but only asks Has of its raw leaves.
+// s. It reads the DAG's inner nodes but only asks Has of its raw leaves;
+// identity CIDs are never missing.
 func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 	stack := []cid.Cid{root}
 	seen := make(map[cid.Cid]bool)
@@ -277,6 +281,15 @@ func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 			continue
 		}
 		seen[c] = true
+		if data, ok := unixfs.IdentityData(c); ok {
+			// Its CID is its content: never missing.
+			links, err := unixfs.Links(c, data)
+			if err != nil {
+				return false, fmt.Errorf("block %s: %w", c, err)
+			}
+			stack = append(stack, links...)
+			continue
+		}
 		if c.Type() == unixfs.CodecRaw {
 			ok, err := s.Has(ctx, c)
 			if err != nil {
