@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,15 +38,23 @@ type Server struct {
 	peers   peerStore
 	items   itemStore
 	limiter limiter
-	votes   map[netip.Addr]map[netip.AddrPort]bool // BEP 42 "ip" seen: our IP -> reporters
+	votes   []ipVotes // BEP 42 "ip" seen: our IP and who reported it
 
 	stats struct {
 		in, dropped, malformed, limited, queries, sent atomic.Int64
 	}
 	pingSem   chan struct{} // bounds concurrent table pings
 	closeOnce sync.Once
-	bgMu      sync.Mutex // orders goBackground against Close
-	closed    bool
+	bgMu      sync.Mutex  // orders goBackground and the maintenance timer against Close
+	closed    bool        // guarded by bgMu
+	maintT    *time.Timer // the next maintenance run; guarded by bgMu
+	lastSave  time.Time   // used by maintenance runs only, one at a time
+}
+
+// ipVotes is one address that nodes report seeing this node at.
+type ipVotes struct {
+	ip        netip.Addr
+	reporters []netip.AddrPort
 }
 
 // maxTablePings bounds the eviction and verification pings in flight.
@@ -92,9 +101,8 @@ func New(cfg Config) (*Server, error) {
 		tokens:  newTokens(cfg.TokenRotation, now),
 		peers:   peerStore{m: map[nodeid.ID]map[netip.AddrPort]time.Time{}},
 		items:   itemStore{m: map[nodeid.ID]storedItem{}},
-		limiter: limiter{rate: cfg.RateLimit, m: map[netip.AddrPort]*bucketState{}},
+		limiter: limiter{rate: cfg.RateLimit},
 		pingSem: make(chan struct{}, maxTablePings),
-		votes:   map[netip.Addr]map[netip.AddrPort]bool{},
 	}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
@@ -134,6 +142,9 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.bgMu.Lock()
 		s.closed = true
+		if s.maintT != nil {
+			s.maintT.Stop()
+		}
 		s.bgMu.Unlock()
 		s.cancel()
 		s.save()
@@ -147,16 +158,13 @@ func (s *Server) Close() error {
 // It closes the server before returning, and returns ctx's error, nil
 // after Close, or the socket's read error.
 func (s *Server) Serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.life.Done():
-		}
-		s.Close()
-	}()
-	s.goBackground(s.maintain)
+	// No goroutine waits for ctx or for the maintenance period: a server
+	// that idles costs its reading goroutine only (issue 15: 100,000
+	// simulated nodes in one process).
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	s.lastSave = time.Now()
+	s.armMaintain()
 	err := s.readLoop()
 	s.Close()
 	s.wg.Wait()
@@ -171,10 +179,32 @@ func (s *Server) Serve(ctx context.Context) error {
 // datagram arrives truncated and fails to decode.
 const maxPacket = 4096
 
+// packetReader is a PacketConn that hands over each datagram's own bytes,
+// as simnet's conns do, so that an idle server holds no read buffer.
+type packetReader interface {
+	ReadPacket() ([]byte, net.Addr, error)
+}
+
 func (s *Server) readLoop() error {
-	buf := make([]byte, maxPacket)
+	pr, zeroCopy := s.conn.(packetReader)
+	var buf []byte
+	if !zeroCopy {
+		buf = make([]byte, maxPacket)
+	}
 	for {
-		n, from, err := s.conn.ReadFrom(buf)
+		var (
+			pkt  []byte
+			from net.Addr
+			err  error
+		)
+		if zeroCopy {
+			pkt, from, err = pr.ReadPacket()
+			pkt = pkt[:min(len(pkt), maxPacket)] // as a maxPacket buffer truncates
+		} else {
+			var n int
+			n, from, err = s.conn.ReadFrom(buf)
+			pkt = buf[:n]
+		}
 		if err != nil {
 			if s.life.Err() != nil {
 				return nil
@@ -198,7 +228,7 @@ func (s *Server) readLoop() error {
 			s.stats.limited.Add(1)
 			continue
 		}
-		s.handlePacket(buf[:n], addr)
+		s.handlePacket(pkt, addr)
 	}
 }
 
@@ -389,22 +419,24 @@ func (s *Server) goBackground(f func(ctx context.Context)) bool {
 	return true
 }
 
-// maxVoters bounds the reporters remembered for ExternalIP.
-const maxVoters = 64
+// maxVoteIPs bounds the addresses and maxVoters the reporters per address
+// remembered for ExternalIP.
+const maxVoteIPs, maxVoters = 16, 16
 
 func (s *Server) vote(ip netip.Addr, reporter netip.AddrPort) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.votes[ip]
-	if !ok {
-		if len(s.votes) >= maxVoters {
+	i := slices.IndexFunc(s.votes, func(v ipVotes) bool { return v.ip == ip })
+	if i < 0 {
+		if len(s.votes) >= maxVoteIPs {
 			return
 		}
-		r = map[netip.AddrPort]bool{}
-		s.votes[ip] = r
+		s.votes = append(s.votes, ipVotes{ip: ip})
+		i = len(s.votes) - 1
 	}
-	if len(r) < maxVoters {
-		r[reporter] = true
+	v := &s.votes[i]
+	if len(v.reporters) < maxVoters && !slices.Contains(v.reporters, reporter) {
+		v.reporters = append(v.reporters, reporter)
 	}
 }
 
@@ -417,9 +449,9 @@ func (s *Server) ExternalIP() (netip.Addr, bool) {
 	defer s.mu.Unlock()
 	var best netip.Addr
 	n := 0
-	for ip, r := range s.votes {
-		if len(r) > n || len(r) == n && ip.Less(best) {
-			best, n = ip, len(r)
+	for _, v := range s.votes {
+		if r := len(v.reporters); r > n || r == n && v.ip.Less(best) {
+			best, n = v.ip, r
 		}
 	}
 	return best, n >= 2

@@ -32,6 +32,9 @@ type Conn struct {
 	rdl, wdl *deadline
 }
 
+// idleQueue is the largest ring a conn keeps once its queue has drained.
+const idleQueue = 8
+
 type entry struct {
 	src  netip.AddrPort
 	data []byte
@@ -79,11 +82,28 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 // ReadFromUDPAddrPort is ReadFrom returning the sender as a netip.AddrPort,
 // like (*net.UDPConn).ReadFromUDPAddrPort.
 func (c *Conn) ReadFromUDPAddrPort(p []byte) (int, netip.AddrPort, error) {
+	data, src, err := c.next()
+	return copy(p, data), src, err
+}
+
+// ReadPacket returns the next packet's own bytes, which the caller may keep,
+// and its sender as a *net.UDPAddr: a reader of many conns needs no
+// buffer per conn.
+func (c *Conn) ReadPacket() ([]byte, net.Addr, error) {
+	data, src, err := c.next()
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, net.UDPAddrFromAddrPort(src), nil
+}
+
+// next waits for the next packet and takes it off the queue.
+func (c *Conn) next() ([]byte, netip.AddrPort, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return 0, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, net.ErrClosed)
+			return nil, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, net.ErrClosed)
 		}
 		if c.n > 0 {
 			e := c.queue[c.head]
@@ -91,15 +111,18 @@ func (c *Conn) ReadFromUDPAddrPort(p []byte) (int, netip.AddrPort, error) {
 			c.head = (c.head + 1) % len(c.queue)
 			c.n--
 			more := c.n > 0
+			if !more && len(c.queue) > idleQueue {
+				c.queue, c.head = nil, 0 // drained after a burst: give the ring back
+			}
 			c.mu.Unlock()
 			if more {
 				c.signal() // another reader may be waiting
 			}
-			return copy(p, e.data), e.src, nil
+			return e.data, e.src, nil
 		}
 		c.mu.Unlock()
 		if c.rdl.passed() {
-			return 0, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, os.ErrDeadlineExceeded)
+			return nil, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, os.ErrDeadlineExceeded)
 		}
 		select {
 		case <-c.notify:
