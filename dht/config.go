@@ -66,6 +66,12 @@ type Config struct {
 	// QueryAttempts is how often a lookup asks a node that does not answer
 	// before giving up on it; default 3 (so 1% loss rarely hides a node).
 	QueryAttempts int
+	// LookupTimeouts turn a contact's measured round trips into how long a
+	// lookup's query to it waits before it counts as timed out (and is
+	// sent again, and in the end given up) while the lookup moves on; a
+	// contact never measured gets Unknown. Zero fields take
+	// lookup.Policy's defaults (Unknown 700 ms).
+	LookupTimeouts lookup.Policy
 	// Public is set on the public internet (--global): nodes and peers at
 	// loopback, private or reserved addresses are ignored and BEP 42
 	// conforming nodes are preferred. Unset, loopback and LAN addresses work.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-sync/shoal/dht/krpc"
+	"github.com/shoal-sync/shoal/dht/lookup"
 	"github.com/shoal-sync/shoal/dht/nodeid"
 	"github.com/shoal-sync/shoal/dht/routing"
 )
@@ -38,7 +39,9 @@ type Server struct {
 	peers   peerStore
 	items   itemStore
 	limiter limiter
-	votes   []ipVotes // BEP 42 "ip" seen: our IP and who reported it
+	votes   []ipVotes                     // BEP 42 "ip" seen: our IP and who reported it
+	rtts    map[netip.AddrPort]lookup.RTT // round trips of recent contacts, at most maxRTTs
+	rttAll  lookup.RTT                    // round trips of every contact
 
 	stats struct {
 		in, dropped, malformed, limited, queries, sent atomic.Int64
@@ -59,6 +62,9 @@ type ipVotes struct {
 
 // maxTablePings bounds the eviction and verification pings in flight.
 const maxTablePings = 64
+
+// maxRTTs bounds the contacts whose round-trip times are remembered.
+const maxRTTs = 128
 
 type call struct {
 	addr netip.AddrPort
@@ -327,6 +333,7 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 		delete(s.pending, t)
 		s.mu.Unlock()
 	}()
+	sent := time.Now()
 	if err := s.send(n.Addr, &krpc.Msg{T: t, Y: "q", Q: q, A: args, RO: s.cfg.ReadOnly}); err != nil {
 		s.failed(n)
 		return nil, err
@@ -335,6 +342,7 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 	defer timer.Stop()
 	select {
 	case m := <-c.ch:
+		s.noteRTT(n.Addr, time.Since(sent))
 		if m.E != nil {
 			// An error answer still shows the node is alive, but it carries no ID.
 			return nil, fmt.Errorf("dht: %s to %s: %w", q, n.Addr, m.E)
@@ -359,6 +367,36 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 	case <-s.life.Done():
 		return nil, ErrClosed
 	}
+}
+
+// noteRTT adds a round-trip sample for addr; when the memory is full a
+// random contact's estimate makes room.
+func (s *Server) noteRTT(addr netip.AddrPort, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rtts[addr]
+	if !ok {
+		if s.rtts == nil {
+			s.rtts = make(map[netip.AddrPort]lookup.RTT)
+		}
+		if len(s.rtts) >= maxRTTs {
+			for a := range s.rtts {
+				delete(s.rtts, a)
+				break
+			}
+		}
+	}
+	s.rtts[addr] = r.Add(d)
+	s.rttAll = s.rttAll.Add(d)
+}
+
+// queryTimeout is how long a lookup's query to addr waits before it counts
+// as timed out (Config.LookupTimeouts).
+func (s *Server) queryTimeout(addr netip.AddrPort) time.Duration {
+	s.mu.Lock()
+	r, all := s.rtts[addr], s.rttAll
+	s.mu.Unlock()
+	return s.cfg.LookupTimeouts.Timeout(r, all)
 }
 
 func (s *Server) failed(n NodeInfo) {

@@ -292,13 +292,15 @@ func (t *Table) Get(id nodeid.ID) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Closest returns up to n nodes that are not bad and have answered us at
-// least once, closest to target first.
+// Closest returns up to n nodes that have answered us and have not failed
+// a query since, closest to target first: a node that stopped answering
+// is quarantined (never handed to others, never a lookup's seed) until it
+// answers again.
 func (t *Table) Closest(target nodeid.ID, n int, now time.Time) []krpc.NodeInfo {
 	var all []krpc.NodeInfo
 	for i := range t.buckets {
 		for _, e := range t.buckets[i].entries {
-			if e.State(now) != Bad && !e.LastResponse.IsZero() {
+			if e.Failures == 0 && !e.LastResponse.IsZero() {
 				all = append(all, e.NodeInfo)
 			}
 		}
