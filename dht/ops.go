@@ -92,7 +92,7 @@ func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, vis
 		K:        s.cfg.K,
 		Alpha:    s.cfg.Alpha,
 		Attempts: s.cfg.QueryAttempts,
-		Timeout:  func(c lookup.Contact) time.Duration { return s.queryTimeout(c.Addr) },
+		Timeout:  func(c lookup.Contact) lookup.Timing { return s.queryTimeout(c.Addr) },
 		// A contact given up on is quarantined in the table until it
 		// answers again (its query may still be waiting for the full
 		// QueryTimeout, or be cancelled when the lookup ends).

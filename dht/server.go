@@ -392,11 +392,11 @@ func (s *Server) noteRTT(addr netip.AddrPort, d time.Duration) {
 
 // queryTimeout is how long a lookup's query to addr waits before it counts
 // as timed out (Config.LookupTimeouts).
-func (s *Server) queryTimeout(addr netip.AddrPort) time.Duration {
+func (s *Server) queryTimeout(addr netip.AddrPort) lookup.Timing {
 	s.mu.Lock()
 	r, all := s.rtts[addr], s.rttAll
 	s.mu.Unlock()
-	return s.cfg.LookupTimeouts.Timeout(r, all)
+	return s.cfg.LookupTimeouts.Timing(r, all)
 }
 
 func (s *Server) failed(n NodeInfo) {

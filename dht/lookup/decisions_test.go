@@ -12,7 +12,9 @@ import (
 	"github.com/shoal-sync/shoal/dht/nodeid"
 )
 
-func fixed(d time.Duration) TimeoutFunc { return func(Contact) time.Duration { return d } }
+func fixed(d time.Duration) TimeoutFunc {
+	return func(Contact) Timing { return Timing{Stall: d, Timeout: d} }
+}
 
 // byte19 makes a node whose distance to the zero target is b.
 func byte19(b byte) krpc.NodeInfo {
@@ -53,7 +55,7 @@ func TestNextContact(t *testing.T) {
 					if c.st == fresh && st != fresh {
 						s.inFlight++
 					}
-					c.st, c.attempts, c.deadline = st, 1, t0.Add(time.Second)
+					c.st, c.attempts, c.deadline, c.stallAt = st, 1, t0.Add(time.Second), t0.Add(time.Second)
 					if st != inFlight {
 						s.inFlight--
 					}
@@ -108,6 +110,20 @@ func TestTimeoutPolicy(t *testing.T) {
 				t.Errorf("Timeout(%+v) = %v, want %v", tt.r, got, tt.want)
 			}
 		})
+	}
+	timings := []struct {
+		name   string
+		r, all RTT
+		want   Timing
+	}{
+		{"nothing known: a third of Unknown", RTT{}, RTT{}, Timing{Stall: 700 * ms / 3, Timeout: 700 * ms}},
+		{"unknown contact: twice the network's SRTT", RTT{}, lognormal, Timing{Stall: 340 * ms, Timeout: 700 * ms}},
+		{"known contact: twice its SRTT", steady, lognormal, Timing{Stall: 160 * ms, Timeout: 150 * ms}.clamped()},
+	}
+	for _, tt := range timings {
+		if got := (Policy{}).Timing(tt.r, tt.all); got != tt.want {
+			t.Errorf("%s: Timing = %+v, want %+v", tt.name, got, tt.want)
+		}
 	}
 	if steady.SRTT != 80*ms || steady.RTTVar > 5*ms {
 		t.Errorf("20 samples of 80ms: %+v", steady)
@@ -238,3 +254,6 @@ func TestRunDoesNotWaitOnTheDead(t *testing.T) {
 		t.Logf("40 lookups: median %v, max %v", took[len(took)/2], took[len(took)-1])
 	})
 }
+
+// clamped is t with Stall no later than Timeout.
+func (t Timing) clamped() Timing { t.Stall = min(t.Stall, t.Timeout); return t }

@@ -30,11 +30,11 @@ type Config struct {
 	// MaxInFlight bounds the contacts awaiting an answer, stalled ones
 	// included, when the lookup widens past stalled queries; default 4·Alpha.
 	MaxInFlight int
-	// Timeout, when set, returns how long a query to c may go unanswered
-	// before it counts as timed out: it stops holding an α slot (the
-	// lookup widens), and c is asked again while it has attempts left,
-	// else given up. An answer still counts whenever it comes while the
-	// lookup runs. Default: 1 s for every contact.
+	// Timeout, when set, returns how long a query to c may go unanswered:
+	// past Stall it stops holding an α slot (the lookup widens), past
+	// Timeout c is asked again while it has attempts left, else given up.
+	// An answer still counts whenever it comes while the lookup runs.
+	// Default: 1 s and 1 s for every contact.
 	Timeout TimeoutFunc
 	// Attempts is how often a node that does not answer is asked before
 	// it counts as failed (lost datagrams are common); default 3.
@@ -80,13 +80,13 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 		cfg.Alpha = 3
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 4 * cfg.Alpha
+		cfg.MaxInFlight = 16 * cfg.Alpha
 	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 3
 	}
 	if cfg.Timeout == nil {
-		cfg.Timeout = func(Contact) time.Duration { return time.Second }
+		cfg.Timeout = func(Contact) Timing { return Timing{Stall: time.Second, Timeout: time.Second} }
 	}
 	sl := NewShortlist(cfg.Target, cfg.K, cfg.Attempts)
 	sl.Add(seeds, 1)
@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 		if sl.InFlight() == 0 || sl.Done() {
 			break
 		}
-		if at, ok := sl.NextDeadline(); ok {
+		if at, ok := sl.NextDeadline(now); ok {
 			timer.Reset(max(time.Until(at), 0))
 		}
 		var o outcome

@@ -29,12 +29,17 @@ type cand struct {
 	st       status
 	attempts int       // queries sent to it
 	deadline time.Time // when the last one counts as timed out
+	stallAt  time.Time // when the first one stops holding an α slot
 	stalled  bool      // in flight past its first timeout
 }
 
-// TimeoutFunc returns how long the next query to c may go unanswered
-// before it counts as timed out.
-type TimeoutFunc func(c Contact) time.Duration
+// Timing is how long a query to a contact waits: after Stall it stops
+// holding one of the lookup's α slots (the lookup widens), after Timeout
+// it counts as timed out (it is sent again, or the contact given up).
+type Timing struct{ Stall, Timeout time.Duration }
+
+// TimeoutFunc returns the timing of the next query to c.
+type TimeoutFunc func(c Contact) Timing
 
 // Shortlist is the state of one lookup and every decision it makes: which
 // contact to query next, when a query counts as timed out (and is sent
@@ -78,23 +83,25 @@ func (s *Shortlist) Add(nodes []krpc.NodeInfo, hop int) {
 
 // Next returns the closest node not yet queried among the k closest that
 // have neither failed nor stalled, marks it in flight and gives its query
-// timeout(c) from now. A stalled contact (past its first timeout, asked
-// again) still counts for Done, but the lookup already queries the next
-// contact in its place, so that when it is given up the lookup need not
-// start another round trip.
+// the timing timeout(c) from now. A stalled contact (past its Stall time)
+// still counts for Done, but the lookup already queries the next contact
+// in its place, so that if it is given up the lookup need not start
+// another round trip.
 func (s *Shortlist) Next(now time.Time, timeout TimeoutFunc) (Contact, bool) {
 	seen := 0
 	for _, c := range s.cands {
-		if c.st == failed || c.st == inFlight && c.stalled {
+		if c.st == failed || c.st == inFlight && (c.stalled || !now.Before(c.stallAt)) {
 			continue
 		}
 		if seen++; seen > s.k {
 			break
 		}
 		if c.st == fresh {
+			tm := timeout(c.Contact)
 			c.st = inFlight
 			c.attempts = 1
-			c.deadline = now.Add(timeout(c.Contact))
+			c.deadline = now.Add(tm.Timeout)
+			c.stallAt = now.Add(min(tm.Stall, tm.Timeout))
 			s.inFlight++
 			return c.Contact, true
 		}
@@ -103,13 +110,12 @@ func (s *Shortlist) Next(now time.Time, timeout TimeoutFunc) (Contact, bool) {
 }
 
 // Active returns the queries that hold one of the α slots: first queries
-// that have not timed out. A query past its timeout has stalled; the
-// lookup sends another in its place (it widens) while still waiting for
-// the stalled one's answer.
+// younger than their Stall time. Past it the lookup sends another query in
+// the stalled one's place (it widens) while still waiting for its answer.
 func (s *Shortlist) Active(now time.Time) int {
 	n := 0
 	for _, c := range s.cands {
-		if c.st == inFlight && !c.stalled && now.Before(c.deadline) {
+		if c.st == inFlight && !c.stalled && now.Before(c.stallAt) {
 			n++
 		}
 	}
@@ -127,7 +133,7 @@ func (s *Shortlist) Expire(now time.Time, timeout TimeoutFunc) (resend, gaveUp [
 		c.stalled = true
 		if c.attempts < s.attempts {
 			c.attempts++
-			c.deadline = now.Add(timeout(c.Contact))
+			c.deadline = now.Add(timeout(c.Contact).Timeout)
 			resend = append(resend, c.Contact)
 			continue
 		}
@@ -138,12 +144,19 @@ func (s *Shortlist) Expire(now time.Time, timeout TimeoutFunc) (resend, gaveUp [
 	return resend, gaveUp
 }
 
-// NextDeadline returns the earliest timeout among the queries in flight.
-func (s *Shortlist) NextDeadline() (time.Time, bool) {
+// NextDeadline returns the earliest stall or timeout after now0 among the
+// queries in flight.
+func (s *Shortlist) NextDeadline(now0 time.Time) (time.Time, bool) {
 	var first time.Time
 	for _, c := range s.cands {
-		if c.st == inFlight && (first.IsZero() || c.deadline.Before(first)) {
+		if c.st != inFlight {
+			continue
+		}
+		if first.IsZero() || c.deadline.Before(first) {
 			first = c.deadline
+		}
+		if !c.stalled && c.stallAt.After(now0) && c.stallAt.Before(first) {
+			first = c.stallAt
 		}
 	}
 	return first, !first.IsZero()

@@ -69,3 +69,21 @@ func (p Policy) Timeout(r, all RTT) time.Duration {
 	}
 	return min(max(r.SRTT+4*r.RTTVar, p.Min), p.Max)
 }
+
+// Timing returns a query's Stall and Timeout for a contact with estimate
+// r: it stops holding an α slot after twice the contact's smoothed RTT
+// (the network's when the contact was never measured; a third of the
+// timeout before either is known), and times out after Timeout.
+func (p Policy) Timing(r, all RTT) Timing {
+	t := Timing{Timeout: p.Timeout(r, all)}
+	switch {
+	case r.Samples > 0:
+		t.Stall = 2 * r.SRTT
+	case all.Samples >= minNetworkSamples:
+		t.Stall = 2 * all.SRTT
+	default:
+		t.Stall = t.Timeout / 3
+	}
+	t.Stall = min(t.Stall, t.Timeout)
+	return t
+}
