@@ -47,6 +47,7 @@ type InternetReport struct {
 	Link           simnet.Link
 	Warmup         time.Duration
 	AnswerNodes    int
+	Unknown        time.Duration // query timeout of unmeasured contacts (lookup.Policy.Unknown, 0: its default)
 	Up             int     // nodes up when the lookups began
 	DeadEntries    float64 // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
 	TooSlow        int     // true k closest dropped because their round trip exceeds the query timeout
@@ -65,6 +66,7 @@ type InternetReport struct {
 	StackPerNode   uint64      // goroutine stacks, over Nodes
 	Goroutines     float64     // per node
 	CPUPerLookup   time.Duration
+	PeakRSS        uint64 // the process's, at the end (run one network per process)
 	Net            simnet.Stats
 }
 
@@ -206,7 +208,7 @@ func pick(rng *rand.Rand, n, k int) []int {
 func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, error) {
 	opt = opt.withDefaults()
 	const k = 8
-	rep := InternetReport{Nodes: opt.Nodes, Lookups: opt.Lookups, Conditions: opt.Conditions, Link: opt.Link, Warmup: opt.Warmup, AnswerNodes: opt.AnswerNodes}
+	rep := InternetReport{Nodes: opt.Nodes, Lookups: opt.Lookups, Conditions: opt.Conditions, Link: opt.Link, Warmup: opt.Warmup, AnswerNodes: opt.AnswerNodes, Unknown: opt.Timeouts.Unknown}
 	var ms0 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
@@ -270,6 +272,7 @@ func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, erro
 	}
 	rep.CPUPerLookup = (cpuTime() - cpu0) / time.Duration(opt.Lookups)
 	rep.Net = c.net.Stats()
+	rep.PeakRSS = peakRSS()
 	return rep, nil
 }
 
@@ -466,6 +469,7 @@ func (r InternetReport) WriteTo(w io.Writer) (int64, error) {
 		{"first peers p50/p90/p99", fmt.Sprintf("%v (%d/%d keys; full get_peers %v)", r.FirstPeers, r.PeersFound, r.PeerKeys, r.PeersFull)},
 		{"memory per node", fmt.Sprintf("%.1f KiB heap + %.1f KiB stacks, %.1f goroutines", float64(r.HeapPerNode)/1024, float64(r.StackPerNode)/1024, r.Goroutines)},
 		{"cpu per lookup", r.CPUPerLookup.String()},
+		{"peak RSS", fmt.Sprintf("%.0f MiB = %.1f KiB per node", float64(r.PeakRSS)/(1<<20), float64(r.PeakRSS)/1024/float64(max(r.Nodes, 1)))},
 		{"packets", fmt.Sprintf("%d sent, %d delivered, %d lost, %d unreachable, %d filtered by NAT, %d overflow",
 			r.Net.Sent, r.Net.Delivered, r.Net.Lost, r.Net.Unreachable, r.Net.Filtered, r.Net.Overflow)},
 	})
