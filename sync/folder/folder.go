@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -210,19 +211,25 @@ func (f *Folder) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read .shoalignore: %w", err)
 	}
+	// The watcher's goroutine reads the matcher; this loop replaces it
+	// when .shoalignore changes.
+	var cur atomic.Pointer[ignore.Matcher]
+	cur.Store(ign)
 	var changes <-chan []string
+	var w *watch.Watcher
 	if !f.opt.NoWatch {
-		w, err := watch.New(ctx, f.opt.Root, watch.Options{
-			Ignore: func(rel string, isDir bool) bool { return ignore.IsInternal(rel) || ign.Ignored(rel, isDir) },
+		w, err = watch.New(ctx, f.opt.Root, watch.Options{
+			Ignore: func(rel string, isDir bool) bool { return cur.Load().Ignored(rel, isDir) },
 			Logger: f.log,
 		})
 		if err != nil {
 			f.log.Warn("watcher", "err", err)
 			f.setWatch(err)
+			w = nil
 		} else {
 			defer w.Close()
 			changes = w.Changes()
-			defer func() { f.setWatch(w.Degraded()) }()
+			f.setWatch(w.Degraded())
 		}
 	}
 	if err := f.scanPaths(ctx, ign); err != nil {
@@ -256,10 +263,16 @@ func (f *Folder) run(ctx context.Context) error {
 				changes = nil
 				continue
 			}
+			f.setWatch(w.Degraded())
 			if slicesContains(paths, ".shoalignore") {
 				if ign, err = ignore.Load(f.opt.Root); err != nil {
 					return err
 				}
+				cur.Store(ign)
+				if err := w.Refresh(ctx); err != nil {
+					f.log.Warn("watch paths no longer ignored", "err", err)
+				}
+				paths = nil // what is ignored changed: look at everything
 			}
 			if slicesContains(paths, "") {
 				paths = nil // an overflow: everything
