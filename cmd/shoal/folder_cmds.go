@@ -149,6 +149,27 @@ func cmdLeave(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+func cmdRevert(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("revert", e)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("revert: want one folder: shoal revert DIR")
+	}
+	c, err := connectDaemon(ctx, e, "revert")
+	if err != nil {
+		return err
+	}
+	var info daemon.FolderInfo
+	if err := c.CallJSON(ctx, "folders/revert", daemon.FolderRequest{Path: absPath(pos[0])}, &info); err != nil {
+		return fmt.Errorf("revert %s: %w", pos[0], err)
+	}
+	fmt.Fprintf(e.stdout, "reverted %s: local changes moved to %s, the folder's version restored\n", info.Path, filepath.Join(info.Path, ".shoal", "versions"))
+	return nil
+}
+
 func cmdFolders(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("folders", e)
 	if err := noArgs(fs, args); err != nil {

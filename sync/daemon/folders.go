@@ -159,6 +159,8 @@ func (fs *folders) add(path string, key identity.FolderKey) (*runningFolder, err
 	}
 	for _, rf := range fs.list() {
 		switch {
+		case rf.key.ID() == key.ID() && rf.cfg.Path == abs && rf.key.Writable() == key.Writable():
+			return rf, nil // joined already: a foreground join run again
 		case rf.key.ID() == key.ID():
 			return nil, fmt.Errorf("this daemon syncs that folder already, at %s", rf.cfg.Path)
 		case rf.cfg.Path == abs:

@@ -196,6 +196,19 @@ func TestReadOnlyPeerChangesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(da, "extra.txt")); err == nil {
 		t.Fatal("the read-only peer's new file reached A")
 	}
+	// revert brings B back to A's state and keeps B's edits aside.
+	b.Must("revert", db)
+	Until(t, syncTimeout, both, "B reverted", func() error { return SameTrees(da, db) })
+	kept, _ := filepath.Glob(filepath.Join(db, ".shoal/versions/f.txt~*"))
+	if len(kept) != 1 {
+		t.Fatalf("B kept %d versions of its edit", len(kept))
+	}
+	if got, _ := os.ReadFile(kept[0]); string(got) != "edited on the read-only peer" {
+		t.Fatalf("kept edit holds %q", got)
+	}
+	if st := b.Status()[0]; st.LocalChanged != 0 {
+		t.Fatalf("after revert: %d local changes", st.LocalChanged)
+	}
 }
 
 func TestMissingMarkerStopsInsteadOfDeleting(t *testing.T) {

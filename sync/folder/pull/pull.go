@@ -272,6 +272,12 @@ func (opt *Options) remove(abs, rel string, cur fs.FileInfo) error {
 	return opt.keepVersion(abs, rel)
 }
 
+// KeepVersion moves the file at rel into the versions directory by a
+// rename (no copy), as a pull does with what it replaces.
+func KeepVersion(root, rel string) error {
+	return (&Options{Root: root}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
+}
+
 // keepVersion moves abs into the versions directory by a rename.
 func (opt *Options) keepVersion(abs, rel string) error {
 	dst := filepath.Join(opt.Root, filepath.FromSlash(VersionsDir), filepath.FromSlash(rel)+"~"+time.Now().UTC().Format("20060102-150405.000000000"))
