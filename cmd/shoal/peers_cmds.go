@@ -30,7 +30,7 @@ func cmdPeersEdit(ctx context.Context, e *env, verb string, args []string) error
 	if err != nil {
 		return err
 	}
-	if err := c.CallWith(ctx, "peers/"+verb, daemon.PeerAddRequest{Addr: pos[0]}, nil); err != nil {
+	if err := c.CallJSON(ctx, "peers/"+verb, daemon.PeerAddRequest{Addr: pos[0]}, nil); err != nil {
 		return err
 	}
 	if verb == "add" {

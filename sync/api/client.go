@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 
@@ -32,6 +33,9 @@ var _ Backend = (*Client)(nil)
 func NewClient(addr, token string) *Client {
 	return &Client{base: "http://" + addr, token: token, hc: &http.Client{}}
 }
+
+// Addr is the API's HOST:PORT.
+func (c *Client) Addr() string { return strings.TrimPrefix(c.base, "http://") }
 
 // Ping checks that a daemon answers with this token.
 func (c *Client) Ping(ctx context.Context) error {
@@ -318,8 +322,9 @@ func (c *Client) Stat(ctx context.Context) (store.Stats, error) {
 	return st, err
 }
 
-// CallWith invokes a daemon-only JSON endpoint with in as its request.
-func (c *Client) CallWith(ctx context.Context, endpoint string, in, out any) error {
+// CallJSON posts in as JSON to a daemon-only endpoint and decodes its
+// reply into out (nil: discarded).
+func (c *Client) CallJSON(ctx context.Context, endpoint string, in, out any) error {
 	return c.callJSON(ctx, endpoint, in, out)
 }
 

@@ -34,10 +34,9 @@ type Extra struct {
 	Bans func(ctx context.Context) (any, error)
 	// DHTTable returns the DHT routing table for /api/v0/dht/table.
 	DHTTable func(ctx context.Context) (any, error)
-	// Methods are further JSON endpoints, /api/v0/NAME for each name:
-	// each gets the request body (JSON, possibly empty) and its reply is
-	// sent as JSON.
-	Methods map[string]func(ctx context.Context, in json.RawMessage) (any, error)
+	// Handlers are more endpoints behind the token, by ServeMux pattern
+	// ("POST /api/v0/folders/share").
+	Handlers map[string]http.HandlerFunc
 	// Metrics serves /metrics.
 	Metrics http.Handler
 	// Gateway serves GET and HEAD of /ipfs/ to callers holding the token
@@ -78,15 +77,15 @@ func NewServer(b Backend, token string, extra Extra, log *slog.Logger) *Server {
 	s.mux.HandleFunc("POST /api/v0/peers", s.jsonFunc(extra.Peers))
 	s.mux.HandleFunc("POST /api/v0/bans", s.jsonFunc(extra.Bans))
 	s.mux.HandleFunc("POST /api/v0/dht/table", s.jsonFunc(extra.DHTTable))
-	for name, fn := range extra.Methods {
-		s.mux.HandleFunc("POST /api/v0/"+name, s.methodFunc(fn))
-	}
 	// Profiles of the running daemon, for `go tool pprof` (token required).
 	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	if extra.Metrics != nil {
 		s.mux.Handle("GET /metrics", extra.Metrics)
+	}
+	for pattern, h := range extra.Handlers {
+		s.mux.HandleFunc(pattern, h)
 	}
 	return s
 }
@@ -508,25 +507,6 @@ func (s *Server) stat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, st)
-}
-
-// maxMethodBody bounds the request body of a Method.
-const maxMethodBody = 1 << 20
-
-func (s *Server) methodFunc(fn func(ctx context.Context, in json.RawMessage) (any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxMethodBody))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("read request: %w", err))
-			return
-		}
-		v, err := fn(r.Context(), body)
-		if err != nil {
-			writeError(w, statusOf(err), err)
-			return
-		}
-		writeJSON(w, v)
-	}
 }
 
 func (s *Server) jsonFunc(fn func(ctx context.Context) (any, error)) http.HandlerFunc {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 // startDialer starts the one dialer every discovery source feeds, fed
 // the swarm's connects and drops, with the --peer addresses as static
 // candidates.
-func (d *Daemon) startDialer(ctx context.Context) error {
+func (d *Daemon) startDialer(ctx context.Context, peers []transport.PeerAddr) error {
 	id := d.node.Identity()
 	d.dialer = dialer.New(dialer.Options{
 		Self:        id.ID(),
@@ -44,11 +45,7 @@ func (d *Daemon) startDialer(ctx context.Context) error {
 		return nil
 	})
 	d.goRun(func() error { return d.dialer.Run(ctx) })
-	for _, p := range d.opt.Peers {
-		addr, err := transport.ParseAddr(p)
-		if err != nil {
-			return fmt.Errorf("peer %q: %w", p, err)
-		}
+	for _, addr := range peers {
 		d.dialer.Add(dialer.Candidate{Addr: addr.HostPort, ID: addr.ID, Source: dialer.Static})
 	}
 	return nil
@@ -269,33 +266,40 @@ type PeerAddRequest struct {
 	Addr string `json:"addr"`
 }
 
-// discoveryMethods are the API endpoints of discovery.
-func (d *Daemon) discoveryMethods() map[string]func(context.Context, json.RawMessage) (any, error) {
-	parse := func(in json.RawMessage) (transport.PeerAddr, error) {
-		var req PeerAddRequest
-		if err := json.Unmarshal(in, &req); err != nil {
-			return transport.PeerAddr{}, fmt.Errorf("bad request body: %w", err)
-		}
-		return transport.ParseAddr(req.Addr)
+// handlers are the daemon's API endpoints beyond api.Extra's own: the
+// folders' and discovery's.
+func (d *Daemon) handlers() map[string]http.HandlerFunc {
+	h := d.folders.handlers()
+	h["POST /api/v0/peers/candidates"] = func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, d.dialer.Candidates())
 	}
-	return map[string]func(context.Context, json.RawMessage) (any, error){
-		"peers/candidates": func(context.Context, json.RawMessage) (any, error) {
-			return d.dialer.Candidates(), nil
-		},
-		"peers/add": func(ctx context.Context, in json.RawMessage) (any, error) {
-			a, err := parse(in)
-			if err != nil {
-				return nil, err
-			}
-			return struct{}{}, d.dialer.AddStatic(ctx, a.HostPort, a.ID)
-		},
-		"peers/rm": func(ctx context.Context, in json.RawMessage) (any, error) {
-			a, err := parse(in)
-			if err != nil {
-				return nil, err
-			}
-			return struct{}{}, d.dialer.RemoveStatic(ctx, a.HostPort)
-		},
+	h["POST /api/v0/peers/add"] = d.apiPeerEdit(func(ctx context.Context, a transport.PeerAddr) error {
+		return d.dialer.AddStatic(ctx, a.HostPort, a.ID)
+	})
+	h["POST /api/v0/peers/rm"] = d.apiPeerEdit(func(ctx context.Context, a transport.PeerAddr) error {
+		return d.dialer.RemoveStatic(ctx, a.HostPort)
+	})
+	return h
+}
+
+// apiPeerEdit serves peers/add and peers/rm.
+func (d *Daemon) apiPeerEdit(fn func(context.Context, transport.PeerAddr) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req PeerAddRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+			httpError(w, http.StatusBadRequest, fmt.Errorf("bad request: %w", err))
+			return
+		}
+		a, err := transport.ParseAddr(req.Addr)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		if err := fn(r.Context(), a); err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, struct{}{})
 	}
 }
 

@@ -112,6 +112,7 @@ func sameAsRecord(l *Local, g *Record) bool {
 // Applied is a remote record that became the global record of its path.
 type Applied struct {
 	Record *Record
+	Signed Signed // as received, to relay
 	// Replaced is the global record it superseded (nil for a new path),
 	// and Conflict says the two were concurrent.
 	Replaced *Record
@@ -201,14 +202,14 @@ func (t txn) applyRemote(r *Record, s Signed) (*Applied, error) {
 		return nil, err
 	}
 	if g == nil {
-		return &Applied{Record: r}, t.putGlobal(r, s, nil)
+		return &Applied{Record: r, Signed: s}, t.putGlobal(r, s, nil)
 	}
 	switch r.Version.Compare(g.Version) {
 	case Greater:
-		return &Applied{Record: r, Replaced: g}, t.putGlobal(r, s, g)
+		return &Applied{Record: r, Signed: s, Replaced: g}, t.putGlobal(r, s, g)
 	case Concurrent:
 		if t.ix.opt.Wins(r, g) {
-			return &Applied{Record: r, Replaced: g, Conflict: true}, t.putGlobal(r, s, g)
+			return &Applied{Record: r, Signed: s, Replaced: g, Conflict: true}, t.putGlobal(r, s, g)
 		}
 	}
 	return nil, nil

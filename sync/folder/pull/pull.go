@@ -44,7 +44,8 @@ type Options struct {
 	Fetch  Fetcher
 	Device string // this device, naming conflict copies of its losing versions
 	// Idle is how long a file may wait for its next block before the pull
-	// gives up on it for now. Default 60 s.
+	// gives up on it for now (the folder tries again later, asking every
+	// peer afresh). Default 10 s.
 	Idle time.Duration
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
@@ -69,7 +70,7 @@ const (
 // index last saw there.
 func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*Result, error) {
 	if opt.Idle <= 0 {
-		opt.Idle = 60 * time.Second
+		opt.Idle = 10 * time.Second
 	}
 	abs := filepath.Join(opt.Root, filepath.FromSlash(g.Path))
 	cur, err := os.Lstat(abs)
@@ -90,6 +91,11 @@ func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*
 			return nil, fmt.Errorf("keep conflicting %s: %w", g.Path, err)
 		}
 		res.Conflict, exists = name, false
+	}
+	if exists && l != nil && g.Type == index.TypeFile && sameLocal(l, g) && (l.Mode&0o100 != 0) == g.Executable() {
+		// The disk holds this content already (a join into a folder
+		// with the same files): adopt the version, write nothing.
+		return opt.done(res, abs, g, nil)
 	}
 	switch {
 	case g.Deleted:
@@ -266,6 +272,12 @@ func (opt *Options) remove(abs, rel string, cur fs.FileInfo) error {
 	return opt.keepVersion(abs, rel)
 }
 
+// KeepVersion moves the file at rel into the versions directory by a
+// rename (no copy), as a pull does with what it replaces.
+func KeepVersion(root, rel string) error {
+	return (&Options{Root: root}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
+}
+
 // keepVersion moves abs into the versions directory by a rename.
 func (opt *Options) keepVersion(abs, rel string) error {
 	dst := filepath.Join(opt.Root, filepath.FromSlash(VersionsDir), filepath.FromSlash(rel)+"~"+time.Now().UTC().Format("20060102-150405.000000000"))
@@ -290,6 +302,9 @@ func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSin
 	if g.Type != index.TypeFile {
 		res.Local.Size = 0
 		return res, nil
+	}
+	if sink == nil {
+		return res, nil // nothing written: the scan's references stand
 	}
 	b := opt.Store.NewBatch(context.Background())
 	defer b.Discard()

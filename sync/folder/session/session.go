@@ -232,8 +232,11 @@ func (s *Session) proof(c *swarm.Conn, m wire.FolderProof) error {
 		}
 		s.log.Info("peer shares folder", "peer", c.ID().Short(), "folder", f.String()[:8])
 		s.opt.Model.PeerChanged(f, c.ID(), true)
-		// The peer sends its own summary once it has checked ours: no
-		// need to ask for it (Reply).
+		// Our proof again, in case the peer took the folder up after it
+		// had our first one (it ignores a repeat), so that it has proof
+		// before our summary. It sends its own summary once it has checked
+		// ours: no need to ask for it (Reply).
+		s.sendProof(c, ro)
 		return s.sendSummary(context.Background(), c, f, true)
 	}
 	return nil // a folder we do not hold: nothing to say, and nothing learnt
@@ -281,10 +284,18 @@ func (s *Session) answer(ctx context.Context, c *swarm.Conn, f identity.FolderID
 
 // Push sends new records of f to every peer sharing it (a rumour).
 func (s *Session) Push(f identity.FolderID, recs []wire.SignedRecord) {
+	s.PushExcept(f, recs, identity.NodeID{})
+}
+
+// PushExcept sends records of f to every peer sharing it but from, which
+// sent them to us.
+func (s *Session) PushExcept(f identity.FolderID, recs []wire.SignedRecord, from identity.NodeID) {
 	for len(recs) > 0 {
 		n := min(len(recs), maxBatch)
 		for _, c := range s.peersOf(f) {
-			c.Send(wire.IndexRecords{Folder: f[:], Records: recs[:n]})
+			if c.ID() != from {
+				c.Send(wire.IndexRecords{Folder: f[:], Records: recs[:n]})
+			}
 		}
 		recs = recs[n:]
 	}
