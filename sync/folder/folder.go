@@ -67,6 +67,7 @@ type Folder struct {
 	scan chan []string // paths to scan (from the API)
 	// pending counts the paths the last pull could not bring in.
 	pending int
+	cleaned bool // stale temporary files removed since the start
 	revert  chan chan error
 
 	mu     sync.Mutex
@@ -398,6 +399,16 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 			return err
 		}
 		f.pending = len(need)
+		if !f.cleaned {
+			// Temporary files of versions no longer wanted (left by a
+			// crash) go; those of versions still needed are taken up.
+			keep := make(map[string]bool, len(need))
+			for _, g := range need {
+				keep[pull.TempName(g)] = true
+			}
+			pull.CleanTemp(f.opt.Root, keep)
+			f.cleaned = true
+		}
 		if len(need) == 0 {
 			return nil
 		}
