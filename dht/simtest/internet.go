@@ -48,10 +48,10 @@ type InternetReport struct {
 	Warmup         time.Duration
 	AnswerNodes    int
 	Unknown        time.Duration // query timeout of unmeasured contacts (lookup.Policy.Unknown, 0: its default)
-	Up             int     // nodes up when the lookups began
-	DeadEntries    float64 // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
-	TooSlow        int     // true k closest dropped because their round trip exceeds the query timeout
-	Exact          int     // lookups that returned exactly the k closest live nodes the querier can reach
+	Up             int           // nodes up when the lookups began
+	DeadEntries    float64       // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
+	TooSlow        int           // true k closest dropped because their round trip exceeds the query timeout
+	Exact          int           // lookups that returned exactly the k closest live nodes the querier can reach
 	Recall         float64
 	Errors         int
 	Rounds         Dist[int]
