@@ -235,6 +235,9 @@ func (b *batch) flush() error {
 	b.bufs = nil
 	b.txn.CommitWith(func(err error) {
 		b.s.bufs.put(bufs)
+		if err == nil {
+			b.s.watch.BlocksWritten()
+		}
 		if err != nil {
 			b.errMu.Lock()
 			if b.asyncErr == nil {
@@ -280,6 +283,11 @@ func (b *batch) Commit() error {
 }
 
 func (b *batch) commit() error {
+	if len(b.pins) > 0 {
+		// Also on failure: some pins may have committed (a spurious
+		// change only makes watchers look again).
+		defer b.s.watch.PinsChanged()
+	}
 	b.inflight.Wait()
 	if err := b.firstAsyncErr(); err != nil {
 		return err
@@ -303,6 +311,7 @@ func (b *batch) commit() error {
 	if err := b.txn.Commit(); err != nil {
 		return err
 	}
+	b.s.watch.BlocksWritten()
 	b.s.wrote(b.bytes)
 	return nil
 }

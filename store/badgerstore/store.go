@@ -50,6 +50,7 @@ type Store struct {
 	gc    store.GCLock
 	gcMu  sync.Mutex // one collection at a time
 	roots store.RootSets
+	watch store.PinWatch
 	bufs  bufPool
 
 	mapDir  string       // dir as the kernel names it, for trimMapped

@@ -31,22 +31,24 @@ const (
 	mNotInterested
 	mPing  // received: answered with a pong
 	mError // sent: why we close
+	mExt   // an Extension's message, either way
 )
 
 func (k msgKind) String() string {
 	return [...]string{"?", "want-have", "want-block", "have", "dont-have", "cancel", "block",
-		"choke", "unchoke", "interested", "not-interested", "ping", "error"}[min(int(k), int(mError))]
+		"choke", "unchoke", "interested", "not-interested", "ping", "error", "extension"}[min(int(k), int(mExt))]
 }
 
 // msg is one swarm message: a list of CIDs, or one block.
 type msg struct {
 	kind   msgKind
 	cids   []cid.Cid
-	data   []byte     // mBlock: cids[0] and its bytes
-	pooled bool       // mBlock: data is from the swarm's recvBufs
-	nonce  uint64     // mPing
-	reqID  uint64     // mPing: echoed in the pong
-	err    wire.Error // mError
+	data   []byte       // mBlock: cids[0] and its bytes
+	pooled bool         // mBlock: data is from the swarm's recvBufs
+	nonce  uint64       // mPing
+	reqID  uint64       // mPing: echoed in the pong
+	err    wire.Error   // mError
+	ext    wire.Message // mExt
 }
 
 // link frames swarm messages on one connection. readMsg is called by the
@@ -63,7 +65,7 @@ type outItem struct {
 	m        msg
 	serve    cid.Cid   // a block to read and send (m unused)
 	job      *serveJob // set by pop for a serve
-	announce cid.Cid   // send have if we now hold c and may serve it
+	announce []cid.Cid // send have for those we now hold and may serve
 }
 
 // serveJob is a requested block being read (and, for a reference,
@@ -114,6 +116,8 @@ type peer struct {
 
 	client      string
 	listenAddrs []string
+	exporter    []byte    // TLS exporter value, for extensions
+	ext         *Conn     // the peer as extensions see it
 	active      time.Time // when block bytes last moved either way; owner only
 }
 
@@ -165,6 +169,11 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 				p.out.push(outItem{m: msg{kind: mDontHave, cids: dont}})
 				toOwner(event{kind: evPeerWants, peer: p, cids: dont})
 			}
+			if p.out.overflowed() {
+				// The writer may be stuck on a peer that does not read:
+				// closing the connection frees it.
+				return fmt.Errorf("read from %s: %w", p.id.Short(), errOverflow)
+			}
 		case mWantBlock:
 			if !p.amChoking.Load() {
 				p.out.pushServes(m.cids)
@@ -197,6 +206,12 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 			toOwner(event{kind: evBlock, peer: p, cids: m.cids, data: m.data, owned: m.pooled})
 		case mPing:
 			p.out.push(outItem{m: m})
+		case mExt:
+			if e := s.extensionFor(m.ext.Type()); e != nil {
+				if err := e.Handle(p.ext, m.ext); err != nil {
+					return fmt.Errorf("read from %s: %s: %w", p.id.Short(), m.ext.Type(), err)
+				}
+			}
 		case mHave, mDontHave, mChoke, mUnchoke, mInterested, mNotInterested:
 			toOwner(event{kind: evMsg, peer: p, msg: m})
 		}
@@ -299,11 +314,24 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 			pending = append(pending, it.job)
 			go s.load(ctx, p, it.job)
 			continue
-		case it.announce.Defined():
-			if !s.mayServe(ctx, p.id, it.announce) {
+		case len(it.announce) > 0:
+			var have []cid.Cid
+			for _, c := range it.announce {
+				if s.mayServe(ctx, p.id, c) {
+					have = append(have, c)
+				}
+			}
+			if len(have) == 0 {
 				continue
 			}
-			m = msg{kind: mHave, cids: []cid.Cid{it.announce}}
+			s.send(ctx, event{kind: evAnnounced, peer: p, cids: have})
+			for len(have) > maxCids {
+				if err := write(msg{kind: mHave, cids: have[:maxCids]}); err != nil {
+					return err
+				}
+				have = have[maxCids:]
+			}
+			m = msg{kind: mHave, cids: have}
 		default:
 			m = it.m
 		}

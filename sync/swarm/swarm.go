@@ -62,6 +62,9 @@ type Options struct {
 	BanStore BanStore
 	// Conns bounds the peers kept connected (see strategy.ConnLimits).
 	Conns strategy.ConnLimits
+	// Extensions are protocols carried on the same connections (folder
+	// sync), see Extension.
+	Extensions []Extension
 	// Logger receives the swarm's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -101,10 +104,11 @@ type Swarm struct {
 	upLimit   *Limiter
 	downLimit *Limiter
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	events chan event
-	wg     sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	events   chan event
+	servable chan struct{} // ServableChanged wakes the owner
+	wg       sync.WaitGroup
 
 	bans                                   banList
 	protMu                                 sync.Mutex
@@ -145,6 +149,7 @@ func New(opt Options) (*Swarm, error) {
 		upLimit:   NewLimiter(opt.MaxUploadRate),
 		downLimit: NewLimiter(opt.MaxDownloadRate),
 		events:    make(chan event, 256),
+		servable:  make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -181,6 +186,17 @@ func (s *Swarm) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	return nil
+}
+
+// ServableChanged tells the swarm that its Policy may serve more than
+// before: peers that asked for blocks it could not serve then are sent
+// have for those it serves now. Pin changes of the store are followed
+// without it; a Policy with other inputs (a folder's key proved) calls it.
+func (s *Swarm) ServableChanged() {
+	select {
+	case s.servable <- struct{}{}:
+	default:
+	}
 }
 
 // Protect keeps peer id connected however many peers there are (a peer
@@ -244,6 +260,7 @@ func (s *Swarm) AddConn(conn *transport.Conn) error {
 		link:        l,
 		client:      client,
 		listenAddrs: h.ListenAddrs,
+		exporter:    conn.Exporter(),
 	})
 }
 
@@ -257,9 +274,19 @@ func (s *Swarm) addPeer(p *peer) error {
 		p.link.close()
 		return ErrClosed
 	}
-	if err := <-reply; err != nil {
+	select {
+	case err := <-reply:
+		if err != nil {
+			p.link.close()
+			return err
+		}
+	case <-s.ctx.Done(): // the owner may have stopped before taking it
 		p.link.close()
-		return err
+		return ErrClosed
+	}
+	p.ext = &Conn{p: p, exporter: p.exporter}
+	for _, e := range s.opt.Extensions {
+		e.Connected(p.ext)
 	}
 	s.wg.Add(1)
 	go func() {
@@ -296,6 +323,9 @@ func (s *Swarm) runPeer(p *peer) {
 		<-rerr
 	}
 	close(p.done)
+	for _, e := range s.opt.Extensions {
+		e.Disconnected(p.ext)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Info("peer disconnected", "peer", p.id.Short(), "err", err)
 	}
@@ -381,4 +411,5 @@ const (
 	evStored // a fetch's sink took a block
 	evFetchEnd
 	evPeers
+	evAnnounced // a peer's writer sent have for blocks it had asked about
 )
