@@ -58,9 +58,9 @@ func benchDHTInternet(ctx context.Context, opt options, t *table) error {
 		{name: "mainline, 8 nodes per answer (BEP 5)", nodes: 10000, env: []string{"SHOAL_NET_ANSWER=8"}},
 		{name: "mainline, unknown contacts time out at 250ms", nodes: 10000, env: []string{"SHOAL_NET_UNKNOWN=250ms"}},
 	}
-	for _, r := range runs {
+	for i, r := range runs {
 		r.nodes = min(r.nodes, maxNodes)
-		out := filepath.Join(dir, "report.json")
+		out := filepath.Join(dir, fmt.Sprintf("report-%d.json", i))
 		os.Remove(out)
 		off := "0"
 		if r.off {
@@ -81,6 +81,7 @@ func benchDHTInternet(ctx context.Context, opt options, t *table) error {
 			return err
 		}
 		r.reports = reps
+		printNetTable(os.Stderr, runs[:i+1]) // so far, in case the rest does not finish
 	}
 	printNetTable(os.Stdout, runs)
 	base, lossy := runs[1].reports[0], runs[0].reports[0]
