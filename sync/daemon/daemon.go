@@ -295,6 +295,10 @@ func (d *Daemon) startAPI() error {
 		ln.Close()
 		return err
 	}
+	if err := m.Registry().Register(newFolderCollector(d.folders)); err != nil {
+		ln.Close()
+		return err
+	}
 	b := newBackend(d.node, d.swarm)
 	b.content = d.content
 	b.log = d.log.With("part", "api")

@@ -113,6 +113,15 @@ func TestShareJoinLiveBothWays(t *testing.T) {
 				t.Errorf("%s status %+v", n.Name, st)
 			}
 		}
+		m := n.Metrics()
+		for _, want := range []string{"shoal_folder_need_files{folder=", "shoal_folder_peers{folder=", "shoal_folder_records_received_total "} {
+			if !strings.Contains(m, want) {
+				t.Errorf("%s /metrics lacks %s", n.Name, want)
+			}
+		}
+		if strings.Contains(m, "shoal_folder_records_received_total 0\n") {
+			t.Errorf("%s counted no records received", n.Name)
+		}
 	}
 }
 
