@@ -72,6 +72,9 @@ func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*
 	if opt.Idle <= 0 {
 		opt.Idle = 10 * time.Second
 	}
+	if err := CheckName("", g.Path); err != nil {
+		return nil, err
+	}
 	abs := filepath.Join(opt.Root, filepath.FromSlash(g.Path))
 	cur, err := os.Lstat(abs)
 	exists := err == nil
