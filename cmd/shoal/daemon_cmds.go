@@ -10,6 +10,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/daemon"
 	"github.com/shoal-sync/shoal/sync/swarm"
@@ -27,9 +28,18 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	up := fs.String("max-upload-rate", "0", "cap on block upload, bytes per second (e.g. 16MiB); 0: none")
 	down := fs.String("max-download-rate", "0", "cap on block download, bytes per second; 0: none")
 	maxPeers := fs.Int("max-peers", 128, "peers kept connected: past it idle ones are let go, at twice it new ones refused (--peer ones always kept)")
+	minFree := fs.String("min-disk-free", "", "free space kept on the home's disk, e.g. 1%, 5GiB or 1%,5GiB (default 1%,96MiB)")
 	verbose := fs.Bool("v", false, "log at info level")
 	if err := noArgs(fs, args); err != nil {
 		return err
+	}
+	var floor diskfree.Floor
+	if *minFree != "" {
+		f, err := diskfree.ParseFloor(*minFree)
+		if err != nil {
+			return fmt.Errorf("--min-disk-free: %w", err)
+		}
+		floor = f
 	}
 	upRate, err := swarm.ParseRate(*up)
 	if err != nil {
@@ -50,7 +60,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
 		MaxUploadRate: upRate, MaxDownloadRate: downRate, MaxPeers: *maxPeers,
-		NoDHT: *noDHT, Bootstrap: boot, Global: *global,
+		NoDHT: *noDHT, Bootstrap: boot, Global: *global, MinFree: floor,
 		Version: "dev", Logger: log,
 	})
 	if err != nil {

@@ -46,3 +46,40 @@ func TestStat(t *testing.T) {
 		t.Error("no error for a missing path")
 	}
 }
+
+func TestParseFloor(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Floor
+		ok   bool
+	}{
+		{"1%", Floor{Percent: 1}, true},
+		{"0.5 %", Floor{Percent: 0.5}, true},
+		{"5GiB", Floor{Bytes: 5 << 30}, true},
+		{"2GB", Floor{Bytes: 2e9}, true},
+		{"1%,100MiB", Floor{Percent: 1, Bytes: 100 << 20}, true},
+		{"123", Floor{Bytes: 123}, true},
+		{"101%", Floor{}, false},
+		{"-1%", Floor{}, false},
+		{"lots", Floor{}, false},
+		{"", Floor{}, false},
+	}
+	for _, tc := range tests {
+		got, err := ParseFloor(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("ParseFloor(%q) = %+v, %v; want %+v ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func FuzzParseFloor(f *testing.F) {
+	for _, s := range []string{"1%", "5GiB", "1%,100MiB", "0.5 %", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fl, err := ParseFloor(s)
+		if err == nil && (fl.Percent < 0 || fl.Percent > 100 || fl.Bytes < 0) {
+			t.Fatalf("ParseFloor(%q) = %+v", s, fl)
+		}
+	})
+}

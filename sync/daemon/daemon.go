@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/gateway"
 	"github.com/shoal-sync/shoal/sync/metrics"
@@ -54,8 +55,12 @@ type Options struct {
 	// mainline DHT (its routers are added to Bootstrap by the caller).
 	Bootstrap []netip.AddrPort
 	Global    bool
-	Version   string
-	Logger    *slog.Logger
+	// MinFree is the free space kept on the home's filesystem: writes
+	// that would go below it fail with "no space left on device". Zero:
+	// badgerstore.DefaultMinFree.
+	MinFree diskfree.Floor
+	Version string
+	Logger  *slog.Logger
 }
 
 // Daemon is a running node.
@@ -99,7 +104,7 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 			d.Close()
 		}
 	}()
-	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger}); err != nil {
+	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger, MinFree: opt.MinFree}); err != nil {
 		return nil, err
 	}
 	id := d.node.Identity()
