@@ -12,8 +12,8 @@ import (
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/badgerstore"
-	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
 
