@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -175,5 +176,46 @@ func TestKVUpdateTooBig(t *testing.T) {
 	}
 	if got := kvDump(t, kv, ""); got != "" {
 		t.Fatalf("a failed Update left %d bytes of keys", len(got))
+	}
+}
+
+func TestKVIterateFromAndView(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	kv := s.KV("t")
+	for _, k := range []string{"a1", "a2", "a3", "b1"} {
+		if err := kv.Put(ctx, []byte(k), []byte("v"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		prefix, start string
+		stopAt        string
+		want          []string
+	}{
+		{"a", "a2", "", []string{"a2", "a3"}},
+		{"a", "a", "", []string{"a1", "a2", "a3"}},
+		{"a", "a25", "", []string{"a3"}},
+		{"a", "b", "", nil},
+		{"a", "a1", "a2", []string{"a1", "a2"}},
+		{"", "a3", "", []string{"a3", "b1"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		err := kv.View(ctx, func(txn *KVTxn) error {
+			return txn.IterateFrom([]byte(tt.prefix), []byte(tt.start), func(k, v []byte) error {
+				if string(v) != "v"+string(k) {
+					t.Errorf("value of %s = %s", k, v)
+				}
+				got = append(got, string(k))
+				if string(k) == tt.stopAt {
+					return ErrStop
+				}
+				return nil
+			})
+		})
+		if err != nil || strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("IterateFrom(%q, %q) = %v, %v; want %v", tt.prefix, tt.start, got, err, tt.want)
+		}
 	}
 }

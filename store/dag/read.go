@@ -30,6 +30,7 @@ func ParsePath(s string) (cid.Cid, string, error) {
 
 // Resolve returns the CID that "CID[/path]" names.
 func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
+	g = unixfs.WithIdentity(g)
 	root, rest, err := ParsePath(p)
 	if err != nil {
 		return cid.Undef, err
@@ -42,6 +43,7 @@ func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
 
 // Cat writes the file that p names to w.
 func Cat(ctx context.Context, g unixfs.Getter, p string, w io.Writer) (int64, error) {
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
 		return 0, err
@@ -112,54 +114,41 @@ func (opt GetOptions) ReportTotal(info unixfs.Info) {
 
 // Get writes the file or directory tree that p names to out. Every file is
 // written to a temporary file beside its target, synced, and renamed into
-// place, so a crash leaves either nothing or whole files.
+// place; a tree is written beside out and swapped in whole (swapIn), so a
+// failure or a crash leaves out as it was, and Force replaces out with
+// exactly the tree.
 func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) error {
+	out = filepath.Clean(out)
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
-		return err
-	}
-	if err := checkOut(out, opt.Force); err != nil {
 		return err
 	}
 	info, err := unixfs.Stat(ctx, g, c)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
 	}
+	if err := CheckOut(out, opt.Force, info.IsDir()); err != nil {
+		return err
+	}
 	opt.ReportTotal(info)
-	if info.IsDir() {
-		if opt.Force {
-			if err := os.RemoveAll(out); err != nil {
-				return fmt.Errorf("get: replace %s: %w", out, err)
-			}
-		}
-		return getDir(ctx, g, c, out, opt)
-	}
-	return getFile(ctx, g, c, out, opt)
-}
-
-// checkOut refuses an output path that exists and is not an empty
-// directory, unless force is set.
-func checkOut(out string, force bool) error {
-	fi, err := os.Lstat(out)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	stage := stagePath(out, c)
+	if err := os.RemoveAll(stage); err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
-	if force {
-		return nil
+	if info.IsDir() {
+		err = getDir(ctx, g, c, stage, opt)
+	} else {
+		err = getFile(ctx, g, c, stage, opt)
 	}
-	if fi.IsDir() {
-		ents, err := os.ReadDir(out)
-		if err != nil {
-			return fmt.Errorf("get: %w", err)
-		}
-		if len(ents) == 0 {
-			return nil
-		}
+	if err == nil {
+		err = swapIn(stage, out, opt.Force)
 	}
-	return fmt.Errorf("get: %s: %w", out, ErrExists)
+	if err != nil {
+		os.RemoveAll(stage)
+		return stageErr(err, stage, out)
+	}
+	return nil
 }
 
 func getDir(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt GetOptions) error {
@@ -301,7 +290,8 @@ func syncDir(dir string) error {
 }
 
 // Missing reports whether any block of the DAG under root is absent from
-// s. It reads the DAG's inner nodes but only asks Has of its raw leaves.
+// s. It reads the DAG's inner nodes but only asks Has of its raw leaves;
+// identity CIDs are never missing.
 func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 	stack := []cid.Cid{root}
 	seen := make(map[cid.Cid]bool)
@@ -312,6 +302,15 @@ func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 			continue
 		}
 		seen[c] = true
+		if data, ok := unixfs.IdentityData(c); ok {
+			// Its CID is its content: never missing.
+			links, err := unixfs.Links(c, data)
+			if err != nil {
+				return false, fmt.Errorf("block %s: %w", c, err)
+			}
+			stack = append(stack, links...)
+			continue
+		}
 		if c.Type() == unixfs.CodecRaw {
 			ok, err := s.Has(ctx, c)
 			if err != nil {

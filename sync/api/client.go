@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 
@@ -32,6 +33,9 @@ var _ Backend = (*Client)(nil)
 func NewClient(addr, token string) *Client {
 	return &Client{base: "http://" + addr, token: token, hc: &http.Client{}}
 }
+
+// Addr is the API's HOST:PORT.
+func (c *Client) Addr() string { return strings.TrimPrefix(c.base, "http://") }
 
 // Ping checks that a daemon answers with this token.
 func (c *Client) Ping(ctx context.Context) error {
@@ -316,6 +320,12 @@ func (c *Client) Stat(ctx context.Context) (store.Stats, error) {
 	var st store.Stats
 	err := c.callJSON(ctx, "stat", struct{}{}, &st)
 	return st, err
+}
+
+// CallJSON posts in as JSON to a daemon-only endpoint and decodes its
+// reply into out (nil: discarded).
+func (c *Client) CallJSON(ctx context.Context, endpoint string, in, out any) error {
+	return c.callJSON(ctx, endpoint, in, out)
 }
 
 // Call invokes one of the daemon-only JSON endpoints ("id", "peers") and

@@ -34,6 +34,9 @@ type Extra struct {
 	Bans func(ctx context.Context) (any, error)
 	// DHTTable returns the DHT routing table for /api/v0/dht/table.
 	DHTTable func(ctx context.Context) (any, error)
+	// Handlers are more endpoints behind the token, by ServeMux pattern
+	// ("POST /api/v0/folders/share").
+	Handlers map[string]http.HandlerFunc
 	// Metrics serves /metrics.
 	Metrics http.Handler
 	// Gateway serves GET and HEAD of /ipfs/ to callers holding the token
@@ -80,6 +83,9 @@ func NewServer(b Backend, token string, extra Extra, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	if extra.Metrics != nil {
 		s.mux.Handle("GET /metrics", extra.Metrics)
+	}
+	for pattern, h := range extra.Handlers {
+		s.mux.HandleFunc(pattern, h)
 	}
 	return s
 }

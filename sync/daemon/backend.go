@@ -213,6 +213,9 @@ func (b *backend) Get(ctx context.Context, p, out string, opt dag.GetOptions) er
 	if err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
 	}
+	if err := dag.CheckOut(out, opt.Force, info.IsDir()); err != nil {
+		return err
+	}
 	opt.ReportTotal(info)
 	w, err := dag.NewTreeWriter(b.Store(), c, out, opt)
 	if err != nil {

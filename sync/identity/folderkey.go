@@ -76,9 +76,6 @@ func (k RWKey) String() string { return RWPrefix + "<redacted> (folder " + k.ID(
 // ID returns the folder ID: H("shoal id" ‖ RO).
 func (k ROKey) ID() FolderID { return FolderID(h("shoal id", k[:])) }
 
-// Text returns the shareable form "shoal:ro:<base32>". It is a secret.
-func (k ROKey) Text() string { return ROPrefix + b32.EncodeToString(k[:]) }
-
 // String returns a redacted form naming only the folder; use Text to share the key.
 func (k ROKey) String() string { return ROPrefix + "<redacted> (folder " + k.ID().String() + ")" }
 
@@ -86,18 +83,45 @@ func (k ROKey) String() string { return ROPrefix + "<redacted> (folder " + k.ID(
 func (f FolderID) String() string { return b32.EncodeToString(f[:]) }
 
 // FolderKey is a parsed printed key: read-write (which implies the read-only
-// key) or read-only.
+// key) or read-only. Both hold the folder's public signing key, so that a
+// read-only peer can check every record it receives: the printed read-only
+// key carries it after the read-only secret (it cannot be derived from RO).
 type FolderKey struct {
 	rw       RWKey
 	ro       ROKey
+	pub      [ed25519.PublicKeySize]byte
 	writable bool
 }
 
 // FolderKeyFromRW returns the FolderKey of a read-write secret.
-func FolderKeyFromRW(rw RWKey) FolderKey { return FolderKey{rw: rw, ro: rw.RO(), writable: true} }
+func FolderKeyFromRW(rw RWKey) FolderKey {
+	k := FolderKey{rw: rw, ro: rw.RO(), writable: true}
+	copy(k.pub[:], rw.SigningPublicKey())
+	return k
+}
 
-// FolderKeyFromRO returns the read-only FolderKey of ro.
-func FolderKeyFromRO(ro ROKey) FolderKey { return FolderKey{ro: ro} }
+// FolderKeyFromRO returns the read-only FolderKey of ro and the folder's
+// public signing key.
+func FolderKeyFromRO(ro ROKey, signingPub ed25519.PublicKey) FolderKey {
+	k := FolderKey{ro: ro}
+	copy(k.pub[:], signingPub)
+	return k
+}
+
+// SigningPublicKey returns the folder's public signing key, which every
+// record's signature is checked against.
+func (k FolderKey) SigningPublicKey() ed25519.PublicKey {
+	return append(ed25519.PublicKey(nil), k.pub[:]...)
+}
+
+// ReadOnly returns the read-only FolderKey of k.
+func (k FolderKey) ReadOnly() FolderKey { return FolderKey{ro: k.ro, pub: k.pub} }
+
+// ROText returns the shareable read-only form "shoal:ro:<base32>" of the
+// read-only secret and the public signing key. It is a secret.
+func (k FolderKey) ROText() string {
+	return ROPrefix + b32.EncodeToString(append(append([]byte(nil), k.ro[:]...), k.pub[:]...))
+}
 
 // Writable reports whether the key holds the read-write secret.
 func (k FolderKey) Writable() bool { return k.writable }
@@ -116,7 +140,7 @@ func (k FolderKey) Text() string {
 	if k.writable {
 		return k.rw.Text()
 	}
-	return k.ro.Text()
+	return k.ROText()
 }
 
 // String returns a redacted form; use Text to share the key.
@@ -133,17 +157,17 @@ func ParseFolderKey(s string) (FolderKey, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case strings.HasPrefix(s, RWPrefix):
-		b, err := decodeKey(s[len(RWPrefix):], "read-write")
+		b, err := decodeKey(s[len(RWPrefix):], "read-write", FolderKeyLen)
 		if err != nil {
 			return FolderKey{}, err
 		}
 		return FolderKeyFromRW(RWKey(b)), nil
 	case strings.HasPrefix(s, ROPrefix):
-		b, err := decodeKey(s[len(ROPrefix):], "read-only")
+		b, err := decodeKey(s[len(ROPrefix):], "read-only", FolderKeyLen+ed25519.PublicKeySize)
 		if err != nil {
 			return FolderKey{}, err
 		}
-		return FolderKeyFromRO(ROKey(b)), nil
+		return FolderKeyFromRO(ROKey(b[:FolderKeyLen]), b[FolderKeyLen:]), nil
 	default:
 		return FolderKey{}, fmt.Errorf("%w: must start with %q or %q", ErrBadFolderKey, RWPrefix, ROPrefix)
 	}
@@ -171,18 +195,16 @@ func ParseROKey(s string) (ROKey, error) {
 	return k.ro, nil
 }
 
-func decodeKey(body, kind string) ([FolderKeyLen]byte, error) {
-	var out [FolderKeyLen]byte
+func decodeKey(body, kind string, n int) ([]byte, error) {
 	raw, err := b32.DecodeString(strings.ToLower(body))
 	if err != nil {
-		return out, fmt.Errorf("%w: %s key is not valid base32: %v", ErrBadFolderKey, kind, err)
+		return nil, fmt.Errorf("%w: %s key is not valid base32: %v", ErrBadFolderKey, kind, err)
 	}
-	if len(raw) != FolderKeyLen {
-		return out, fmt.Errorf("%w: %s key has %d bytes, want %d (truncated copy?)", ErrBadFolderKey, kind, len(raw), FolderKeyLen)
+	if len(raw) != n {
+		return nil, fmt.Errorf("%w: %s key has %d bytes, want %d (truncated copy?)", ErrBadFolderKey, kind, len(raw), n)
 	}
 	if b32.EncodeToString(raw) != strings.ToLower(body) {
-		return out, fmt.Errorf("%w: %s key is not canonical base32 (mistyped last character?)", ErrBadFolderKey, kind)
+		return nil, fmt.Errorf("%w: %s key is not canonical base32 (mistyped last character?)", ErrBadFolderKey, kind)
 	}
-	copy(out[:], raw)
-	return out, nil
+	return raw, nil
 }

@@ -70,7 +70,7 @@ func TestFolderKeyRoundTrip(t *testing.T) {
 	if err != nil || !fk.Writable() || fk.RO() != rw.RO() || fk.ID() != rw.ID() || fk.Text() != text {
 		t.Fatalf("ParseFolderKey(rw) = %+v, %v", fk, err)
 	}
-	roText := rw.RO().Text()
+	roText := FolderKeyFromRW(rw).ROText()
 	ro, err := ParseROKey(roText)
 	if err != nil || ro != rw.RO() {
 		t.Fatalf("ParseROKey = %v, %v", ro, err)
@@ -82,6 +82,9 @@ func TestFolderKeyRoundTrip(t *testing.T) {
 	fk, err = ParseFolderKey(roText)
 	if _, ok := fk.RW(); err != nil || ok || fk.Writable() || fk.Text() != roText {
 		t.Fatalf("ParseFolderKey(ro) = %+v, %v", fk, err)
+	}
+	if !fk.SigningPublicKey().Equal(rw.SigningPublicKey()) || fk.ID() != rw.ID() {
+		t.Fatalf("read-only key carries signing key %x, want %x", fk.SigningPublicKey(), rw.SigningPublicKey())
 	}
 	// Redacted printing never contains the secret.
 	for _, s := range []string{rw.String(), rw.RO().String(), FolderKeyFromRW(rw).String(), fk.String()} {
@@ -108,7 +111,7 @@ func TestParseFolderKeyErrors(t *testing.T) {
 		{"short", text[:40], "has 19 bytes", parseAny},
 		{"long", text + "aaaaaaaa", "want 32", parseAny},
 		{"non-canonical", text[:len(text)-1] + "b", "not canonical", parseAny},
-		{"ro for rw", rw.RO().Text(), "read-only key", func(s string) error { _, err := ParseRWKey(s); return err }},
+		{"ro for rw", FolderKeyFromRW(rw).ROText(), "read-only key", func(s string) error { _, err := ParseRWKey(s); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +130,7 @@ func parseAny(s string) error { _, err := ParseFolderKey(s); return err }
 
 func FuzzParseFolderKey(f *testing.F) {
 	f.Add(seqRW().Text())
-	f.Add(seqRW().RO().Text())
+	f.Add(FolderKeyFromRW(seqRW()).ROText())
 	f.Add("shoal:rw:")
 	f.Add("shoal:ro:aaaa")
 	f.Fuzz(func(t *testing.T, s string) {

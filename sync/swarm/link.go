@@ -134,6 +134,8 @@ func (l *wireLink) readMsg() (msg, error) {
 			return msg{}, fmt.Errorf("%w: %w", errPeerError, m)
 		case wire.Hello:
 			return msg{}, fmt.Errorf("second hello: %w", wire.ErrMalformed)
+		case wire.FolderProof, wire.IndexSummary, wire.IndexRecords:
+			return msg{kind: mExt, ext: m}, nil
 		}
 		// Pong and anything else this version decodes but the swarm does not use.
 	}
@@ -204,6 +206,8 @@ func (l *wireLink) writeMsg(m msg) error {
 		wm = wire.Unchoke{}
 	case mPing:
 		wm = wire.Pong{Nonce: m.nonce}
+	case mExt:
+		wm = m.ext
 	case mError:
 		// The last frame: to a peer that does not read, not for long.
 		l.conn.SetWriteDeadline(time.Now().Add(time.Second))

@@ -31,22 +31,24 @@ const (
 	mNotInterested
 	mPing  // received: answered with a pong
 	mError // sent: why we close
+	mExt   // an Extension's message, either way
 )
 
 func (k msgKind) String() string {
 	return [...]string{"?", "want-have", "want-block", "have", "dont-have", "cancel", "block",
-		"choke", "unchoke", "interested", "not-interested", "ping", "error"}[min(int(k), int(mError))]
+		"choke", "unchoke", "interested", "not-interested", "ping", "error", "extension"}[min(int(k), int(mExt))]
 }
 
 // msg is one swarm message: a list of CIDs, or one block.
 type msg struct {
 	kind   msgKind
 	cids   []cid.Cid
-	data   []byte     // mBlock: cids[0] and its bytes
-	pooled bool       // mBlock: data is from the swarm's recvBufs
-	nonce  uint64     // mPing
-	reqID  uint64     // mPing: echoed in the pong
-	err    wire.Error // mError
+	data   []byte       // mBlock: cids[0] and its bytes
+	pooled bool         // mBlock: data is from the swarm's recvBufs
+	nonce  uint64       // mPing
+	reqID  uint64       // mPing: echoed in the pong
+	err    wire.Error   // mError
+	ext    wire.Message // mExt
 }
 
 // link frames swarm messages on one connection. readMsg is called by the
@@ -114,6 +116,8 @@ type peer struct {
 
 	client      string
 	listenAddrs []string
+	exporter    []byte    // TLS exporter value, for extensions
+	ext         *Conn     // the peer as extensions see it
 	active      time.Time // when block bytes last moved either way; owner only
 }
 
@@ -202,6 +206,12 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 			toOwner(event{kind: evBlock, peer: p, cids: m.cids, data: m.data, owned: m.pooled})
 		case mPing:
 			p.out.push(outItem{m: m})
+		case mExt:
+			if e := s.extensionFor(m.ext.Type()); e != nil {
+				if err := e.Handle(p.ext, m.ext); err != nil {
+					return fmt.Errorf("read from %s: %s: %w", p.id.Short(), m.ext.Type(), err)
+				}
+			}
 		case mHave, mDontHave, mChoke, mUnchoke, mInterested, mNotInterested:
 			toOwner(event{kind: evMsg, peer: p, msg: m})
 		}

@@ -62,6 +62,9 @@ type Options struct {
 	BanStore BanStore
 	// Conns bounds the peers kept connected (see strategy.ConnLimits).
 	Conns strategy.ConnLimits
+	// Extensions are protocols carried on the same connections (folder
+	// sync), see Extension.
+	Extensions []Extension
 	// Logger receives the swarm's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -257,6 +260,7 @@ func (s *Swarm) AddConn(conn *transport.Conn) error {
 		link:        l,
 		client:      client,
 		listenAddrs: h.ListenAddrs,
+		exporter:    conn.Exporter(),
 	})
 }
 
@@ -279,6 +283,10 @@ func (s *Swarm) addPeer(p *peer) error {
 	case <-s.ctx.Done(): // the owner may have stopped before taking it
 		p.link.close()
 		return ErrClosed
+	}
+	p.ext = &Conn{p: p, exporter: p.exporter}
+	for _, e := range s.opt.Extensions {
+		e.Connected(p.ext)
 	}
 	s.wg.Add(1)
 	go func() {
@@ -315,6 +323,9 @@ func (s *Swarm) runPeer(p *peer) {
 		<-rerr
 	}
 	close(p.done)
+	for _, e := range s.opt.Extensions {
+		e.Disconnected(p.ext)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Info("peer disconnected", "peer", p.id.Short(), "err", err)
 	}

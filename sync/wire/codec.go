@@ -166,6 +166,9 @@ func Decode(f Frame) (Message, error) {
 		msg, err := decodeCBOR[Unchoke](f.Payload)
 		return check(f.Type, msg, err)
 	}
+	if m, ok, err := decodeFolder(f); ok {
+		return m, err
+	}
 	if f.Type.Reserved() {
 		return nil, fmt.Errorf("decode %s (0x%02x): %w: reserved, not supported by protocol %d.%d",
 			f.Type, uint8(f.Type), ErrUnknownType, ProtocolMajor, ProtocolMinor)
@@ -262,7 +265,7 @@ func validate(msg Message) error {
 	case *Block:
 		return checkBlock(m)
 	}
-	return nil
+	return validateFolder(msg)
 }
 
 func validateHello(h *Hello) error {

@@ -25,10 +25,11 @@ const (
 	TypeChoke         MsgType = 0x1a // Choke: I will not serve your block wants
 	TypeUnchoke       MsgType = 0x1b // Unchoke: I will serve them
 
-	// Reserved for folder sync and peer exchange; not decoded by this version.
+	// Folder sync (folder.go).
 	TypeFolderProof  MsgType = 0x20
 	TypeIndexSummary MsgType = 0x21
 	TypeIndexRecords MsgType = 0x22
+	// Reserved for peer exchange; not decoded by this version.
 	TypePeerExchange MsgType = 0x23
 )
 
@@ -52,7 +53,7 @@ func (t MsgType) String() string {
 
 // Reserved reports whether t is set aside for a later message this version
 // does not decode.
-func (t MsgType) Reserved() bool { return t >= TypeFolderProof && t <= TypePeerExchange }
+func (t MsgType) Reserved() bool { return t == TypePeerExchange }
 
 // Message is any decoded message.
 type Message interface {

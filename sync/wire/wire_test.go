@@ -34,6 +34,10 @@ func sampleMessages() []Message {
 		NotInterested{},
 		Choke{},
 		Unchoke{},
+		FolderProof{Proof: bytes.Repeat([]byte{7}, 32)},
+		IndexSummary{Folder: bytes.Repeat([]byte{1}, 32), Marks: []Mark{{Origin: 9, Seq: 3}}, Reply: true},
+		IndexRecords{Folder: bytes.Repeat([]byte{1}, 32), Records: []SignedRecord{{Data: []byte{0xa0}, Sig: bytes.Repeat([]byte{2}, 64)}},
+			Complete: []Mark{{Origin: 9, Seq: 4}}, Last: true},
 	}
 }
 
@@ -189,7 +193,10 @@ func TestDecodeMalformed(t *testing.T) {
 	}{
 		{"unknown type", Frame{Type: 0x7f, Payload: []byte{0xa0}}, ErrUnknownType, "0x7f"},
 		{"type zero", Frame{Type: 0, Payload: []byte{0xa0}}, ErrUnknownType, "0x00"},
-		{"reserved type", Frame{Type: TypeIndexRecords, Payload: []byte{0xa0}}, ErrUnknownType, "IndexRecords"},
+		{"reserved type", Frame{Type: TypePeerExchange, Payload: []byte{0xa0}}, ErrUnknownType, "PeerExchange"},
+		{"short folder proof", Frame{Type: TypeFolderProof, Payload: []byte{0xa1, 0x01, 0x41, 0x00}}, ErrMalformed, "proof"},
+		{"records without folder", Frame{Type: TypeIndexRecords, Payload: []byte{0xa0}}, ErrMalformed, "folder ID"},
+		{"summary with short folder", Frame{Type: TypeIndexSummary, Payload: []byte{0xa1, 0x01, 0x41, 0x00}}, ErrMalformed, "folder ID"},
 		{"empty payload", Frame{Type: TypePing}, ErrMalformed, "empty"},
 		{"bad CBOR", Frame{Type: TypeHave, Payload: []byte{0xa1, 0x01}}, ErrMalformed, ""},
 		{"trailing bytes", Frame{Type: TypePing, Payload: []byte{0xa0, 0x00}}, ErrMalformed, ""},

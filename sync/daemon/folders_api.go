@@ -1,0 +1,228 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/shoal-sync/shoal/sync/folder"
+	"github.com/shoal-sync/shoal/sync/identity"
+)
+
+// FolderRequest is the body of the folder calls.
+type FolderRequest struct {
+	Path string `json:"path"`
+	Key  string `json:"key,omitempty"` // join: the printed key
+}
+
+// FolderInfo describes one folder, for share, join, folders and status.
+type FolderInfo struct {
+	Path     string `json:"path"`
+	ID       string `json:"id"`
+	Writable bool   `json:"writable"`
+	RWKey    string `json:"rw_key,omitempty"` // share only
+	ROKey    string `json:"ro_key,omitempty"` // share only
+	folder.Status
+	Files        int      `json:"files"`
+	Dirs         int      `json:"dirs"`
+	Links        int      `json:"links"`
+	Bytes        int64    `json:"bytes"`
+	NeedFiles    int      `json:"need_files"`
+	NeedBytes    int64    `json:"need_bytes"`
+	LocalChanged int      `json:"local_changed,omitempty"`
+	Peers        []string `json:"peers"`
+}
+
+func (fs *folders) handlers() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"POST /api/v0/folders/share":  fs.apiShare,
+		"POST /api/v0/folders/join":   fs.apiJoin,
+		"POST /api/v0/folders/leave":  fs.apiLeave,
+		"POST /api/v0/folders/list":   fs.apiStatus,
+		"POST /api/v0/folders/status": fs.apiStatus,
+		"POST /api/v0/folders/rescan": fs.apiRescan,
+		"POST /api/v0/folders/revert": fs.apiRevert,
+		"POST /api/v0/events":         fs.apiEvents,
+	}
+}
+
+func readReq(w http.ResponseWriter, r *http.Request) (FolderRequest, bool) {
+	var req FolderRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("bad request: %w", err))
+		return req, false
+	}
+	return req, true
+}
+
+func httpError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (fs *folders) apiShare(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	if rf, err := fs.byPath(req.Path); err == nil {
+		// Shared already (a foreground share run again): its keys.
+		info := fs.info(r, rf)
+		if rf.key.Writable() {
+			info.RWKey = rf.key.Text()
+		}
+		info.ROKey = rf.key.ROText()
+		writeJSON(w, info)
+		return
+	}
+	rw, err := identity.NewRWKey()
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err)
+		return
+	}
+	key := identity.FolderKeyFromRW(rw)
+	rf, err := fs.add(req.Path, key)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	info := fs.info(r, rf)
+	info.RWKey, info.ROKey = key.Text(), key.ROText()
+	writeJSON(w, info)
+}
+
+func (fs *folders) apiJoin(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	key, err := identity.ParseFolderKey(req.Key)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	rf, err := fs.add(req.Path, key)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, fs.info(r, rf))
+}
+
+func (fs *folders) apiLeave(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	if err := fs.leave(req.Path); err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
+func (fs *folders) apiRescan(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	rf.f.Rescan()
+	writeJSON(w, struct{}{})
+}
+
+func (fs *folders) apiRevert(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := rf.f.Revert(r.Context()); err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, fs.info(r, rf))
+}
+
+func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	var out []FolderInfo
+	if req.Path != "" {
+		rf, err := fs.byPath(req.Path)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		out = append(out, fs.info(r, rf))
+	} else {
+		for _, rf := range fs.list() {
+			out = append(out, fs.info(r, rf))
+		}
+	}
+	if out == nil {
+		out = []FolderInfo{}
+	}
+	writeJSON(w, out)
+}
+
+func (fs *folders) info(r *http.Request, rf *runningFolder) FolderInfo {
+	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status()}
+	if st, err := rf.ix.Stats(r.Context()); err == nil {
+		in.Files, in.Dirs, in.Links, in.Bytes = st.Files, st.Dirs, st.Links, st.Bytes
+		in.NeedFiles, in.NeedBytes, in.LocalChanged = st.NeedFiles, st.NeedBytes, st.LocalChanged
+	}
+	for _, p := range fs.session.Peers(rf.key.ID()) {
+		in.Peers = append(in.Peers, p.String())
+	}
+	return in
+}
+
+// apiEvents streams events as JSON lines until the client goes away.
+func (fs *folders) apiEvents(w http.ResponseWriter, r *http.Request) {
+	sub := fs.bus.Subscribe(4096)
+	defer sub.Close()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	enc := json.NewEncoder(w)
+	keep := time.NewTicker(15 * time.Second)
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keep.C:
+			if _, err := w.Write([]byte("\n")); err != nil {
+				return
+			}
+			rc.Flush()
+		case ev, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			if err := enc.Encode(ev); err != nil {
+				return
+			}
+			rc.Flush()
+		}
+	}
+}

@@ -1,0 +1,590 @@
+package folder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/sync/events"
+	"github.com/shoal-sync/shoal/sync/folder/ignore"
+	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/folder/pull"
+	"github.com/shoal-sync/shoal/sync/folder/scan"
+	"github.com/shoal-sync/shoal/sync/folder/watch"
+	"github.com/shoal-sync/shoal/sync/identity"
+)
+
+// MarkerDir is the folder's own directory at its root; MarkerFile inside
+// it says the folder is there (not an unmounted or wiped disk).
+const (
+	MarkerDir  = ".shoal"
+	MarkerFile = ".shoal/folder"
+)
+
+// ErrNoMarker means the folder's marker is missing.
+var ErrNoMarker = errors.New("folder marker .shoal/folder is missing (disk unmounted, folder moved or wiped?): stopped, nothing is deleted on peers")
+
+// Options configures a Folder.
+type Options struct {
+	Key    identity.FolderKey
+	Root   string
+	Store  store.Store
+	Index  *index.Index
+	Fetch  pull.Fetcher
+	Device identity.NodeID
+	// Push sends new local records to the folder's peers.
+	Push   func(recs []index.Signed)
+	Events *events.Bus
+	// Rescan is the period of full scans. Default 1 h.
+	Rescan time.Duration
+	// NoWatch turns the watcher off (rescans only).
+	NoWatch bool
+	// Pullers is how many files are pulled at once. Default 16.
+	Pullers int
+	// Space, if set, is asked before a file of n bytes is written.
+	Space  func(n int64) error
+	Logger *slog.Logger
+}
+
+// Folder is one synced folder.
+type Folder struct {
+	opt  Options
+	log  *slog.Logger
+	id   string
+	wake chan struct{} // remote records arrived
+	scan chan []string // paths to scan (from the API)
+	// pending counts the paths the last pull could not bring in.
+	pending int
+	cleaned bool // stale temporary files removed since the start
+	revert  chan chan error
+
+	mu     sync.Mutex
+	status Status
+}
+
+// State is what a folder is doing.
+type State string
+
+// Folder states.
+const (
+	StateStarting State = "starting"
+	StateScanning State = "scanning"
+	StateSyncing  State = "syncing"
+	StateIdle     State = "idle"
+	StateStopped  State = "stopped"
+)
+
+// Status is a folder's state for `shoal status`.
+type Status struct {
+	State       State            `json:"state"`
+	Error       string           `json:"error,omitempty"`
+	Watch       string           `json:"watch,omitempty"` // why the watcher is degraded
+	PathErrors  []scan.PathError `json:"path_errors,omitempty"`
+	Conflicts   []string         `json:"conflicts,omitempty"`
+	LastScan    time.Time        `json:"last_scan"`
+	LastSync    time.Time        `json:"last_sync"`
+	PulledFiles int64            `json:"pulled_files"`
+	PulledBytes int64            `json:"pulled_bytes"`
+}
+
+// New returns a folder; Run runs it.
+func New(opt Options) (*Folder, error) {
+	if opt.Index == nil || opt.Store == nil || opt.Fetch == nil || opt.Root == "" {
+		return nil, errors.New("folder: Root, Store, Index and Fetch are required")
+	}
+	if opt.Rescan <= 0 {
+		opt.Rescan = time.Hour
+	}
+	if opt.Pullers <= 0 {
+		opt.Pullers = 16
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Push == nil {
+		opt.Push = func([]index.Signed) {}
+	}
+	id := opt.Key.ID().String()
+	return &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
+		scan: make(chan []string, 16), revert: make(chan chan error), status: Status{State: StateStarting}}, nil
+}
+
+// Init creates the folder's marker at root (a new share or join).
+func Init(root string) error {
+	if err := os.MkdirAll(filepath.Join(root, MarkerDir), 0o755); err != nil {
+		return err
+	}
+	p := filepath.Join(root, filepath.FromSlash(MarkerFile))
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	return os.WriteFile(p, []byte("shoal folder: do not remove; without this file the folder stops syncing\n"), 0o644)
+}
+
+// Changed tells the folder that its index gained remote records.
+func (f *Folder) Changed() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Rescan asks for a scan of paths (none: all).
+func (f *Folder) Rescan(paths ...string) {
+	select {
+	case f.scan <- paths:
+	default:
+	}
+}
+
+// Status returns the folder's state.
+func (f *Folder) Status() Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.status
+	st.PathErrors = append([]scan.PathError(nil), st.PathErrors...)
+	st.Conflicts = append([]string(nil), st.Conflicts...)
+	return st
+}
+
+func (f *Folder) setState(s State, err error) {
+	f.mu.Lock()
+	changed := f.status.State != s || (err != nil) != (f.status.Error != "")
+	f.status.State = s
+	f.status.Error = ""
+	if err != nil {
+		f.status.Error = err.Error()
+	}
+	f.mu.Unlock()
+	if changed {
+		data := string(s)
+		if err != nil {
+			data += ": " + err.Error()
+			f.log.Warn("folder stopped", "err", err)
+		}
+		f.opt.Events.Publish(events.Event{Type: events.FolderState, Folder: f.id, Data: data})
+	}
+}
+
+func (f *Folder) checkMarker() error {
+	if _, err := os.Stat(filepath.Join(f.opt.Root, filepath.FromSlash(MarkerFile))); err != nil {
+		return ErrNoMarker
+	}
+	return nil
+}
+
+// Run scans and pulls until ctx ends.
+func (f *Folder) Run(ctx context.Context) error {
+	for {
+		err := f.checkMarker()
+		if err == nil {
+			err = f.run(ctx)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.setState(StateStopped, err)
+		// Wait for the marker to come back (a disk remounted).
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Second):
+		case <-f.scan:
+		}
+	}
+}
+
+func (f *Folder) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ign, err := ignore.Load(f.opt.Root)
+	if err != nil {
+		return fmt.Errorf("read .shoalignore: %w", err)
+	}
+	// The watcher's goroutine reads the matcher; this loop replaces it
+	// when .shoalignore changes.
+	var cur atomic.Pointer[ignore.Matcher]
+	cur.Store(ign)
+	var changes <-chan []string
+	var w *watch.Watcher
+	if !f.opt.NoWatch {
+		w, err = watch.New(ctx, f.opt.Root, watch.Options{
+			Ignore: func(rel string, isDir bool) bool { return cur.Load().Ignored(rel, isDir) },
+			Logger: f.log,
+		})
+		if err != nil {
+			f.log.Warn("watcher", "err", err)
+			f.setWatch(err)
+			w = nil
+		} else {
+			defer w.Close()
+			changes = w.Changes()
+			f.setWatch(w.Degraded())
+		}
+	}
+	if err := f.scanPaths(ctx, ign); err != nil {
+		return err
+	}
+	if err := f.pullAll(ctx, ign); err != nil {
+		return err
+	}
+	tick := time.NewTicker(f.opt.Rescan)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	backoff := time.Second
+	for {
+		if f.pending > 0 {
+			// Some files could not be pulled (no peer had their blocks
+			// yet, a disk error): try again, less often each time.
+			retry.Reset(backoff)
+			backoff = min(2*backoff, time.Minute)
+		} else {
+			backoff = time.Second
+		}
+		f.setState(StateIdle, nil)
+		var err error
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-retry.C:
+		case paths, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			f.setWatch(w.Degraded())
+			if slicesContains(paths, ".shoalignore") {
+				if ign, err = ignore.Load(f.opt.Root); err != nil {
+					return err
+				}
+				cur.Store(ign)
+				if err := w.Refresh(ctx); err != nil {
+					f.log.Warn("watch paths no longer ignored", "err", err)
+				}
+				paths = nil // what is ignored changed: look at everything
+			}
+			if slicesContains(paths, "") {
+				paths = nil // an overflow: everything
+			}
+			err = f.scanPaths(ctx, ign, paths...)
+		case paths := <-f.scan:
+			err = f.scanPaths(ctx, ign, paths...)
+		case done := <-f.revert:
+			rerr := f.doRevert(ctx, ign)
+			done <- rerr
+			if rerr != nil {
+				continue
+			}
+		case <-tick.C:
+			err = f.scanPaths(ctx, ign)
+		case <-f.wake:
+		}
+		if err == nil {
+			err = f.pullAll(ctx, ign)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (f *Folder) setWatch(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status.Watch = ""
+	if err != nil {
+		f.status.Watch = err.Error() + " (relying on rescans)"
+	}
+}
+
+func slicesContains(ps []string, p string) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// scanPaths scans paths (none: all) and publishes what changed.
+func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...string) error {
+	if err := f.checkMarker(); err != nil {
+		return err
+	}
+	f.setState(StateScanning, nil)
+	for try := 0; ; try++ {
+		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: ign, Logger: f.log}, paths...)
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		if err := f.checkMarker(); err != nil {
+			return err // vanished while scanning: the deletions it saw are not real
+		}
+		if err := f.opt.Index.AddBlocks(ctx, res.Blocks); err != nil {
+			return err
+		}
+		signed, err := f.opt.Index.CommitLocal(ctx, res.Changes)
+		if err != nil {
+			return fmt.Errorf("record changes: %w", err)
+		}
+		f.mu.Lock()
+		f.status.LastScan = time.Now()
+		if len(paths) == 0 {
+			f.status.PathErrors = res.Errors
+		} else {
+			f.status.PathErrors = mergeErrors(f.status.PathErrors, res.Errors, paths)
+		}
+		f.mu.Unlock()
+		for _, c := range res.Changes {
+			if c.Record.Type != 0 {
+				f.opt.Events.Publish(events.Event{Type: events.LocalChange, Folder: f.id, Path: c.Record.Path})
+			}
+		}
+		if len(signed) > 0 {
+			f.log.Info("local changes", "records", len(signed))
+			f.opt.Push(signed)
+		}
+		if len(res.Retry) == 0 || try >= 3 {
+			return nil
+		}
+		paths = res.Retry // changed while hashed: look again
+	}
+}
+
+// mergeErrors replaces the errors under the scanned paths with new ones.
+func mergeErrors(old, fresh []scan.PathError, paths []string) []scan.PathError {
+	var out []scan.PathError
+	for _, e := range old {
+		under := false
+		for _, p := range paths {
+			if e.Path == p || strings.HasPrefix(e.Path, p+"/") {
+				under = true
+			}
+		}
+		if !under {
+			out = append(out, e)
+		}
+	}
+	return append(out, fresh...)
+}
+
+// pullAll pulls every path the index needs, until none is left that can
+// be pulled now.
+func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
+	for round := 0; ; round++ {
+		var need []*index.Record
+		locals := map[string]*index.Local{}
+		err := f.opt.Index.Needs(ctx, func(g *index.Record, l *index.Local) error {
+			if ign.Ignored(g.Path, g.Type == index.TypeDir) {
+				return nil
+			}
+			need = append(need, g)
+			locals[g.Path] = l
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		f.pending = len(need)
+		if !f.cleaned {
+			// Temporary files of versions no longer wanted (left by a
+			// crash) go; those of versions still needed are taken up.
+			keep := make(map[string]bool, len(need))
+			for _, g := range need {
+				keep[pull.TempName(g)] = true
+			}
+			pull.CleanTemp(f.opt.Root, keep)
+			f.cleaned = true
+		}
+		if len(need) == 0 {
+			return nil
+		}
+		f.setState(StateSyncing, nil)
+		progress, rescan, err := f.pullSet(ctx, need, locals)
+		if err != nil {
+			return err
+		}
+		if len(rescan) > 0 {
+			if err := f.scanPaths(ctx, ign, rescan...); err != nil {
+				return err
+			}
+			progress = true
+		}
+		if !progress || round > 8 {
+			return nil
+		}
+	}
+}
+
+// order sorts a pull: directories first (parents before children), then
+// files, then deletions deepest first.
+func order(need []*index.Record) {
+	rank := func(r *index.Record) int {
+		switch {
+		case r.Deleted:
+			return 2
+		case r.Type == index.TypeDir:
+			return 0
+		}
+		return 1
+	}
+	sort.SliceStable(need, func(i, j int) bool {
+		a, b := need[i], need[j]
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra < rb
+		}
+		if a.Deleted {
+			return a.Path > b.Path
+		}
+		return a.Path < b.Path
+	})
+}
+
+// pullSet pulls need, several files at once; it returns whether anything
+// was written and which paths changed on disk meanwhile.
+func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[string]*index.Local) (progress bool, rescan []string, err error) {
+	order(need)
+	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Device: f.opt.Device.String(),
+		Space: f.opt.Space, Logger: f.log}
+	var mu sync.Mutex
+	var fatal error
+	do := func(g *index.Record) {
+		res, err := pull.Apply(ctx, popt, g, locals[g.Path])
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+		case errors.Is(err, pull.ErrLocalChange):
+			rescan = append(rescan, g.Path)
+			return
+		case errors.Is(err, syscall.ENOSPC) || ctx.Err() != nil:
+			fatal = cmpErr(fatal, err)
+			return
+		default:
+			f.log.Warn("pull", "path", g.Path, "err", err)
+			f.opt.Events.Publish(events.Event{Type: events.PullError, Folder: f.id, Path: g.Path, Data: err.Error()})
+			return
+		}
+		if err := f.opt.Index.SetLocal(ctx, g.Path, res.Local, res.Blocks); err != nil {
+			fatal = cmpErr(fatal, err)
+			return
+		}
+		progress = true
+		f.status.PulledFiles++
+		f.status.PulledBytes += g.Size
+		f.status.LastSync = time.Now()
+		if res.Conflict != "" {
+			f.status.Conflicts = append(f.status.Conflicts, res.Conflict)
+			rescan = append(rescan, res.Conflict)
+			f.opt.Events.Publish(events.Event{Type: events.Conflict, Folder: f.id, Path: res.Conflict})
+		}
+		f.opt.Events.Publish(events.Event{Type: events.FileSynced, Folder: f.id, Path: g.Path})
+	}
+	// Directories one by one in order, then files in parallel, then
+	// deletions in order.
+	i := 0
+	for ; i < len(need) && !need[i].Deleted && need[i].Type == index.TypeDir; i++ {
+		do(need[i])
+	}
+	j := i
+	for j < len(need) && !need[j].Deleted {
+		j++
+	}
+	work := make(chan *index.Record)
+	var wg sync.WaitGroup
+	for range min(f.opt.Pullers, max(1, j-i)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for g := range work {
+				do(g)
+			}
+		}()
+	}
+	for _, g := range need[i:j] {
+		work <- g
+	}
+	close(work)
+	wg.Wait()
+	for _, g := range need[j:] {
+		do(g)
+	}
+	return progress, rescan, fatal
+}
+
+func cmpErr(old, err error) error {
+	if old != nil {
+		return old
+	}
+	return err
+}
+
+// Revert puts a read-only folder back to the global state: every path
+// changed here is moved into .shoal/versions/ (kept, not deleted) and the
+// global version is pulled in its place.
+func (f *Folder) Revert(ctx context.Context) error {
+	if f.opt.Index.Writable() {
+		return errors.New("revert is for read-only folders: a read-write folder publishes its changes")
+	}
+	done := make(chan error, 1)
+	select {
+	case f.revert <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
+	if err := f.scanPaths(ctx, ign); err != nil {
+		return err
+	}
+	var changed []string
+	err := f.opt.Index.Locals(ctx, "", func(p string, l *index.Local) error {
+		if l.Changed {
+			changed = append(changed, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Deepest first, so a directory's entries move before it.
+	sort.Sort(sort.Reverse(sort.StringSlice(changed)))
+	for _, p := range changed {
+		abs := filepath.Join(f.opt.Root, filepath.FromSlash(p))
+		if info, err := os.Lstat(abs); err == nil {
+			if info.IsDir() {
+				os.Remove(abs) // only when empty: its entries were moved first
+			} else if err := pull.KeepVersion(f.opt.Root, p); err != nil {
+				return err
+			}
+		}
+		if err := f.opt.Index.ForgetLocal(ctx, p); err != nil {
+			return err
+		}
+	}
+	f.log.Info("reverted local changes", "paths", len(changed))
+	return f.pullAll(ctx, ign)
+}
+
+// Roots returns the content the folder needs kept by garbage collection.
+func (f *Folder) Roots(ctx context.Context) ([]cid.Cid, error) { return f.opt.Index.Roots(ctx) }

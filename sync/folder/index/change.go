@@ -1,0 +1,442 @@
+package index
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/sync/folder/gossip"
+)
+
+// Change is a change found on this machine's disk: what the path holds
+// now (Deleted for a path that is gone). A Record with only its Path set
+// (Type 0) is a file touched but not changed: only Local is stored.
+type Change struct {
+	Record Record // Path, Type, Size, Mode, ModTime, Root, Target, Deleted
+	Local  Local  // the disk state it was read from
+}
+
+// maxTxnChanges bounds the changes committed in one transaction.
+const maxTxnChanges = 256
+
+// CommitLocal records changes found on disk. On a read-write peer each
+// becomes a new signed record: its version is the path's global and local
+// versions merged and this device's counter bumped, and it takes the next
+// local sequence; the records are returned for pushing to peers. On a
+// read-only peer the disk state is kept as a local change, never published.
+func (ix *Index) CommitLocal(ctx context.Context, changes []Change) ([]Signed, error) {
+	var out []Signed
+	for len(changes) > 0 {
+		n := min(len(changes), maxTxnChanges)
+		var batch []Signed
+		err := ix.update(ctx, func(t txn) error {
+			batch = batch[:0]
+			seq, err := t.mark(ix.opt.Device)
+			if err != nil {
+				return err
+			}
+			for i := range changes[:n] {
+				s, err := t.commitLocal(&changes[i], &seq)
+				if err != nil {
+					return err
+				}
+				if s.Data != nil {
+					batch = append(batch, s)
+				}
+			}
+			return t.setMark(ix.opt.Device, seq)
+		})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, batch...)
+		changes = changes[n:]
+	}
+	return out, nil
+}
+
+func (t txn) commitLocal(c *Change, seq *uint64) (Signed, error) {
+	r := c.Record
+	if r.Type == 0 {
+		// Only the stat changed (a touch): no new record.
+		l := c.Local
+		return Signed{}, t.putLocal(r.Path, &l)
+	}
+	g, _, err := t.global(r.Path)
+	if err != nil {
+		return Signed{}, err
+	}
+	old, err := t.local(r.Path)
+	if err != nil {
+		return Signed{}, err
+	}
+	l := c.Local
+	if !t.ix.Writable() {
+		l.Changed = g == nil || !sameAsRecord(&l, g)
+		if old != nil {
+			l.Version = old.Version
+		}
+		return Signed{}, t.putLocal(r.Path, &l)
+	}
+	var v Vector
+	if g != nil {
+		v = g.Version
+	}
+	if old != nil {
+		v = v.Merge(old.Version)
+	}
+	*seq++
+	r.Version = v.Update(t.ix.opt.Device)
+	r.Origin, r.Seq = t.ix.opt.Device, *seq
+	s, err := Sign(&r, t.ix.opt.Folder, t.ix.opt.Key)
+	if err != nil {
+		return Signed{}, err
+	}
+	l.Version = r.Version
+	if err := t.putLocal(r.Path, &l); err != nil {
+		return Signed{}, err
+	}
+	return s, t.putGlobal(&r, s, g)
+}
+
+// sameAsRecord reports whether disk state l is what record g describes.
+func sameAsRecord(l *Local, g *Record) bool {
+	if l.Deleted || g.Deleted {
+		return l.Deleted == g.Deleted
+	}
+	return l.Type == g.Type && string(l.Root) == string(g.Root) && l.Target == g.Target &&
+		(l.Mode&0o100 != 0) == g.Executable()
+}
+
+// Applied is a remote record that became the global record of its path.
+type Applied struct {
+	Record *Record
+	Signed Signed // as received, to relay
+	// Replaced is the global record it superseded (nil for a new path),
+	// and Conflict says the two were concurrent.
+	Replaced *Record
+	Conflict bool
+}
+
+// ApplyRemote checks and stores records received from a peer: each must
+// verify against the folder's key and carry a valid path; bad ones are
+// skipped and counted in bad. A record becomes the global record of its
+// path when its version is newer than the one held, or concurrent and
+// winning by Options.Wins. complete lists, per origin, the sequence up to
+// which the sender has sent everything it holds (an answer to our
+// summary); a rumour has none, and then an origin's mark advances only
+// over a contiguous sequence.
+func (ix *Index) ApplyRemote(ctx context.Context, in []Signed, complete []Mark, log *slog.Logger) (applied []Applied, bad int, err error) {
+	type opened struct {
+		r *Record
+		s Signed
+	}
+	recs := make([]opened, 0, len(in))
+	for _, s := range in {
+		r, err := s.Open(ix.opt.Folder, ix.opt.Pub)
+		if err != nil {
+			bad++
+			if log != nil {
+				log.Warn("rejected a record", "err", err)
+			}
+			continue
+		}
+		recs = append(recs, opened{r, s})
+	}
+	for len(recs) > 0 || complete != nil {
+		n := min(len(recs), maxTxnChanges)
+		var batch []Applied
+		last := n == len(recs)
+		err = ix.update(ctx, func(t txn) error {
+			batch = batch[:0]
+			for _, o := range recs[:n] {
+				a, err := t.applyRemote(o.r, o.s)
+				if err != nil {
+					return err
+				}
+				if a != nil {
+					batch = append(batch, *a)
+				}
+			}
+			if !last {
+				return nil
+			}
+			for _, m := range complete {
+				cur, err := t.mark(m.Origin)
+				if err != nil {
+					return err
+				}
+				if m.Seq > cur {
+					if err := t.setMark(m.Origin, m.Seq); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return applied, bad, err
+		}
+		applied = append(applied, batch...)
+		recs = recs[n:]
+		if last {
+			break
+		}
+	}
+	return applied, bad, nil
+}
+
+func (t txn) applyRemote(r *Record, s Signed) (*Applied, error) {
+	mark, err := t.mark(r.Origin)
+	if err != nil {
+		return nil, err
+	}
+	if r.Seq == mark+1 {
+		if err := t.setMark(r.Origin, r.Seq); err != nil {
+			return nil, err
+		}
+	}
+	g, _, err := t.global(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return &Applied{Record: r, Signed: s}, t.putGlobal(r, s, nil)
+	}
+	switch r.Version.Compare(g.Version) {
+	case Greater:
+		return &Applied{Record: r, Signed: s, Replaced: g}, t.putGlobal(r, s, g)
+	case Concurrent:
+		if t.ix.opt.Wins(r, g) {
+			return &Applied{Record: r, Signed: s, Replaced: g, Conflict: true}, t.putGlobal(r, s, g)
+		}
+	}
+	return nil, nil
+}
+
+// Since calls fn, in order of origin and sequence, with every record held
+// whose sequence is above what theirs says the peer holds of its origin.
+// It returns our marks for the origins it went through, which the peer
+// may take as complete once it has stored the records.
+func (ix *Index) Since(ctx context.Context, theirs []Mark, fn func(Signed) error) ([]Mark, error) {
+	mine, err := ix.Marks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ranges := gossip.Missing(toGossip(mine), toGossip(theirs))
+	var complete []Mark
+	err = ix.view(ctx, func(t txn) error {
+		for _, r := range ranges {
+			prefix := binary.BigEndian.AppendUint64([]byte{pSeq}, r.Origin)
+			err := t.t.IterateFrom(prefix, sKey(r.Origin, r.After+1), func(k, v []byte) error {
+				_, s, err := t.global(string(v))
+				if err != nil {
+					return err
+				}
+				if s.Data == nil {
+					return nil
+				}
+				return fn(s)
+			})
+			if err != nil {
+				return err
+			}
+			complete = append(complete, Mark{Origin: r.Origin, Seq: r.Upto})
+		}
+		return nil
+	})
+	return complete, err
+}
+
+func toGossip(ms []Mark) []gossip.Mark {
+	out := make([]gossip.Mark, len(ms))
+	for i, m := range ms {
+		out[i] = gossip.Mark{Origin: m.Origin, Seq: m.Seq}
+	}
+	return out
+}
+
+// Needs calls fn with every path whose global record is not on disk
+// here, in path order, with its global record and local state (nil when
+// nothing is there).
+func (ix *Index) Needs(ctx context.Context, fn func(g *Record, l *Local) error) error {
+	var paths []string
+	err := ix.opt.KV.Iterate(ctx, []byte{pNeed}, func(k, _ []byte) error {
+		paths = append(paths, string(k[1:]))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		var g *Record
+		var l *Local
+		err := ix.view(ctx, func(t txn) (err error) {
+			if g, _, err = t.global(p); err != nil {
+				return err
+			}
+			l, err = t.local(p)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if needs(g, l) {
+			if err := fn(g, l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SetLocal records what the disk holds at path now (after a pull), in
+// one transaction with the folder's block list for it.
+func (ix *Index) SetLocal(ctx context.Context, path string, l *Local, blocks []cid.Cid) error {
+	return ix.update(ctx, func(t txn) error {
+		for _, c := range blocks {
+			if err := t.t.Put(append([]byte{pBlock}, c.Hash()...), nil); err != nil {
+				return err
+			}
+		}
+		return t.putLocal(path, l)
+	})
+}
+
+// AddBlocks records that these blocks belong to the folder's files, so
+// that they are served to peers that proved the folder.
+func (ix *Index) AddBlocks(ctx context.Context, blocks []cid.Cid) error {
+	for len(blocks) > 0 {
+		n := min(len(blocks), 4096)
+		err := ix.update(ctx, func(t txn) error {
+			for _, c := range blocks[:n] {
+				if err := t.t.Put(append([]byte{pBlock}, c.Hash()...), nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		blocks = blocks[n:]
+	}
+	return nil
+}
+
+// HasBlock reports whether the block with multihash mh belongs to the folder.
+func (ix *Index) HasBlock(ctx context.Context, mh []byte) bool {
+	_, err := ix.opt.KV.Get(ctx, append([]byte{pBlock}, mh...))
+	return err == nil
+}
+
+// Locals calls fn with every path this machine holds state for, in order.
+func (ix *Index) Locals(ctx context.Context, prefix string, fn func(path string, l *Local) error) error {
+	return ix.opt.KV.Iterate(ctx, append([]byte{pLocal}, prefix...), func(k, v []byte) error {
+		var l Local
+		if err := decMode.Unmarshal(v, &l); err != nil {
+			return fmt.Errorf("index: local state of %q: %w", k[1:], err)
+		}
+		return fn(string(k[1:]), &l)
+	})
+}
+
+// Globals calls fn with every global record whose path starts with prefix, in order.
+func (ix *Index) Globals(ctx context.Context, prefix string, fn func(r *Record) error) error {
+	return ix.opt.KV.Iterate(ctx, append([]byte{pGlobal}, prefix...), func(k, v []byte) error {
+		var s Signed
+		if err := decMode.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("index: stored record %q: %w", k[1:], err)
+		}
+		r, err := Decode(s.Data)
+		if err != nil {
+			return fmt.Errorf("index: stored record %q: %w", k[1:], err)
+		}
+		return fn(r)
+	})
+}
+
+// Roots returns the content CIDs of every global and local file, for
+// garbage collection to keep.
+func (ix *Index) Roots(ctx context.Context) ([]cid.Cid, error) {
+	seen := make(map[cid.Cid]bool)
+	var out []cid.Cid
+	add := func(b []byte) {
+		if c, err := cid.Cast(b); err == nil && !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	err := ix.Globals(ctx, "", func(r *Record) error { add(r.Root); return nil })
+	if err == nil {
+		err = ix.Locals(ctx, "", func(_ string, l *Local) error { add(l.Root); return nil })
+	}
+	return out, err
+}
+
+// Stats counts a folder's records.
+type Stats struct {
+	Files, Dirs, Links int   // global, not deleted
+	Bytes              int64 // global file bytes
+	NeedFiles          int   // paths whose global record is not on disk
+	NeedBytes          int64
+	LocalChanged       int // read-only peers: paths edited here
+}
+
+// Stats counts the index.
+func (ix *Index) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := ix.Globals(ctx, "", func(r *Record) error {
+		if r.Deleted {
+			return nil
+		}
+		switch r.Type {
+		case TypeFile:
+			st.Files++
+			st.Bytes += r.Size
+		case TypeDir:
+			st.Dirs++
+		case TypeSymlink:
+			st.Links++
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	err = ix.Needs(ctx, func(g *Record, _ *Local) error {
+		st.NeedFiles++
+		if !g.Deleted {
+			st.NeedBytes += g.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	err = ix.Locals(ctx, "", func(_ string, l *Local) error {
+		if l.Changed {
+			st.LocalChanged++
+		}
+		return nil
+	})
+	return st, err
+}
+
+// ForgetLocal drops the local state of path (a file gone from disk that
+// the index never published, or after a revert).
+func (ix *Index) ForgetLocal(ctx context.Context, path string) error {
+	return ix.update(ctx, func(t txn) error {
+		if err := t.t.Delete(lKey(path)); err != nil {
+			return err
+		}
+		g, _, err := t.global(path)
+		if err != nil {
+			return err
+		}
+		return t.setNeed(path, g, nil)
+	})
+}

@@ -1,0 +1,247 @@
+package index
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/sync/identity"
+)
+
+// Key prefixes inside a folder's namespace. Part of the on-disk format.
+const (
+	pGlobal = 'g' // g ‖ path → Signed: the newest record known for path
+	pSeq    = 's' // s ‖ origin ‖ seq → path, for records held in g
+	pMark   = 'm' // m ‖ origin → seq: every record of origin up to seq is held (or superseded)
+	pLocal  = 'l' // l ‖ path → Local: what this machine has on disk
+	pNeed   = 'n' // n ‖ path → empty: the global record is not on disk here
+	pBlock  = 'b' // b ‖ multihash → empty: a block of this folder's files
+)
+
+// ErrReadOnly is returned when a read-only folder is asked to publish.
+var ErrReadOnly = errors.New("folder is read-only")
+
+// Options configures an Index.
+type Options struct {
+	KV     *badgerstore.KV // the folder's namespace of the node's database
+	Folder identity.FolderID
+	Pub    ed25519.PublicKey  // the folder's public signing key
+	Key    ed25519.PrivateKey // its private key; nil on a read-only peer
+	Device uint64             // this device's short ID
+	// Wins reports whether a beats b when their versions are concurrent;
+	// it must choose the same on every peer (see sync/folder/conflict).
+	Wins func(a, b *Record) bool
+}
+
+// Index is one folder's manifest in badger. Its methods are safe for
+// concurrent use: every change is one transaction.
+type Index struct {
+	opt Options
+}
+
+// Open returns the index kept in opt.KV.
+func Open(opt Options) (*Index, error) {
+	if opt.KV == nil || len(opt.Pub) != ed25519.PublicKeySize || opt.Device == 0 || opt.Wins == nil {
+		return nil, errors.New("index: KV, Pub, Device and Wins are required")
+	}
+	return &Index{opt: opt}, nil
+}
+
+// Writable reports whether this peer may publish changes.
+func (ix *Index) Writable() bool { return ix.opt.Key != nil }
+
+// Device returns this device's short ID.
+func (ix *Index) Device() uint64 { return ix.opt.Device }
+
+// Local is what this machine holds on disk at a path, as last scanned or
+// written, and which version of the path that content is.
+type Local struct {
+	Type    Type   `cbor:"1,keyasint"`
+	Size    int64  `cbor:"2,keyasint,omitempty"`
+	Mode    uint32 `cbor:"3,keyasint,omitempty"`
+	ModTime int64  `cbor:"4,keyasint,omitempty"`
+	CTime   int64  `cbor:"5,keyasint,omitempty"`
+	Inode   uint64 `cbor:"6,keyasint,omitempty"`
+	Root    []byte `cbor:"7,keyasint,omitempty"`
+	Target  string `cbor:"8,keyasint,omitempty"`
+	Deleted bool   `cbor:"9,keyasint,omitempty"`
+	// Version is the version of the record this content is.
+	Version Vector `cbor:"10,keyasint,omitempty"`
+	// Changed: edited here on a read-only peer, not published.
+	Changed bool `cbor:"11,keyasint,omitempty"`
+}
+
+// Mark is an origin device and a sequence.
+type Mark struct {
+	Origin, Seq uint64
+}
+
+func gKey(path string) []byte { return append([]byte{pGlobal}, path...) }
+func lKey(path string) []byte { return append([]byte{pLocal}, path...) }
+func nKey(path string) []byte { return append([]byte{pNeed}, path...) }
+func mKey(origin uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{pMark}, origin)
+}
+func sKey(origin, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{pSeq}, origin), seq)
+}
+
+// needs reports whether the global record g is not what the disk holds.
+func needs(g *Record, l *Local) bool {
+	switch {
+	case g == nil:
+		return false
+	case l == nil:
+		return !g.Deleted
+	case l.Changed:
+		return false // a read-only peer's edit waits for revert
+	case g.Deleted && l.Deleted:
+		return false
+	}
+	return l.Version.Compare(g.Version) != Equal
+}
+
+// txn wraps a badger transaction with the index's encodings.
+type txn struct {
+	ix *Index
+	t  *badgerstore.KVTxn
+}
+
+func (t txn) global(path string) (*Record, Signed, error) {
+	v, err := t.t.Get(gKey(path))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Signed{}, nil
+	}
+	if err != nil {
+		return nil, Signed{}, err
+	}
+	var s Signed
+	if err := decMode.Unmarshal(v, &s); err != nil {
+		return nil, Signed{}, fmt.Errorf("index: stored record %q: %w", path, err)
+	}
+	r, err := Decode(s.Data)
+	if err != nil {
+		return nil, Signed{}, fmt.Errorf("index: stored record %q: %w", path, err)
+	}
+	return r, s, nil
+}
+
+func (t txn) local(path string) (*Local, error) {
+	v, err := t.t.Get(lKey(path))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var l Local
+	if err := decMode.Unmarshal(v, &l); err != nil {
+		return nil, fmt.Errorf("index: local state of %q: %w", path, err)
+	}
+	return &l, nil
+}
+
+func (t txn) mark(origin uint64) (uint64, error) {
+	v, err := t.t.Get(mKey(origin))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil || len(v) != 8 {
+		return 0, fmt.Errorf("index: mark of %x: %v", origin, err)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func (t txn) setMark(origin, seq uint64) error {
+	return t.t.Put(mKey(origin), binary.BigEndian.AppendUint64(nil, seq))
+}
+
+// putGlobal makes s (decoded as r) the global record of its path,
+// replacing old, and updates the need flag against the local state.
+func (t txn) putGlobal(r *Record, s Signed, old *Record) error {
+	if old != nil {
+		if err := t.t.Delete(sKey(old.Origin, old.Seq)); err != nil {
+			return err
+		}
+	}
+	enc, err := encMode.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := t.t.Put(gKey(r.Path), enc); err != nil {
+		return err
+	}
+	if err := t.t.Put(sKey(r.Origin, r.Seq), []byte(r.Path)); err != nil {
+		return err
+	}
+	l, err := t.local(r.Path)
+	if err != nil {
+		return err
+	}
+	return t.setNeed(r.Path, r, l)
+}
+
+func (t txn) putLocal(path string, l *Local) error {
+	enc, err := encMode.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if err := t.t.Put(lKey(path), enc); err != nil {
+		return err
+	}
+	g, _, err := t.global(path)
+	if err != nil {
+		return err
+	}
+	return t.setNeed(path, g, l)
+}
+
+func (t txn) setNeed(path string, g *Record, l *Local) error {
+	if needs(g, l) {
+		return t.t.Put(nKey(path), nil)
+	}
+	return t.t.Delete(nKey(path))
+}
+
+func (ix *Index) update(ctx context.Context, fn func(txn) error) error {
+	return ix.opt.KV.Update(ctx, func(t *badgerstore.KVTxn) error { return fn(txn{ix, t}) })
+}
+
+func (ix *Index) view(ctx context.Context, fn func(txn) error) error {
+	return ix.opt.KV.View(ctx, func(t *badgerstore.KVTxn) error { return fn(txn{ix, t}) })
+}
+
+// Global returns the global record of path, or nil.
+func (ix *Index) Global(ctx context.Context, path string) (r *Record, err error) {
+	err = ix.view(ctx, func(t txn) error {
+		r, _, err = t.global(path)
+		return err
+	})
+	return r, err
+}
+
+// Local returns what this machine holds at path, or nil.
+func (ix *Index) Local(ctx context.Context, path string) (l *Local, err error) {
+	err = ix.view(ctx, func(t txn) error {
+		l, err = t.local(path)
+		return err
+	})
+	return l, err
+}
+
+// Marks returns, per origin device, the sequence up to which every record is held.
+func (ix *Index) Marks(ctx context.Context) ([]Mark, error) {
+	var out []Mark
+	err := ix.opt.KV.Iterate(ctx, []byte{pMark}, func(k, v []byte) error {
+		if len(k) != 9 || len(v) != 8 {
+			return fmt.Errorf("index: bad mark key %x", k)
+		}
+		out = append(out, Mark{Origin: binary.BigEndian.Uint64(k[1:]), Seq: binary.BigEndian.Uint64(v)})
+		return nil
+	})
+	return out, err
+}

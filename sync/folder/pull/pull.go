@@ -1,0 +1,398 @@
+package pull
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/sync/folder/conflict"
+	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/swarm"
+)
+
+// Fetcher gets every block of the DAG under root to sink, from this
+// machine's store where it can and from peers otherwise, each verified.
+type Fetcher interface {
+	Fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error
+}
+
+// Sentinel errors the folder engine branches on.
+var (
+	// ErrLocalChange means the path changed on disk since the index saw
+	// it: it must be scanned before anything is written over it.
+	ErrLocalChange = errors.New("changed on disk since the last scan")
+	// ErrStalled means no block of the file arrived for Options.Idle.
+	ErrStalled = errors.New("no peer sent the file's blocks")
+	// ErrDirNotEmpty means a deleted directory still holds entries.
+	ErrDirNotEmpty = errors.New("directory not empty")
+)
+
+// Options configures pulls into one folder.
+type Options struct {
+	Root   string // the folder's root; Root/.shoal holds temp files and versions
+	Store  store.Store
+	Fetch  Fetcher
+	Device string // this device, naming conflict copies of its losing versions
+	// Idle is how long a file may wait for its next block before the pull
+	// gives up on it for now (the folder tries again later, asking every
+	// peer afresh). Default 10 s.
+	Idle time.Duration
+	// Space, if set, is asked before a file of n bytes is written.
+	Space  func(n int64) error
+	Logger *slog.Logger
+}
+
+// Result is what a pull left on disk.
+type Result struct {
+	Local  *index.Local
+	Blocks []cid.Cid // the file's blocks, now in the folder
+	// Conflict is the path of the copy that now keeps a losing local version.
+	Conflict string
+}
+
+// TempDir and VersionsDir are below the folder root.
+const (
+	TempDir     = ".shoal/tmp"
+	VersionsDir = ".shoal/versions"
+)
+
+// Apply makes path g.Path on disk what record g says, given l, what the
+// index last saw there.
+func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*Result, error) {
+	if opt.Idle <= 0 {
+		opt.Idle = 10 * time.Second
+	}
+	abs := filepath.Join(opt.Root, filepath.FromSlash(g.Path))
+	cur, err := os.Lstat(abs)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := unchanged(cur, l); err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	if exists && l != nil && !l.Deleted && l.Type != index.TypeDir && !sameLocal(l, g) &&
+		l.Version.Compare(g.Version) != index.Lesser {
+		// What is here is a version that lost to a concurrent one: keep
+		// it beside the winner as a conflict copy.
+		name := conflict.Name(g.Path, time.Unix(0, l.ModTime), opt.Device)
+		if err := os.Rename(abs, filepath.Join(opt.Root, filepath.FromSlash(name))); err != nil {
+			return nil, fmt.Errorf("keep conflicting %s: %w", g.Path, err)
+		}
+		res.Conflict, exists = name, false
+	}
+	if exists && l != nil && g.Type == index.TypeFile && sameLocal(l, g) && (l.Mode&0o100 != 0) == g.Executable() {
+		// The disk holds this content already (a join into a folder
+		// with the same files): adopt the version, write nothing.
+		return opt.done(res, abs, g, nil)
+	}
+	switch {
+	case g.Deleted:
+		if exists {
+			if err := opt.remove(abs, g.Path, cur); err != nil {
+				return nil, err
+			}
+		}
+		res.Local = &index.Local{Type: g.Type, Deleted: true, Version: g.Version}
+		return res, nil
+	case g.Type == index.TypeDir:
+		if exists && !cur.IsDir() {
+			if err := opt.keepVersion(abs, g.Path); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(abs, g.FileMode()|0o700); err != nil {
+			return nil, err
+		}
+		return opt.done(res, abs, g, nil)
+	case g.Type == index.TypeSymlink:
+		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+			return nil, err
+		}
+		tmp, err := opt.tempPath(g)
+		if err != nil {
+			return nil, err
+		}
+		os.Remove(tmp)
+		if err := os.Symlink(filepath.FromSlash(g.Target), tmp); err != nil {
+			return nil, err
+		}
+		if err := opt.replace(tmp, abs, g.Path, cur, exists); err != nil {
+			os.Remove(tmp)
+			return nil, err
+		}
+		return opt.done(res, abs, g, nil)
+	}
+	return opt.file(ctx, res, abs, g, cur, exists)
+}
+
+// unchanged checks that the disk still holds what the index saw.
+func unchanged(cur fs.FileInfo, l *index.Local) error {
+	switch {
+	case cur == nil && (l == nil || l.Deleted):
+		return nil
+	case cur == nil:
+		return fmt.Errorf("%w: gone", ErrLocalChange)
+	case l == nil || l.Deleted:
+		return fmt.Errorf("%w: appeared", ErrLocalChange)
+	case cur.IsDir():
+		if l.Type != index.TypeDir {
+			return fmt.Errorf("%w: now a directory", ErrLocalChange)
+		}
+		return nil
+	case l.Type == index.TypeDir:
+		return fmt.Errorf("%w: no longer a directory", ErrLocalChange)
+	}
+	if cur.Mode().IsRegular() && (cur.Size() != l.Size || cur.ModTime().UnixNano() != l.ModTime) {
+		return fmt.Errorf("%w: size or mtime differ", ErrLocalChange)
+	}
+	return nil
+}
+
+// sameLocal reports whether the disk already holds g's content.
+func sameLocal(l *index.Local, g *index.Record) bool {
+	if g.Deleted || l.Deleted {
+		return g.Deleted == l.Deleted
+	}
+	return l.Type == g.Type && string(l.Root) == string(g.Root) && l.Target == g.Target
+}
+
+func (opt *Options) tempPath(g *index.Record) (string, error) {
+	dir := filepath.Join(opt.Root, filepath.FromSlash(TempDir))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, TempName(g)), nil
+}
+
+// TempName is the name, in TempDir, of the temporary file a pull of g
+// writes: the same for every try of the same version, so a later try
+// takes up what an interrupted one wrote.
+func TempName(g *index.Record) string {
+	h := sha256.Sum256(append([]byte(g.Path+"\x00"), g.Root...))
+	return hex.EncodeToString(h[:12])
+}
+
+// CleanTemp removes the temporary files in root's TempDir that no pull
+// of keep (names from TempName) can take up.
+func CleanTemp(root string, keep map[string]bool) {
+	dir := filepath.Join(root, filepath.FromSlash(TempDir))
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// resumeMin is the size from which an interrupted pull's temporary file
+// is kept for the next try.
+const resumeMin = 1 << 20
+
+func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.Record, cur fs.FileInfo, exists bool) (_ *Result, err error) {
+	if opt.Space != nil {
+		if err := opt.Space(g.Size); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", g.Path, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := opt.tempPath(g)
+	if err != nil {
+		return nil, err
+	}
+	// A temporary file of this version left by an interrupted pull (a
+	// crash, a lost peer) is taken up: what it holds is kept where it
+	// still hashes right.
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	resumed := false
+	if info, err := f.Stat(); err == nil && info.Size() == g.Size && g.Size >= resumeMin {
+		resumed = true
+	} else if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			if g.Size < resumeMin || ctx.Err() == nil && !errors.Is(err, ErrStalled) {
+				os.Remove(tmp)
+			}
+		}
+	}()
+	if err := f.Truncate(g.Size); err != nil {
+		return nil, err
+	}
+	root := g.Cid()
+	sink := newFileSink(f, root, g.Size)
+	sink.resumed = resumed
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watchIdle(fctx, cancel, sink, opt.Idle)
+	if err := opt.Fetch.Fetch(fctx, root, sink); err != nil {
+		if c := context.Cause(fctx); errors.Is(c, ErrStalled) {
+			return nil, fmt.Errorf("pull %s: %w", g.Path, ErrStalled)
+		}
+		return nil, fmt.Errorf("pull %s: %w", g.Path, err)
+	}
+	if err := sink.complete(); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", g.Path, err)
+	}
+	if err := f.Chmod(g.FileMode()); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("pull %s: sync: %w", g.Path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	mt := g.Time()
+	if err := os.Chtimes(tmp, mt, mt); err != nil {
+		return nil, err
+	}
+	if err := opt.replace(tmp, abs, g.Path, cur, exists); err != nil {
+		return nil, err
+	}
+	ok = true
+	return opt.done(res, abs, g, sink)
+}
+
+// replace renames tmp over abs, keeping what was there as a version.
+func (opt *Options) replace(tmp, abs, rel string, cur fs.FileInfo, exists bool) error {
+	if exists {
+		if cur.IsDir() {
+			if err := os.Remove(abs); err != nil {
+				return fmt.Errorf("replace directory %s: %w", rel, ErrDirNotEmpty)
+			}
+		} else if err := opt.keepVersion(abs, rel); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(abs))
+}
+
+// remove deletes abs, keeping a file's old version.
+func (opt *Options) remove(abs, rel string, cur fs.FileInfo) error {
+	if cur.IsDir() {
+		if err := os.Remove(abs); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return fmt.Errorf("remove %s: %w", rel, ErrDirNotEmpty)
+		}
+		return nil
+	}
+	return opt.keepVersion(abs, rel)
+}
+
+// KeepVersion moves the file at rel into the versions directory by a
+// rename (no copy), as a pull does with what it replaces.
+func KeepVersion(root, rel string) error {
+	return (&Options{Root: root}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
+}
+
+// keepVersion moves abs into the versions directory by a rename.
+func (opt *Options) keepVersion(abs, rel string) error {
+	dst := filepath.Join(opt.Root, filepath.FromSlash(VersionsDir), filepath.FromSlash(rel)+"~"+time.Now().UTC().Format("20060102-150405.000000000"))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	if err := os.Rename(abs, dst); err != nil {
+		return fmt.Errorf("keep old version of %s: %w", rel, err)
+	}
+	return nil
+}
+
+// done stats what is now at abs and records the file's references.
+func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSink) (*Result, error) {
+	info, err := os.Lstat(abs)
+	if err != nil {
+		return nil, err
+	}
+	ctime, inode := sysStat(info)
+	res.Local = &index.Local{Type: g.Type, Size: info.Size(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano(),
+		CTime: ctime, Inode: inode, Root: g.Root, Target: g.Target, Version: g.Version}
+	if g.Type != index.TypeFile {
+		res.Local.Size = 0
+		return res, nil
+	}
+	if sink == nil {
+		return res, nil // nothing written: the scan's references stand
+	}
+	b := opt.Store.NewBatch(context.Background())
+	defer b.Discard()
+	for _, n := range sink.nodes {
+		if err := b.Put(n.c, n.data); err != nil {
+			return nil, err
+		}
+		res.Blocks = append(res.Blocks, n.c)
+	}
+	for _, l := range sink.leaves {
+		err := b.PutRef(l.c, store.Ref{Path: abs, Offset: l.off, Length: uint32(l.n), FileSize: info.Size(), ModTime: info.ModTime()})
+		if err != nil {
+			return nil, err
+		}
+		res.Blocks = append(res.Blocks, l.c)
+	}
+	if g.Size == 0 {
+		if err := b.Put(g.Cid(), []byte{}); err != nil {
+			return nil, err
+		}
+		res.Blocks = append(res.Blocks, g.Cid())
+	}
+	if err := b.Commit(); err != nil {
+		return nil, fmt.Errorf("record %s in the store: %w", g.Path, err)
+	}
+	return res, nil
+}
+
+func watchIdle(ctx context.Context, cancel context.CancelCauseFunc, s *fileSink, idle time.Duration) {
+	t := time.NewTicker(idle / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if time.Since(s.idleSince()) > idle {
+				cancel(ErrStalled)
+				return
+			}
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}

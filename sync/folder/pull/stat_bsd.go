@@ -1,0 +1,18 @@
+//go:build darwin || freebsd || netbsd || openbsd
+
+package pull
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+// sysStat returns the ctime (Unix ns) and inode of info, where known.
+func sysStat(info fs.FileInfo) (ctime int64, inode uint64) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0
+	}
+	sec, nsec := st.Ctimespec.Unix()
+	return sec*1e9 + nsec, uint64(st.Ino)
+}

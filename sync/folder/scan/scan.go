@@ -1,0 +1,399 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/ipfs/go-cid"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/shoal-sync/shoal/chunker"
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/sync/folder/index"
+)
+
+// Index is what the scanner reads of the folder's index.
+type Index interface {
+	Local(ctx context.Context, path string) (*index.Local, error)
+	Locals(ctx context.Context, prefix string, fn func(path string, l *index.Local) error) error
+}
+
+// Ignorer says which paths are not synced.
+type Ignorer interface {
+	Ignored(rel string, isDir bool) bool
+}
+
+// Options configures a scan.
+type Options struct {
+	Root    string // the folder's root on disk
+	Store   store.Store
+	Index   Index
+	Ignore  Ignorer // nil: only shoal's own paths are skipped
+	Chunker chunker.Config
+	Workers int // files hashed at once; default GOMAXPROCS
+	Logger  *slog.Logger
+}
+
+// Result is what a scan found.
+type Result struct {
+	Changes []index.Change
+	// Blocks lists every block of the files that changed, for the
+	// folder's list of blocks it may serve.
+	Blocks []cid.Cid
+	// Errors are paths that could not be read or held (skipped, not fatal).
+	Errors []PathError
+	// Retry lists paths that changed while they were hashed.
+	Retry []string
+}
+
+// PathError is a path the scan skipped, and why.
+type PathError struct {
+	Path string `json:"path"`
+	Err  string `json:"error"`
+}
+
+// internal reports whether rel is shoal's own (never synced).
+func internal(rel string) bool {
+	return rel == ".shoal" || strings.HasPrefix(rel, ".shoal/") || strings.HasPrefix(path.Base(rel), ".shoal-tmp-")
+}
+
+// Scan compares the disk under each of paths (slash separated, relative
+// to the root; "" or no paths: the whole folder) with the index and
+// returns the changes. Directories are walked; a path gone from disk is a
+// deletion of it and of everything the index holds below it.
+func Scan(ctx context.Context, opt Options, paths ...string) (*Result, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if len(paths) == 0 {
+		paths = []string{""}
+	}
+	s := &scanner{opt: opt, res: &Result{}, seen: make(map[string]bool)}
+	for _, p := range normalize(paths) {
+		if err := s.scanPath(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.hashAll(ctx); err != nil {
+		return nil, err
+	}
+	sort.Slice(s.res.Changes, func(i, j int) bool { return s.res.Changes[i].Record.Path < s.res.Changes[j].Record.Path })
+	return s.res, nil
+}
+
+// normalize drops paths below others in the list, and duplicates.
+func normalize(paths []string) []string {
+	ps := append([]string(nil), paths...)
+	sort.Strings(ps)
+	var out []string
+	for _, p := range ps {
+		p = strings.Trim(p, "/")
+		if len(out) > 0 {
+			last := out[len(out)-1]
+			if last == "" || p == last || strings.HasPrefix(p, last+"/") {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+type scanner struct {
+	opt  Options
+	res  *Result
+	seen map[string]bool
+	todo []hashJob
+}
+
+type hashJob struct {
+	rel  string
+	abs  string
+	info fs.FileInfo
+	old  *index.Local
+}
+
+func (s *scanner) ignored(rel string, isDir bool) bool {
+	if internal(rel) {
+		return true
+	}
+	return s.opt.Ignore != nil && s.opt.Ignore.Ignored(rel, isDir)
+}
+
+func (s *scanner) fail(rel string, err error) {
+	s.opt.Logger.Warn("scan: skipping", "path", rel, "err", err)
+	s.res.Errors = append(s.res.Errors, PathError{Path: rel, Err: err.Error()})
+}
+
+func (s *scanner) scanPath(ctx context.Context, rel string) error {
+	if rel != "" && s.ignored(rel, false) {
+		return nil
+	}
+	abs := filepath.Join(s.opt.Root, filepath.FromSlash(rel))
+	info, err := os.Lstat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		s.fail(rel, err)
+		return nil
+	case info.IsDir():
+		if err := s.walk(ctx, rel, abs); err != nil {
+			return err
+		}
+	default:
+		if err := s.entry(ctx, rel, abs, info); err != nil {
+			return err
+		}
+	}
+	// What the index holds at or below rel and was not seen is gone.
+	prefix := rel
+	return s.opt.Index.Locals(ctx, prefix, func(p string, l *index.Local) error {
+		if rel != "" && p != rel && !strings.HasPrefix(p, rel+"/") {
+			return nil
+		}
+		if l.Deleted || s.seen[p] || s.ignored(p, l.Type == index.TypeDir) {
+			return nil
+		}
+		if parentUnreadable(s.res.Errors, p) {
+			return nil
+		}
+		s.res.Changes = append(s.res.Changes, index.Change{
+			Record: index.Record{Path: p, Type: l.Type, Deleted: true, ModTime: l.ModTime},
+			Local:  index.Local{Type: l.Type, Deleted: true},
+		})
+		return nil
+	})
+}
+
+// parentUnreadable reports whether p lies below a path the scan could not
+// read: it is not known to be gone.
+func parentUnreadable(errs []PathError, p string) bool {
+	for _, e := range errs {
+		if e.Path == p || strings.HasPrefix(p, e.Path+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *scanner) walk(ctx context.Context, rel, abs string) error {
+	return filepath.WalkDir(abs, func(full string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r, rerr := filepath.Rel(s.opt.Root, full)
+		if rerr != nil {
+			return rerr
+		}
+		r = filepath.ToSlash(r)
+		if r == "." {
+			r = ""
+		}
+		if err != nil {
+			s.fail(r, err)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if r == "" {
+			return nil
+		}
+		if s.ignored(r, d.IsDir()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			s.fail(r, err)
+			return nil
+		}
+		return s.entry(ctx, r, full, info)
+	})
+}
+
+// entry looks at one path on disk.
+func (s *scanner) entry(ctx context.Context, rel, abs string, info fs.FileInfo) error {
+	if !norm.NFC.IsNormalString(rel) {
+		s.fail(rel, fmt.Errorf("name is not in Unicode NFC"))
+		return nil
+	}
+	if err := index.ValidatePath(rel); err != nil {
+		s.fail(rel, err)
+		return nil
+	}
+	s.seen[rel] = true
+	old, err := s.opt.Index.Local(ctx, rel)
+	if err != nil {
+		return err
+	}
+	ctime, inode := sysStat(info)
+	l := index.Local{Size: info.Size(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano(), CTime: ctime, Inode: inode}
+	switch {
+	case info.Mode().IsRegular():
+		l.Type = index.TypeFile
+		if old != nil && !old.Deleted && old.Type == index.TypeFile && old.Size == l.Size && old.ModTime == l.ModTime &&
+			old.Inode == l.Inode && old.CTime == l.CTime && (old.Mode&0o100) == (l.Mode&0o100) {
+			return nil // unchanged
+		}
+		s.todo = append(s.todo, hashJob{rel: rel, abs: abs, info: info, old: old})
+		return nil
+	case info.IsDir():
+		l.Type, l.Size = index.TypeDir, 0
+		if old != nil && !old.Deleted && old.Type == index.TypeDir && (old.Mode&0o100) == (l.Mode&0o100) {
+			return nil
+		}
+	case info.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(abs)
+		if err != nil {
+			s.fail(rel, err)
+			return nil
+		}
+		l.Type, l.Target, l.Size = index.TypeSymlink, filepath.ToSlash(target), 0
+		if old != nil && !old.Deleted && old.Type == index.TypeSymlink && old.Target == l.Target {
+			return nil
+		}
+	default:
+		return nil // devices, sockets, pipes: not synced
+	}
+	s.add(rel, l)
+	return nil
+}
+
+// add records a change of a directory or symlink whose disk state is l.
+func (s *scanner) add(rel string, l index.Local) {
+	var mode uint32
+	if l.Type == index.TypeDir {
+		mode = 0o755
+	}
+	s.res.Changes = append(s.res.Changes, index.Change{
+		Record: index.Record{Path: rel, Type: l.Type, Size: l.Size, Mode: mode, ModTime: l.ModTime, Root: l.Root, Target: l.Target},
+		Local:  l,
+	})
+}
+
+// hashAll chunks the files queued by entry, several at once.
+func (s *scanner) hashAll(ctx context.Context) error {
+	if len(s.todo) == 0 {
+		return nil
+	}
+	jobs := make(chan hashJob)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	workers := min(s.opt.Workers, len(s.todo))
+	// One file's chunking uses every core itself when it is large; small
+	// files go several at a time.
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := newBatch(ctx, s.opt.Store)
+			defer func() {
+				if err := b.commit(); err != nil {
+					mu.Lock()
+					firstErr = cmpErr(firstErr, err)
+					mu.Unlock()
+				}
+			}()
+			for j := range jobs {
+				ch, blocks, retry, err := s.hash(ctx, b, j)
+				mu.Lock()
+				switch {
+				case err != nil && ctx.Err() != nil:
+					firstErr = cmpErr(firstErr, ctx.Err())
+				case err != nil && errors.Is(err, syscall.ENOSPC):
+					firstErr = cmpErr(firstErr, err)
+				case err != nil:
+					s.fail(j.rel, err)
+				case retry:
+					s.res.Retry = append(s.res.Retry, j.rel)
+				default:
+					s.res.Changes = append(s.res.Changes, ch)
+					s.res.Blocks = append(s.res.Blocks, blocks...)
+				}
+				mu.Unlock()
+				if b.n++; b.n >= 256 {
+					if err := b.commit(); err != nil {
+						mu.Lock()
+						firstErr = cmpErr(firstErr, err)
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	for _, j := range s.todo {
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	s.todo = nil
+	return firstErr
+}
+
+func cmpErr(old, err error) error {
+	if old != nil {
+		return old
+	}
+	return err
+}
+
+// hash chunks one file; retry is set when it changed meanwhile.
+func (s *scanner) hash(ctx context.Context, b *batch, j hashJob) (index.Change, []cid.Cid, bool, error) {
+	start := len(b.cids)
+	workers := 1
+	if j.info.Size() > 8<<20 {
+		workers = 0 // all cores on one large file
+	}
+	root, _, err := dag.AddFile(ctx, b, j.abs, j.info, dag.AddOptions{Chunker: s.opt.Chunker, NoCopy: true, Workers: workers})
+	if err != nil {
+		return index.Change{}, nil, false, err
+	}
+	now, err := os.Lstat(j.abs)
+	if err != nil {
+		return index.Change{}, nil, true, nil
+	}
+	ctime, inode := sysStat(now)
+	c0, i0 := sysStat(j.info)
+	if now.Size() != j.info.Size() || !now.ModTime().Equal(j.info.ModTime()) || ctime != c0 || inode != i0 {
+		return index.Change{}, nil, true, nil
+	}
+	blocks := append([]cid.Cid(nil), b.cids[start:]...)
+	l := index.Local{Type: index.TypeFile, Size: now.Size(), Mode: uint32(now.Mode().Perm()), ModTime: now.ModTime().UnixNano(),
+		CTime: ctime, Inode: inode, Root: root.Bytes()}
+	if j.old != nil && !j.old.Deleted && j.old.Type == index.TypeFile && string(j.old.Root) == string(l.Root) &&
+		(j.old.Mode&0o100) == (l.Mode&0o100) {
+		// Touched, not changed: only the stat moves on.
+		l.Version = j.old.Version
+		return index.Change{Record: index.Record{Path: j.rel}, Local: l}, blocks, false, nil
+	}
+	mode := uint32(0o644)
+	if l.Mode&0o100 != 0 {
+		mode = 0o755
+	}
+	return index.Change{
+		Record: index.Record{Path: j.rel, Type: index.TypeFile, Size: l.Size, Mode: mode, ModTime: l.ModTime, Root: l.Root},
+		Local:  l,
+	}, blocks, false, nil
+}

@@ -1,0 +1,120 @@
+package wire
+
+import "fmt"
+
+// Folder messages. A folder ID never travels before the peer proved it
+// holds the folder's key: a FolderProof carries only the proof, and the
+// receiver finds the folder by trying the keys it holds.
+const (
+	folderIDLen     = 32
+	proofLen        = 32
+	maxRecordLen    = 16 << 10
+	maxSignatureLen = 64
+)
+
+// FolderProof proves, on this connection, that the sender holds a
+// folder's read-only key (identity.Proof).
+type FolderProof struct {
+	Proof []byte `cbor:"1,keyasint"`
+}
+
+// Mark is an origin device and a sequence in a folder's index.
+type Mark struct {
+	_      struct{} `cbor:",toarray"`
+	Origin uint64
+	Seq    uint64
+}
+
+// IndexSummary tells a peer, per origin device, up to which sequence the
+// sender holds a folder's records; the peer answers with IndexRecords
+// holding what the sender lacks. Reply marks a summary sent in answer to
+// one, which is not answered with a summary again.
+type IndexSummary struct {
+	Folder []byte `cbor:"1,keyasint"`
+	Marks  []Mark `cbor:"2,keyasint,omitempty"`
+	Reply  bool   `cbor:"3,keyasint,omitempty"`
+}
+
+// SignedRecord is an index record as its author signed it; relays pass it
+// on unchanged.
+type SignedRecord struct {
+	_    struct{} `cbor:",toarray"`
+	Data []byte
+	Sig  []byte
+}
+
+// IndexRecords carries records of a folder. Complete, in an answer to a
+// summary, lists per origin the sequence up to which the sender has now
+// sent everything it holds; Last marks the final message of that answer.
+// A rumour (a change pushed as it happens) has neither.
+type IndexRecords struct {
+	Folder   []byte         `cbor:"1,keyasint"`
+	Records  []SignedRecord `cbor:"2,keyasint,omitempty"`
+	Complete []Mark         `cbor:"3,keyasint,omitempty"`
+	Last     bool           `cbor:"4,keyasint,omitempty"`
+}
+
+func (FolderProof) Type() MsgType  { return TypeFolderProof }
+func (IndexSummary) Type() MsgType { return TypeIndexSummary }
+func (IndexRecords) Type() MsgType { return TypeIndexRecords }
+
+// decodeFolder decodes the folder messages; ok is false for other types.
+func decodeFolder(f Frame) (m Message, ok bool, err error) {
+	switch f.Type {
+	case TypeFolderProof:
+		msg, err := decodeCBOR[FolderProof](f.Payload)
+		m, err = check(f.Type, msg, err)
+		return m, true, err
+	case TypeIndexSummary:
+		msg, err := decodeCBOR[IndexSummary](f.Payload)
+		m, err = check(f.Type, msg, err)
+		return m, true, err
+	case TypeIndexRecords:
+		msg, err := decodeCBOR[IndexRecords](f.Payload)
+		m, err = check(f.Type, msg, err)
+		return m, true, err
+	}
+	return nil, false, nil
+}
+
+func validateFolder(msg Message) error {
+	switch m := msg.(type) {
+	case FolderProof:
+		if len(m.Proof) != proofLen {
+			return fmt.Errorf("%w: folder proof of %d bytes, want %d", ErrMalformed, len(m.Proof), proofLen)
+		}
+	case IndexSummary:
+		if err := checkFolderID(m.Folder); err != nil {
+			return err
+		}
+		return checkMarks(m.Marks)
+	case IndexRecords:
+		if err := checkFolderID(m.Folder); err != nil {
+			return err
+		}
+		if len(m.Records) > MaxListLen {
+			return fmt.Errorf("%w: %d records, limit %d", ErrMalformed, len(m.Records), MaxListLen)
+		}
+		for _, r := range m.Records {
+			if len(r.Data) == 0 || len(r.Data) > maxRecordLen || len(r.Sig) != maxSignatureLen {
+				return fmt.Errorf("%w: record of %d bytes with a signature of %d", ErrMalformed, len(r.Data), len(r.Sig))
+			}
+		}
+		return checkMarks(m.Complete)
+	}
+	return nil
+}
+
+func checkFolderID(b []byte) error {
+	if len(b) != folderIDLen {
+		return fmt.Errorf("%w: folder ID of %d bytes, want %d", ErrMalformed, len(b), folderIDLen)
+	}
+	return nil
+}
+
+func checkMarks(ms []Mark) error {
+	if len(ms) > MaxListLen {
+		return fmt.Errorf("%w: %d marks, limit %d", ErrMalformed, len(ms), MaxListLen)
+	}
+	return nil
+}
