@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/gateway"
@@ -56,8 +57,12 @@ type Options struct {
 	// mainline DHT (its routers are added to Bootstrap by the caller).
 	Bootstrap []netip.AddrPort
 	Global    bool
-	Version   string
-	Logger    *slog.Logger
+	// MinFree is the free space kept on the home's filesystem: writes
+	// that would go below it fail with "no space left on device". Zero:
+	// badgerstore.DefaultMinFree.
+	MinFree diskfree.Floor
+	Version string
+	Logger  *slog.Logger
 }
 
 // Daemon is a running node.
@@ -137,7 +142,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	opt := d.opt
 	ctx, d.cancel = context.WithCancel(ctx)
 	var err error
-	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger}); err != nil {
+	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger, MinFree: opt.MinFree}); err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) { // badger's directory lock
 			return fmt.Errorf("%w (%s: its store is in use by another shoal process)", ErrRunning, opt.Home)
 		}
