@@ -10,6 +10,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/daemon"
 	"github.com/shoal-sync/shoal/sync/swarm"
@@ -30,8 +31,17 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	up := fs.String("max-upload-rate", "0", "cap on block upload, `BYTES` per second (e.g. 16MiB); 0: none")
 	down := fs.String("max-download-rate", "0", "cap on block download, `BYTES` per second (e.g. 50MiB); 0: none")
 	maxPeers := fs.Int("max-peers", 128, "`N` peers kept connected: past it idle ones are let go, at twice it new ones refused (--peer ones always kept)")
+	minFree := fs.String("min-disk-free", "", "free space kept on the home's disk, `FLOOR` such as 1%, 5GiB or 1%,5GiB (default 1%,96MiB)")
 	if err := noArgs(fs, args); err != nil {
 		return err
+	}
+	var floor diskfree.Floor
+	if *minFree != "" {
+		f, err := diskfree.ParseFloor(*minFree)
+		if err != nil {
+			return fmt.Errorf("--min-disk-free: %w", err)
+		}
+		floor = f
 	}
 	upRate, err := swarm.ParseRate(*up)
 	if err != nil {
@@ -52,7 +62,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
 		MaxUploadRate: upRate, MaxDownloadRate: downRate, MaxPeers: *maxPeers,
-		NoDHT: *noDHT, Bootstrap: boot, Global: *global,
+		NoDHT: *noDHT, Bootstrap: boot, Global: *global, MinFree: floor,
 		MDNS: !*noMDNS, Trackers: trackers,
 		Version: shortVersion(), Logger: log,
 	})

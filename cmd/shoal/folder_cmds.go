@@ -265,6 +265,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		for _, pe := range in.PathErrors {
 			fmt.Fprintf(e.stdout, "  skipped    %s: %s\n", pe.Path, pe.Err)
 		}
+		for _, pe := range in.PullErrors {
+			fmt.Fprintf(e.stdout, "  not synced %s: %s\n", pe.Path, pe.Err)
+		}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/shoal-sync/shoal/discovery/rendezvous"
 	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/gateway"
@@ -74,8 +75,12 @@ type Options struct {
 	// connection; peer exchange then runs in those folders too (set by
 	// the folder engine).
 	SharedFolders pex.Folders
-	Version       string
-	Logger        *slog.Logger
+	// MinFree is the free space kept on the home's filesystem: writes
+	// that would go below it fail with "no space left on device". Zero:
+	// badgerstore.DefaultMinFree.
+	MinFree diskfree.Floor
+	Version string
+	Logger  *slog.Logger
 }
 
 // Daemon is a running node.
@@ -159,7 +164,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	opt := d.opt
 	ctx, d.cancel = context.WithCancel(ctx)
 	var err error
-	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger}); err != nil {
+	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger, MinFree: opt.MinFree}); err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) { // badger's directory lock
 			return fmt.Errorf("%w (%s: its store is in use by another shoal process)", ErrRunning, opt.Home)
 		}
@@ -325,6 +330,10 @@ func (d *Daemon) startAPI() error {
 		Logger:  d.log.With("part", "metrics"),
 	})
 	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := m.Registry().Register(newFolderCollector(d.folders)); err != nil {
 		ln.Close()
 		return err
 	}
