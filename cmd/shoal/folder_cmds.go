@@ -22,7 +22,9 @@ type foreground struct {
 	listen, api string
 	peers       multiFlag
 	bootstrap   multiFlag
+	trackers    multiFlag
 	noDHT       bool
+	noMDNS      bool
 }
 
 func (fg *foreground) flags(fs *flag.FlagSet) {
@@ -31,6 +33,8 @@ func (fg *foreground) flags(fs *flag.FlagSet) {
 	fs.Var(&fg.peers, "peer", "without a daemon: peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
 	fs.Var(&fg.bootstrap, "bootstrap", "without a daemon: DHT node to join through (repeatable)")
 	fs.BoolVar(&fg.noDHT, "no-dht", false, "without a daemon: run no DHT node")
+	fs.BoolVar(&fg.noMDNS, "no-mdns", false, "without a daemon: do not find peers on the LAN (mDNS)")
+	fs.Var(&fg.trackers, "tracker", "without a daemon: BitTorrent tracker `URL` to meet peers through (repeatable)")
 }
 
 // folderCall runs call against the home's daemon, or, when none runs,
@@ -50,6 +54,7 @@ func folderCall(ctx context.Context, e *env, fg *foreground, what string, call f
 	}
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot,
+		MDNS: !fg.noMDNS, Trackers: fg.trackers,
 		Version: shortVersion(), Logger: newLogger(e.stderr, e.verbose),
 	})
 	if err != nil {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +205,54 @@ func TestMDNSBadInput(t *testing.T) {
 	}
 	if out := nsShoal(t, a, "peers", "-a"); !strings.Contains(out, ":4779") {
 		t.Fatalf("the liar's address is not among a's candidates:\n%s", out)
+	}
+}
+
+// TestShareJoinOverMDNS: on a LAN of two network namespaces, `shoal share`
+// on one daemon and `shoal join` with only the key on the other (no
+// address typed, no DHT) sync the folder, over IPv4 and over IPv6
+// link-local addresses only.
+func TestShareJoinOverMDNS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  netnstest.Options
+	}{{"ipv4", netnstest.Options{}}, {"ipv6-link-local-only", netnstest.Options{IPv6Only: true}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := nsPair(t, tc.opt)
+			a := nsDaemon(t, p.A, "--no-dht")
+			b := nsDaemon(t, p.B, "--no-dht")
+			dirA, dirB := t.TempDir(), filepath.Join(t.TempDir(), "joined")
+			want := bytes.Repeat([]byte("synced over the LAN\n"), 5000)
+			if err := os.WriteFile(filepath.Join(dirA, "notes.txt"), want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := nsShoal(t, a, "share", dirA)
+			key := ""
+			for _, f := range strings.Fields(out) {
+				if strings.HasPrefix(f, "shoal:rw:") {
+					key = f
+				}
+			}
+			if key == "" {
+				t.Fatalf("share printed no key:\n%s", out)
+			}
+			nsShoal(t, b, "join", key, dirB)
+			deadline := time.After(60 * time.Second)
+			tick := time.NewTicker(50 * time.Millisecond) // polls the file a real process writes
+			defer tick.Stop()
+			for {
+				if got, err := os.ReadFile(filepath.Join(dirB, "notes.txt")); err == nil && bytes.Equal(got, want) {
+					break
+				}
+				select {
+				case <-deadline:
+					t.Fatalf("the file never arrived on b:\n%s\nb's log:\n%s", nsShoal(t, b, "status"), b.stderr.String())
+				case <-tick.C:
+				}
+			}
+			if l := nsWaitPeer(t, b, a.id, "mdns"); l == "" {
+				t.Fatal("unreachable")
+			}
+		})
 	}
 }
