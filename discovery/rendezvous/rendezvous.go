@@ -60,6 +60,8 @@ type Options struct {
 	// Lookup is how often each key is looked up between announces (an
 	// announce looks up too). Default 5 minutes.
 	Lookup time.Duration
+	// Rescan is how often Folders is read for new folders. Default 5 s.
+	Rescan time.Duration
 	// Found gets the peers seen under a folder's key.
 	Found func(folderID []byte, peers []netip.AddrPort)
 	// Now is the clock. Default time.Now.
@@ -80,6 +82,9 @@ func New(opt Options) *Rendezvous {
 	}
 	if opt.Lookup <= 0 {
 		opt.Lookup = 5 * time.Minute
+	}
+	if opt.Rescan <= 0 {
+		opt.Rescan = 5 * time.Second
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -213,8 +218,10 @@ func (r *Rendezvous) Run(ctx context.Context) {
 				r.opt.Found(s.folder, peers)
 			}
 		}
-		// Wake at midnight's margin too, when the set of keys changes.
+		// Wake at midnight's margin too, when the set of keys changes, and
+		// to read the folders again.
 		next = earlier(next, nextBoundary(r.opt.Now()))
+		next = earlier(next, r.opt.Now().Add(r.opt.Rescan))
 		t := time.NewTimer(max(next.Sub(r.opt.Now()), time.Second))
 		select {
 		case <-ctx.Done():

@@ -66,14 +66,18 @@ type Options struct {
 	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
 	// announce to and find peers through.
 	Trackers []string
-	// Folders, if set, returns the IDs of the folders this node serves
-	// (set by the folder engine): their rendezvous keys are announced and
-	// looked up on the DHT and announced to the trackers, and the peers
-	// found are dialed (they must still prove the folder's key).
+	// Folders, if set, returns the IDs of the folders to meet peers for
+	// (default: the daemon's own folders): their rendezvous keys are
+	// announced and looked up on the DHT and announced to the trackers,
+	// and the peers found are dialed (they must still prove the folder's
+	// key).
 	Folders func(ctx context.Context) ([][]byte, error)
+	// NoPex turns peer exchange off: this node neither tells peers whom
+	// it knows nor takes their word.
+	NoPex bool
 	// SharedFolders, if set, says which folders a peer proved on its
-	// connection; peer exchange then runs in those folders too (set by
-	// the folder engine).
+	// connection, for peer exchange within folders (default: the folder
+	// session's word).
 	SharedFolders pex.Folders
 	// MinFree is the free space kept on the home's filesystem: writes
 	// that would go below it fail with "no space left on device". Zero:
@@ -98,7 +102,7 @@ type Daemon struct {
 	backend *backend
 	tracker *tracker.Announcer // nil without --tracker
 	pex     *pex.Exchange
-	rdv     *rendezvous.Rendezvous // nil without a DHT or folders
+	rdv     *rendezvous.Rendezvous // nil without a DHT
 	events  *events.Bus
 	folders *folders
 
@@ -187,7 +191,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
 		Conns:           strategy.ConnLimits{High: opt.MaxPeers},
 		Policy:          folderPolicy{pins: &swarm.PinPolicy{Store: d.node.Store()}, fs: d.folders},
-		Extensions:      []swarm.Extension{d.folders.session, d.newPex()},
+		Extensions:      d.extensions(),
 	})
 	if err != nil {
 		return err
@@ -218,7 +222,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 		}
 	}
 	d.startPex(ctx)
-	if d.dht != nil && opt.Folders != nil {
+	if d.dht != nil {
 		d.startRendezvous(ctx)
 	}
 	d.goRun(func() error { return d.acceptLoop(ctx) })

@@ -109,13 +109,22 @@ func (d *Daemon) startTrackers(ctx context.Context) error {
 // again (new pins); a fetch that starts asks at once.
 const trackerRescan = 5 * time.Second
 
+// extensions are the protocols the swarm runs beside block exchange: the
+// folder session, and peer exchange unless it is off.
+func (d *Daemon) extensions() []swarm.Extension {
+	if d.opt.NoPex {
+		return []swarm.Extension{d.folders.session}
+	}
+	return []swarm.Extension{d.folders.session, d.newPex()}
+}
+
 // newPex makes the peer exchange the swarm runs on every connection.
 func (d *Daemon) newPex() *pex.Exchange {
 	d.pex = pex.New(pex.Options{
 		Self:       d.node.Identity().ID(),
 		Dialer:     pexDialer{d},
 		PublicKeys: d.publicKeys,
-		Folders:    d.opt.SharedFolders,
+		Folders:    d.pexFolders(),
 		Logger:     d.log.With("part", "pex"),
 	})
 	return d.pex
@@ -125,10 +134,15 @@ func (d *Daemon) newPex() *pex.Exchange {
 // pin and fetch at once.
 func (d *Daemon) startPex(ctx context.Context) {
 	d.backend.onFetch = func() {
-		d.pex.Kick()
+		if d.pex != nil {
+			d.pex.Kick()
+		}
 		if d.tracker != nil {
 			d.tracker.Kick()
 		}
+	}
+	if d.pex == nil {
+		return
 	}
 	d.goRun(func() error {
 		d.pex.Run(ctx)
@@ -169,10 +183,10 @@ func (d *Daemon) publicKeys(ctx context.Context) ([][20]byte, error) {
 // fetch's provider key, and the folders' rendezvous keys.
 func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
 	keys, err := d.publicKeys(ctx)
-	if err != nil || d.opt.Folders == nil {
+	if err != nil {
 		return keys, err
 	}
-	folders, err := d.opt.Folders(ctx)
+	folders, err := d.folderSource()(ctx)
 	if err != nil {
 		return keys, fmt.Errorf("folders to announce: %w", err)
 	}
@@ -188,7 +202,7 @@ func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
 func (d *Daemon) startRendezvous(ctx context.Context) {
 	d.rdv = rendezvous.New(rendezvous.Options{
 		DHT:     d.dht,
-		Folders: d.opt.Folders,
+		Folders: d.folderSource(),
 		Found: func(_ []byte, peers []netip.AddrPort) {
 			cands := make([]dialer.Candidate, len(peers))
 			for i, p := range peers {
