@@ -29,7 +29,7 @@ import (
 )
 
 // folderFloor is the free space kept on a folder's disk.
-var folderFloor = diskfree.Floor{Percent: diskfree.DefaultPercent}
+func folderFloor() diskfree.Floor { return diskfree.Floor{Percent: diskfree.DefaultPercent} }
 
 // folderConfig is a folder as the daemon remembers it across restarts.
 type folderConfig struct {
@@ -219,7 +219,7 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		Push: func(recs []index.Signed) { fs.session.Push(id, toWire(recs)) }, Events: fs.bus,
 		// Syncthing's minDiskFree for the folder's disk: a pull that would
 		// go below it stops cleanly and is tried again later.
-		Space:  func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor) },
+		Space:  func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
 		Logger: fs.log.With("path", cfg.Path),
 	})
 	if err != nil {
