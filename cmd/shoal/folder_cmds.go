@@ -23,6 +23,7 @@ type foreground struct {
 	peers       multiFlag
 	bootstrap   multiFlag
 	noDHT       bool
+	noMDNS      bool
 }
 
 func (fg *foreground) flags(fs *flag.FlagSet) {
@@ -31,6 +32,7 @@ func (fg *foreground) flags(fs *flag.FlagSet) {
 	fs.Var(&fg.peers, "peer", "without a daemon: peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
 	fs.Var(&fg.bootstrap, "bootstrap", "without a daemon: DHT node to join through (repeatable)")
 	fs.BoolVar(&fg.noDHT, "no-dht", false, "without a daemon: run no DHT node")
+	fs.BoolVar(&fg.noMDNS, "no-mdns", false, "without a daemon: do not look for peers on the LAN with mDNS")
 }
 
 // folderCall runs call against the home's daemon, or, when none runs,
@@ -49,7 +51,7 @@ func folderCall(ctx context.Context, e *env, fg *foreground, what string, call f
 		return err
 	}
 	d, err := daemon.Start(ctx, daemon.Options{
-		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot,
+		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot, MDNS: !fg.noMDNS,
 		Version: shortVersion(), Logger: newLogger(e.stderr, e.verbose),
 	})
 	if err != nil {
