@@ -67,6 +67,9 @@ type Options struct {
 	MinFree diskfree.Floor
 	// MDNS advertises the node and finds peers on the LAN.
 	MDNS bool
+	// NoPEX turns peer exchange off: the node learns of no peers from
+	// its peers (a chain of machines stays a chain).
+	NoPEX bool
 	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
 	// announce to and find peers through.
 	Trackers []string
@@ -193,7 +196,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
 		Conns:           strategy.ConnLimits{High: opt.MaxPeers},
 		Policy:          folderPolicy{pins: &swarm.PinPolicy{Store: d.node.Store()}, fs: d.folders},
-		Extensions:      []swarm.Extension{d.folders.session, d.newPex()},
+		Extensions:      d.extensions(),
 	})
 	if err != nil {
 		return err
@@ -223,7 +226,9 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 			return err
 		}
 	}
-	d.startPex(ctx)
+	if d.pex != nil {
+		d.startPex(ctx)
+	}
 	if d.dht != nil && opt.Folders != nil {
 		d.startRendezvous(ctx)
 	}

@@ -109,6 +109,15 @@ func (d *Daemon) startTrackers(ctx context.Context) error {
 // again (new pins); a fetch that starts asks at once.
 const trackerRescan = 5 * time.Second
 
+// extensions are the protocols carried on the swarm's connections.
+func (d *Daemon) extensions() []swarm.Extension {
+	exts := []swarm.Extension{d.folders.session}
+	if !d.opt.NoPEX {
+		exts = append(exts, d.newPex())
+	}
+	return exts
+}
+
 // newPex makes the peer exchange the swarm runs on every connection.
 func (d *Daemon) newPex() *pex.Exchange {
 	d.pex = pex.New(pex.Options{

@@ -126,9 +126,11 @@ func TestShareJoinLiveBothWays(t *testing.T) {
 }
 
 func TestChainRelays(t *testing.T) {
-	a := Start(t, bin, "A")
-	b := Start(t, bin, "B", "--peer", a.Addr())
-	c := Start(t, bin, "C", "--peer", b.Addr()) // C never meets A
+	// Without peer exchange, C never learns of A: records and blocks
+	// must travel through B.
+	a := Start(t, bin, "A", "--no-pex")
+	b := Start(t, bin, "B", "--peer", a.Addr(), "--no-pex")
+	c := Start(t, bin, "C", "--peer", b.Addr(), "--no-pex")
 	da, db, dc := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b"), filepath.Join(t.TempDir(), "c")
 	write(t, filepath.Join(da, "one.txt"), []byte("one"))
 	rw, ro := a.Share(da)
