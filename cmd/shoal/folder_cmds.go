@@ -172,6 +172,27 @@ func cmdRevert(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+func cmdSnapshot(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("snapshot", e)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("snapshot: want one folder: shoal snapshot DIR")
+	}
+	c, err := connectDaemon(ctx, e, "snapshot")
+	if err != nil {
+		return err
+	}
+	var info daemon.SnapshotInfo
+	if err := c.CallJSON(ctx, "folders/snapshot", daemon.FolderRequest{Path: absPath(pos[0])}, &info); err != nil {
+		return fmt.Errorf("snapshot %s: %w", pos[0], err)
+	}
+	fmt.Fprintln(e.stdout, info.Cid)
+	return nil
+}
+
 func cmdFolders(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("folders", e)
 	if err := noArgs(fs, args); err != nil {
