@@ -39,15 +39,15 @@ type FolderInfo struct {
 
 func (fs *folders) handlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /api/v0/folders/share":  fs.apiShare,
-		"POST /api/v0/folders/join":   fs.apiJoin,
-		"POST /api/v0/folders/leave":  fs.apiLeave,
-		"POST /api/v0/folders/list":   fs.apiStatus,
-		"POST /api/v0/folders/status": fs.apiStatus,
-		"POST /api/v0/folders/rescan": fs.apiRescan,
-		"POST /api/v0/folders/revert": fs.apiRevert,
+		"POST /api/v0/folders/share":    fs.apiShare,
+		"POST /api/v0/folders/join":     fs.apiJoin,
+		"POST /api/v0/folders/leave":    fs.apiLeave,
+		"POST /api/v0/folders/list":     fs.apiStatus,
+		"POST /api/v0/folders/status":   fs.apiStatus,
+		"POST /api/v0/folders/rescan":   fs.apiRescan,
+		"POST /api/v0/folders/revert":   fs.apiRevert,
 		"POST /api/v0/folders/snapshot": fs.apiSnapshot,
-		"POST /api/v0/events":         fs.apiEvents,
+		"POST /api/v0/events":           fs.apiEvents,
 	}
 }
 
