@@ -26,7 +26,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	global := fs.Bool("global", false, "join the public mainline DHT through its well-known routers")
 	noDHT := fs.Bool("no-dht", false, "do not run a DHT node")
 	noMDNS := fs.Bool("no-mdns", false, "do not advertise this node nor look for peers on the LAN (mDNS)")
-	noPex := fs.Bool("no-pex", false, "no peer exchange: do not tell peers whom this node knows, nor dial whom they name")
+	noPEX := fs.Bool("no-pex", false, "do not learn peers' addresses from other peers (peer exchange)")
 	var trackers multiFlag
 	fs.Var(&trackers, "tracker", "BitTorrent tracker `URL` to announce to and find peers through, udp://HOST:PORT or http://HOST:PORT/announce (repeatable)")
 	up := fs.String("max-upload-rate", "0", "cap on block upload, `BYTES` per second (e.g. 16MiB); 0: none")
@@ -64,7 +64,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
 		MaxUploadRate: upRate, MaxDownloadRate: downRate, MaxPeers: *maxPeers,
 		NoDHT: *noDHT, Bootstrap: boot, Global: *global, MinFree: floor,
-		MDNS: !*noMDNS, Trackers: trackers, NoPex: *noPex,
+		MDNS: !*noMDNS, NoPEX: *noPEX, Trackers: trackers,
 		Version: shortVersion(), Logger: log,
 	})
 	if err != nil {

@@ -60,6 +60,7 @@ func commands() []command {
 		{"folders", "folders                    list synced folders", cmdFolders},
 		{"status", "status [DIR] [--json]      what each folder is doing: state, files needed, peers, conflicts", cmdStatus},
 		{"leave", "leave DIR                  stop syncing a folder (its files stay)", cmdLeave},
+		{"snapshot", "snapshot DIR               pin the folder as it is now as one UnixFS directory, print its CID", cmdSnapshot},
 		{"revert", "revert DIR                 read-only folder: put local edits aside, bring back the folder's version", cmdRevert},
 		{"dht", "dht SUBCOMMAND ...         run or query the DHT (serve, ping, find-node, get-peers, providers, announce, put, get, table)", cmdDHT},
 		{"version", "version                    print the version, the commit it was built from, and Go's", cmdVersion},

@@ -38,8 +38,8 @@ func scenarios() map[string]scenario {
 		"add":          {"FastCDC, SHA-256, shoal add (--nocopy and copy), cat and get of one file", benchAdd},
 		"swarm":        {"get -o from one peer vs TLS loopback, daemon memory, 1 seed + 8 leechers", benchSwarm},
 		"dht":          {"DHT memory, ping rate, loopback UDP lookups, simulated lookups and churn (real time)", benchDHT},
-		"discovery":    {"mDNS on a LAN of two network namespaces (start to first connection), dialer under 1,000 dead candidates", benchDiscovery},
 		"gateway":      {"GET ?format=car of 1 GiB vs shoal export and a page-cache read, entity-bytes block count, ls of a 100,000-entry HAMT", benchGateway},
+		"discovery":    {"mDNS on a LAN of two network namespaces (start to first connection), dialer under 1,000 dead candidates", benchDiscovery},
 		"dht-sim":      {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
 		"dht-internet": {"DHT lookups among 100,000 simulated nodes under mainline-like conditions (issue 15; about half an hour)", benchDHTInternet},
 	}

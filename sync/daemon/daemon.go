@@ -61,30 +61,29 @@ type Options struct {
 	// mainline DHT (its routers are added to Bootstrap by the caller).
 	Bootstrap []netip.AddrPort
 	Global    bool
-	// MDNS advertises the node and finds peers on the LAN.
-	MDNS bool
-	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
-	// announce to and find peers through.
-	Trackers []string
-	// Folders, if set, returns the IDs of the folders to meet peers for
-	// (default: the daemon's own folders): their rendezvous keys are
-	// announced and looked up on the DHT and announced to the trackers,
-	// and the peers found are dialed (they must still prove the folder's
-	// key).
-	Folders func(ctx context.Context) ([][]byte, error)
-	// NoPex turns peer exchange off: this node neither tells peers whom
-	// it knows nor takes their word.
-	NoPex bool
-	// SharedFolders, if set, says which folders a peer proved on its
-	// connection, for peer exchange within folders (default: the folder
-	// session's word).
-	SharedFolders pex.Folders
 	// MinFree is the free space kept on the home's filesystem: writes
 	// that would go below it fail with "no space left on device". Zero:
 	// badgerstore.DefaultMinFree.
 	MinFree diskfree.Floor
-	Version string
-	Logger  *slog.Logger
+	// MDNS advertises the node and finds peers on the LAN.
+	MDNS bool
+	// NoPEX turns peer exchange off: the node learns of no peers from
+	// its peers (a chain of machines stays a chain).
+	NoPEX bool
+	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
+	// announce to and find peers through.
+	Trackers []string
+	// Folders, if set, returns the IDs of the folders this node serves
+	// (set by the folder engine): their rendezvous keys are announced and
+	// looked up on the DHT and announced to the trackers, and the peers
+	// found are dialed (they must still prove the folder's key).
+	Folders func(ctx context.Context) ([][]byte, error)
+	// SharedFolders, if set, says which folders a peer proved on its
+	// connection; peer exchange then runs in those folders too (set by
+	// the folder engine).
+	SharedFolders pex.Folders
+	Version       string
+	Logger        *slog.Logger
 }
 
 // Daemon is a running node.
@@ -102,7 +101,7 @@ type Daemon struct {
 	backend *backend
 	tracker *tracker.Announcer // nil without --tracker
 	pex     *pex.Exchange
-	rdv     *rendezvous.Rendezvous // nil without a DHT
+	rdv     *rendezvous.Rendezvous // nil without a DHT or folders
 	events  *events.Bus
 	folders *folders
 
@@ -177,6 +176,12 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	id := d.node.Identity()
 	d.events = events.New()
 	d.folders = newFolders(d, d.events)
+	if d.opt.Folders == nil {
+		d.opt.Folders = d.folders.ids // rendezvous and trackers find the folders' peers
+	}
+	if d.opt.SharedFolders == nil {
+		d.opt.SharedFolders = d.folders // peer exchange within proved folders
+	}
 	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{}); err != nil {
 		return listenError("peers", opt.Listen, "--listen", err)
 	}
@@ -221,8 +226,10 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 			return err
 		}
 	}
-	d.startPex(ctx)
-	if d.dht != nil {
+	if d.pex != nil {
+		d.startPex(ctx)
+	}
+	if d.dht != nil && d.opt.Folders != nil { // d.opt: Folders was filled in above, after opt was copied
 		d.startRendezvous(ctx)
 	}
 	d.goRun(func() error { return d.acceptLoop(ctx) })

@@ -109,13 +109,13 @@ func (d *Daemon) startTrackers(ctx context.Context) error {
 // again (new pins); a fetch that starts asks at once.
 const trackerRescan = 5 * time.Second
 
-// extensions are the protocols the swarm runs beside block exchange: the
-// folder session, and peer exchange unless it is off.
+// extensions are the protocols carried on the swarm's connections.
 func (d *Daemon) extensions() []swarm.Extension {
-	if d.opt.NoPex {
-		return []swarm.Extension{d.folders.session}
+	exts := []swarm.Extension{d.folders.session}
+	if !d.opt.NoPEX {
+		exts = append(exts, d.newPex())
 	}
-	return []swarm.Extension{d.folders.session, d.newPex()}
+	return exts
 }
 
 // newPex makes the peer exchange the swarm runs on every connection.
@@ -124,7 +124,7 @@ func (d *Daemon) newPex() *pex.Exchange {
 		Self:       d.node.Identity().ID(),
 		Dialer:     pexDialer{d},
 		PublicKeys: d.publicKeys,
-		Folders:    d.pexFolders(),
+		Folders:    d.opt.SharedFolders,
 		Logger:     d.log.With("part", "pex"),
 	})
 	return d.pex
@@ -134,15 +134,10 @@ func (d *Daemon) newPex() *pex.Exchange {
 // pin and fetch at once.
 func (d *Daemon) startPex(ctx context.Context) {
 	d.backend.onFetch = func() {
-		if d.pex != nil {
-			d.pex.Kick()
-		}
+		d.pex.Kick()
 		if d.tracker != nil {
 			d.tracker.Kick()
 		}
-	}
-	if d.pex == nil {
-		return
 	}
 	d.goRun(func() error {
 		d.pex.Run(ctx)
@@ -183,10 +178,10 @@ func (d *Daemon) publicKeys(ctx context.Context) ([][20]byte, error) {
 // fetch's provider key, and the folders' rendezvous keys.
 func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
 	keys, err := d.publicKeys(ctx)
-	if err != nil {
+	if err != nil || d.opt.Folders == nil {
 		return keys, err
 	}
-	folders, err := d.folderSource()(ctx)
+	folders, err := d.opt.Folders(ctx)
 	if err != nil {
 		return keys, fmt.Errorf("folders to announce: %w", err)
 	}
@@ -202,7 +197,7 @@ func (d *Daemon) trackerKeys(ctx context.Context) ([][20]byte, error) {
 func (d *Daemon) startRendezvous(ctx context.Context) {
 	d.rdv = rendezvous.New(rendezvous.Options{
 		DHT:     d.dht,
-		Folders: d.folderSource(),
+		Folders: d.opt.Folders,
 		Found: func(_ []byte, peers []netip.AddrPort) {
 			cands := make([]dialer.Candidate, len(peers))
 			for i, p := range peers {
