@@ -125,6 +125,7 @@ func TestRedialAndRemember(t *testing.T) {
 		d.Event(Event{Connected: true, ID: peer, Addr: "10.0.0.1:4777", Outbound: true})
 		d.Event(Event{Connected: false, ID: peer})
 		<-net.conns // redialed
+		synctest.Wait()
 		if src := d.Sources()[peer]; src != Tracker {
 			t.Fatalf("source %q, want tracker", src)
 		}
@@ -141,6 +142,7 @@ func TestRedialAndRemember(t *testing.T) {
 		if id := <-net.conns; id != peer {
 			t.Fatalf("restarted dialer reached %s", id)
 		}
+		synctest.Wait() // the dial's outcome is recorded
 		if src := d.Sources()[peer]; src != Remembered {
 			t.Fatalf("source %q, want remembered", src)
 		}

@@ -120,10 +120,17 @@ func (t *table) add(now time.Time, c Candidate) bool {
 		t.entries[addr] = e
 	}
 	if !c.ID.IsZero() && e.id != c.ID {
-		if !e.id.IsZero() {
-			e.fails, e.next = 0, time.Time{} // another node there now: try it afresh
+		_, conn := t.connected[e.id]
+		switch {
+		case !e.id.IsZero() && conn && !e.lastOK.IsZero():
+			// A certificate proved who answers there, and still does: a
+			// source naming another node (a stale or lying record) is
+			// not believed over it.
+		case !e.id.IsZero():
+			e.id, e.fails, e.next = c.ID, 0, time.Time{} // another node there now: try it afresh
+		default:
+			e.id = c.ID
 		}
-		e.id = c.ID
 	}
 	var until time.Time
 	switch {

@@ -238,3 +238,27 @@ func TestExpireAndForget(t *testing.T) {
 		t.Fatal("static address forgotten")
 	}
 }
+
+// TestClaimAgainstProof: while the node a certificate proved at an
+// address is connected, a source naming another node there is not
+// believed; once it is gone, the new claim is tried.
+func TestClaimAgainstProof(t *testing.T) {
+	tb := newTable(nid(t, 9), Backoff{Min: time.Second, Max: time.Minute})
+	real, liar := nid(t, 1), nid(t, 2)
+	const addr = "10.0.0.1:4777"
+	tb.add(t0, Candidate{Addr: addr, ID: real, Source: MDNS})
+	tb.due(t0, 1, false)
+	tb.done(t0, addr, Outcome{ID: real})
+	tb.add(t0, Candidate{Addr: addr, ID: liar, Source: MDNS})
+	if got := tb.entries[addr].id; got != real {
+		t.Fatalf("entry names %s, want the proved %s", got, real)
+	}
+	if got := tb.due(t0.Add(time.Hour), 1, false); got != nil {
+		t.Fatalf("dialed %v while its proved node is connected", got)
+	}
+	tb.disconnect(t0, Event{ID: real})
+	tb.add(t0, Candidate{Addr: addr, ID: liar, Source: MDNS})
+	if got := tb.entries[addr].id; got != liar {
+		t.Fatalf("after the drop the entry names %s, want the new claim", got)
+	}
+}
