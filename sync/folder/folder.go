@@ -67,8 +67,8 @@ type Folder struct {
 	scan chan []string // paths to scan (from the API)
 	// pending counts the paths the last pull could not bring in.
 	pending int
-	cleaned bool // stale temporary files removed since the start
-	revert  chan chan error
+	cleaned bool      // stale temporary files removed since the start
+	calls   chan call // work that must not overlap a scan or a pull
 
 	mu     sync.Mutex
 	status Status
@@ -121,7 +121,7 @@ func New(opt Options) (*Folder, error) {
 	}
 	id := opt.Key.ID().String()
 	return &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
-		scan: make(chan []string, 16), revert: make(chan chan error), status: Status{State: StateStarting}}, nil
+		scan: make(chan []string, 16), calls: make(chan call), status: Status{State: StateStarting}}, nil
 }
 
 // Init creates the folder's marker at root (a new share or join).
@@ -286,10 +286,10 @@ func (f *Folder) run(ctx context.Context) error {
 			err = f.scanPaths(ctx, ign, paths...)
 		case paths := <-f.scan:
 			err = f.scanPaths(ctx, ign, paths...)
-		case done := <-f.revert:
-			rerr := f.doRevert(ctx, ign)
-			done <- rerr
-			if rerr != nil {
+		case c := <-f.calls:
+			cerr := c.fn(ctx, ign)
+			c.done <- cerr
+			if cerr != nil {
 				continue
 			}
 		case <-tick.C:
@@ -559,18 +559,61 @@ func (f *Folder) Revert(ctx context.Context) error {
 	if f.opt.Index.Writable() {
 		return errors.New("revert is for read-only folders: a read-write folder publishes its changes")
 	}
-	done := make(chan error, 1)
+	return f.call(ctx, f.doRevert)
+}
+
+// call is work run by the folder's loop, between scans and pulls.
+type call struct {
+	fn   func(context.Context, *ignore.Matcher) error
+	done chan error
+}
+
+// call runs fn in the folder's loop and returns its error.
+func (f *Folder) call(ctx context.Context, fn func(context.Context, *ignore.Matcher) error) error {
+	c := call{fn: fn, done: make(chan error, 1)}
 	select {
-	case f.revert <- done:
+	case f.calls <- c:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case err := <-done:
+	case err := <-c.done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Restore brings back version r of the file at path: to out when it is
+// set (the folder is not touched), else in the folder as a new change,
+// synced to the peers, the current version kept in .shoal/versions/.
+func (f *Folder) Restore(ctx context.Context, r *index.Record, out string) error {
+	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Space: f.opt.Space, Logger: f.log}
+	if out != "" {
+		return pull.Export(ctx, popt, r, out)
+	}
+	if !f.opt.Index.Writable() {
+		return errors.New("restore into a read-only folder would not reach its peers: use -o OUT")
+	}
+	return f.call(ctx, func(ctx context.Context, ign *ignore.Matcher) error {
+		abs := filepath.Join(f.opt.Root, filepath.FromSlash(r.Path))
+		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(abs); err == nil {
+			l, err := f.opt.Index.Local(ctx, r.Path)
+			if err != nil {
+				return err
+			}
+			if err := pull.KeepVersion(f.opt.Root, r.Path, f.opt.Store, l); err != nil {
+				return err
+			}
+		}
+		if err := pull.Export(ctx, popt, r, abs); err != nil {
+			return err
+		}
+		return f.scanPaths(ctx, ign, r.Path) // a new change, published
+	})
 }
 
 func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
@@ -594,7 +637,7 @@ func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
 		if info, err := os.Lstat(abs); err == nil {
 			if info.IsDir() {
 				os.Remove(abs) // only when empty: its entries were moved first
-			} else if err := pull.KeepVersion(f.opt.Root, p); err != nil {
+			} else if err := pull.KeepVersion(f.opt.Root, p, nil, nil); err != nil {
 				return err
 			}
 		}
