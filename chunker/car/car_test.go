@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	vectors = "/work/shared/vectors"
+	vectors = "../../testdata/vectors"
 	treeCID = "bafybeietbxsukkfzd2gghzmjxculomeoceyqy3nepwjee43w2oaq66uwfm"
 )
 

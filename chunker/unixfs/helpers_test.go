@@ -14,7 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-const vectorsDir = "/work/shared/vectors"
+const vectorsDir = "../../testdata/vectors"
 
 const chunk = 262144
 

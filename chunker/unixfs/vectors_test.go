@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestVectors checks every CID of /work/shared/vectors/README.md: kubo's
+// TestVectors checks every CID of the repository's testdata/vectors/README.md: kubo's
 // `ipfs add --cid-version=1 --raw-leaves --chunker=size-262144`.
 func TestVectors(t *testing.T) {
 	pattern300k, err := os.ReadFile(filepath.Join(vectorsDir, "tree/sub/pattern-300000.bin"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/daemon"
 	"github.com/shoal-sync/shoal/sync/swarm"
@@ -17,19 +18,27 @@ import (
 
 func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("daemon", e)
-	listen := fs.String("listen", daemon.DefaultListen, "TCP address for peers (the DHT uses the same port on UDP); port 0 picks one")
-	apiAddr := fs.String("api", daemon.DefaultAPI, "loopback address of the local HTTP API; port 0 picks one")
+	listen := fs.String("listen", daemon.DefaultListen, "`ADDR` (HOST:PORT) for peers, on TCP (the DHT uses the same port on UDP); port 0 picks one")
+	apiAddr := fs.String("api", daemon.DefaultAPI, "loopback `ADDR` of the local HTTP API; port 0 picks one")
 	var peers, bootstrap multiFlag
-	fs.Var(&peers, "peer", "peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
-	fs.Var(&bootstrap, "bootstrap", "DHT node to join through, HOST:PORT (repeatable)")
+	fs.Var(&peers, "peer", "`PEER` to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
+	fs.Var(&bootstrap, "bootstrap", "DHT node to join through, `HOST:PORT` (repeatable)")
 	global := fs.Bool("global", false, "join the public mainline DHT through its well-known routers")
 	noDHT := fs.Bool("no-dht", false, "do not run a DHT node")
-	up := fs.String("max-upload-rate", "0", "cap on block upload, bytes per second (e.g. 16MiB); 0: none")
-	down := fs.String("max-download-rate", "0", "cap on block download, bytes per second; 0: none")
-	maxPeers := fs.Int("max-peers", 128, "peers kept connected: past it idle ones are let go, at twice it new ones refused (--peer ones always kept)")
-	verbose := fs.Bool("v", false, "log at info level")
+	up := fs.String("max-upload-rate", "0", "cap on block upload, `BYTES` per second (e.g. 16MiB); 0: none")
+	down := fs.String("max-download-rate", "0", "cap on block download, `BYTES` per second (e.g. 50MiB); 0: none")
+	maxPeers := fs.Int("max-peers", 128, "`N` peers kept connected: past it idle ones are let go, at twice it new ones refused (--peer ones always kept)")
+	minFree := fs.String("min-disk-free", "", "free space kept on the home's disk, `FLOOR` such as 1%, 5GiB or 1%,5GiB (default 1%,96MiB)")
 	if err := noArgs(fs, args); err != nil {
 		return err
+	}
+	var floor diskfree.Floor
+	if *minFree != "" {
+		f, err := diskfree.ParseFloor(*minFree)
+		if err != nil {
+			return fmt.Errorf("--min-disk-free: %w", err)
+		}
+		floor = f
 	}
 	upRate, err := swarm.ParseRate(*up)
 	if err != nil {
@@ -46,12 +55,12 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(e.stderr, *verbose)
+	log := newLogger(e.stderr, e.verbose)
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
 		MaxUploadRate: upRate, MaxDownloadRate: downRate, MaxPeers: *maxPeers,
-		NoDHT: *noDHT, Bootstrap: boot, Global: *global,
-		Version: "dev", Logger: log,
+		NoDHT: *noDHT, Bootstrap: boot, Global: *global, MinFree: floor,
+		Version: shortVersion(), Logger: log,
 	})
 	if err != nil {
 		return err

@@ -28,7 +28,12 @@ type daemonProc struct {
 // addresses and waits until it prints its addresses.
 func startDaemon(t *testing.T, args ...string) *daemonProc {
 	t.Helper()
-	home := t.TempDir()
+	return startDaemonAt(t, t.TempDir(), args...)
+}
+
+// startDaemonAt is startDaemon on the given home.
+func startDaemonAt(t *testing.T, home string, args ...string) *daemonProc {
+	t.Helper()
 	cmd := exec.Command(shoalBin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

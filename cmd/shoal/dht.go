@@ -36,37 +36,33 @@ var globalRouters = []string{
 	"router.utorrent.com:6881",
 }
 
-const dhtUsage = `usage: shoal dht SUBCOMMAND [flags] [args]
-
-  serve --listen ADDR [--bootstrap ADDR]...    run a DHT node until interrupted
-  ping ADDR                                    ask a node for its ID
-  find-node HEX40 --bootstrap ADDR             print the 8 closest nodes to HEX40
-  get-peers HEX40 --bootstrap ADDR             print peers of an infohash, one IP:PORT a line
-  providers CID --bootstrap ADDR               print the peers that announced CID (daemons announce their pins)
-  announce HEX40 --port N --bootstrap ADDR     announce a peer on port N
-  put [--key FILE | --seed HEX64] [--salt S] [--seq N] [--cas N] VALUE --bootstrap ADDR
-                                               store a BEP 44 item (immutable without a key)
-  get HEX40 | get --pubkey HEX64 [--salt S] --bootstrap ADDR
-                                               fetch a BEP 44 item and print its value
-  table [--bootstrap ADDR]...                  join and print the routing table
-
-Every subcommand takes --global (join the public mainline DHT through its
-well-known routers), --listen ADDR, --timeout D and -v.
-`
-
-// dhtMain runs `shoal dht SUBCOMMAND ...`. args excludes "dht". home is the state dir (may be unused).
-func dhtMain(ctx context.Context, home string, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, dhtUsage)
-		if len(args) == 0 {
-			return errors.New("dht: no subcommand")
-		}
-		return nil
+// dhtCommands are the subcommands of `shoal dht`.
+func dhtCommands() []command {
+	return []command{
+		{"serve", "dht serve [--listen ADDR] [--bootstrap ADDR]...  run a DHT node until interrupted", nil},
+		{"ping", "dht ping ADDR                                  ask a node for its ID", nil},
+		{"find-node", "dht find-node HEX40 --bootstrap ADDR           print the 8 closest nodes to HEX40", nil},
+		{"get-peers", "dht get-peers HEX40 --bootstrap ADDR           print peers of an infohash, one IP:PORT a line", nil},
+		{"providers", "dht providers CID --bootstrap ADDR             print the peers that announced CID (daemons announce their pins)", nil},
+		{"announce", "dht announce HEX40 --port N --bootstrap ADDR   announce a peer on port N", nil},
+		{"put", "dht put [--key FILE | --seed HEX64] [--salt S] [--seq N] [--cas N] VALUE --bootstrap ADDR  store a BEP 44 item (immutable without a key)", nil},
+		{"get", "dht get HEX40 | get --pubkey HEX64 [--salt S] --bootstrap ADDR  fetch a BEP 44 item and print its value", nil},
+		{"table", "dht table [--bootstrap ADDR]...                join and print the routing table", nil},
 	}
-	sub, args := args[0], args[1:]
-	c := &dhtCmd{home: home, stdout: stdout, stderr: stderr}
-	fs := flag.NewFlagSet("shoal dht "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+}
+
+// dhtTimeout bounds a one-shot dht subcommand when --timeout is not given.
+const dhtTimeout = time.Minute
+
+// dhtMain runs `shoal dht SUBCOMMAND ...`. args excludes "dht".
+func dhtMain(ctx context.Context, e *env, args []string) error {
+	sub, err := subcommand(e, "dht", args)
+	if err != nil {
+		return err
+	}
+	args = args[1:]
+	c := &dhtCmd{home: e.home, stdout: e.stdout, stderr: e.stderr, verbose: e.verbose}
+	fs := newFlags("dht "+sub, e)
 	c.commonFlags(fs, sub)
 	var run func(ctx context.Context, fs *flag.FlagSet) error
 	switch sub {
@@ -98,16 +94,13 @@ func dhtMain(ctx context.Context, home string, args []string, stdout, stderr io.
 		run = c.get
 	case "table":
 		run = c.table
-	default:
-		fmt.Fprint(stderr, dhtUsage)
-		return fmt.Errorf("dht: unknown subcommand %q", sub)
 	}
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
-	if sub != "serve" && c.timeout > 0 {
+	if sub != "serve" && e.timeout == 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		ctx, cancel = context.WithTimeout(ctx, dhtTimeout)
 		defer cancel()
 	}
 	return run(ctx, fs)
@@ -118,7 +111,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return err
+			return flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -138,8 +131,7 @@ type dhtCmd struct {
 	listen      string
 	bootstrap   multiFlag
 	global      bool
-	timeout     time.Duration
-	verbose     bool
+	verbose     bool // -v: log DHT traffic
 	port        int
 	impliedPort bool
 	keyFile     string
@@ -159,11 +151,9 @@ func (c *dhtCmd) commonFlags(fs *flag.FlagSet, sub string) {
 	if sub == "serve" {
 		listen = "0.0.0.0:6881"
 	}
-	fs.StringVar(&c.listen, "listen", listen, "UDP address to listen on")
-	fs.Var(&c.bootstrap, "bootstrap", "node to join through, HOST:PORT (repeatable)")
+	fs.StringVar(&c.listen, "listen", listen, "UDP `ADDR` to listen on")
+	fs.Var(&c.bootstrap, "bootstrap", "node to join through, `HOST:PORT` (repeatable)")
 	fs.BoolVar(&c.global, "global", false, "join the public mainline DHT through its well-known routers")
-	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "give up after this long")
-	fs.BoolVar(&c.verbose, "v", false, "log DHT activity to stderr")
 }
 
 // start opens the socket and runs a server; needBootstrap joins the DHT.

@@ -64,7 +64,7 @@ func runDHT(t *testing.T, args ...string) (string, string, error) {
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := dhtMain(ctx, t.TempDir(), args, &out, &errb)
+	err := dhtMain(ctx, &env{home: t.TempDir(), stdout: &out, stderr: &errb}, args)
 	return out.String(), errb.String(), err
 }
 
@@ -145,7 +145,7 @@ func TestDHTServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- dhtMain(ctx, "", []string{"serve", "--listen", "127.0.0.1:0", "--bootstrap", dhtAddr(nodes[0]).String()}, pw, io.Discard)
+		done <- dhtMain(ctx, &env{stdout: pw, stderr: io.Discard}, []string{"serve", "--listen", "127.0.0.1:0", "--bootstrap", dhtAddr(nodes[0]).String()})
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)

@@ -23,7 +23,6 @@ type foreground struct {
 	peers       multiFlag
 	bootstrap   multiFlag
 	noDHT       bool
-	verbose     bool
 }
 
 func (fg *foreground) flags(fs *flag.FlagSet) {
@@ -32,7 +31,6 @@ func (fg *foreground) flags(fs *flag.FlagSet) {
 	fs.Var(&fg.peers, "peer", "without a daemon: peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
 	fs.Var(&fg.bootstrap, "bootstrap", "without a daemon: DHT node to join through (repeatable)")
 	fs.BoolVar(&fg.noDHT, "no-dht", false, "without a daemon: run no DHT node")
-	fs.BoolVar(&fg.verbose, "v", false, "without a daemon: log at info level")
 }
 
 // folderCall runs call against the home's daemon, or, when none runs,
@@ -52,7 +50,7 @@ func folderCall(ctx context.Context, e *env, fg *foreground, what string, call f
 	}
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot,
-		Version: "dev", Logger: newLogger(e.stderr, fg.verbose),
+		Version: shortVersion(), Logger: newLogger(e.stderr, e.verbose),
 	})
 	if err != nil {
 		return err
@@ -151,6 +149,27 @@ func cmdLeave(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+func cmdRevert(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("revert", e)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("revert: want one folder: shoal revert DIR")
+	}
+	c, err := connectDaemon(ctx, e, "revert")
+	if err != nil {
+		return err
+	}
+	var info daemon.FolderInfo
+	if err := c.CallJSON(ctx, "folders/revert", daemon.FolderRequest{Path: absPath(pos[0])}, &info); err != nil {
+		return fmt.Errorf("revert %s: %w", pos[0], err)
+	}
+	fmt.Fprintf(e.stdout, "reverted %s: local changes moved to %s, the folder's version restored\n", info.Path, filepath.Join(info.Path, ".shoal", "versions"))
+	return nil
+}
+
 func cmdFolders(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("folders", e)
 	if err := noArgs(fs, args); err != nil {
@@ -245,6 +264,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		}
 		for _, pe := range in.PathErrors {
 			fmt.Fprintf(e.stdout, "  skipped    %s: %s\n", pe.Path, pe.Err)
+		}
+		for _, pe := range in.PullErrors {
+			fmt.Fprintf(e.stdout, "  not synced %s: %s\n", pe.Path, pe.Err)
 		}
 	}
 	return nil

@@ -16,16 +16,23 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
-// env is what every command gets: where to find the home and where to write.
+// env is what every command gets: where to find the home, where to
+// write, and the global flags.
 type env struct {
-	home   string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	home    string
+	verbose bool          // -v
+	timeout time.Duration // --timeout; 0: none
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
 }
 
+// command is one line of the command table: its name, its usage line
+// (syntax, then at least two spaces, then what it does: `shoal NAME
+// --help` prints both with the flags), and what runs it.
 type command struct {
 	name  string
 	usage string
@@ -52,36 +59,51 @@ func commands() []command {
 		{"folders", "folders                    list synced folders", cmdFolders},
 		{"status", "status [DIR] [--json]      what each folder is doing: state, files needed, peers, conflicts", cmdStatus},
 		{"leave", "leave DIR                  stop syncing a folder (its files stay)", cmdLeave},
-		{"dht", "dht SUBCOMMAND ...         run or query the DHT (serve, ping, find-node, get-peers, announce, put, get, table)", cmdDHT},
+		{"revert", "revert DIR                 read-only folder: put local edits aside, bring back the folder's version", cmdRevert},
+		{"dht", "dht SUBCOMMAND ...         run or query the DHT (serve, ping, find-node, get-peers, providers, announce, put, get, table)", cmdDHT},
+		{"version", "version                    print the version, the commit it was built from, and Go's", cmdVersion},
 	}
+}
+
+// longRunning commands run until stopped: --timeout is not for them.
+func longRunning(name string, args []string) bool {
+	return name == "daemon" || (name == "dht" && len(args) > 0 && args[0] == "serve")
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, errHelp) {
+		return
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stderr, "shoal: %v\n", err)
-		}
+		fmt.Fprintf(os.Stderr, "shoal: %v\n", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("shoal", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	home := fs.String("home", "", "state directory (default $SHOAL_HOME, else the OS config dir + /shoal)")
-	timeout := fs.Duration("timeout", 0, "give up on the command after this long (e.g. 30s); 0: never")
-	fs.Usage = func() { usage(stderr) }
-	if err := fs.Parse(args); err != nil {
+	g, args, err := parseGlobals(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	switch {
+	case g.version:
+		printVersion(stdout)
+		return errHelp
+	case g.help || (len(args) > 0 && args[0] == "help" && len(args) == 1):
+		usage(stdout)
+		return errHelp
+	case len(args) == 0:
 		usage(stderr)
-		return flag.ErrHelp
+		return errors.New("no command given")
 	}
-	e := &env{home: *home, stdin: stdin, stdout: stdout, stderr: stderr}
+	name, rest := args[0], args[1:]
+	if name == "help" { // help COMMAND [SUBCOMMAND]: as COMMAND [SUBCOMMAND] --help
+		name, rest = rest[0], append(rest[1:], "--help")
+	}
+	e := &env{home: g.home, verbose: g.verbose, timeout: g.timeout, stdin: stdin, stdout: stdout, stderr: stderr}
 	if e.home == "" {
 		h, err := defaultHome()
 		if err != nil {
@@ -89,14 +111,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		e.home = h
 	}
-	name, rest := fs.Arg(0), fs.Args()[1:]
-	if *timeout < 0 || (*timeout > 0 && name == "daemon") {
-		return fmt.Errorf("--timeout %s: must be positive, and is for commands, not the daemon", *timeout)
+	if g.timeout > 0 && longRunning(name, rest) {
+		return fmt.Errorf("--timeout is for commands that end, not for %s", strings.Join(args[:min(len(args), 2)], " "))
 	}
-	if *timeout > 0 {
+	if g.timeout > 0 {
 		// As kubo's --timeout: a get of content no peer has gives up.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("%s: gave up after %s (--timeout)", name, *timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, g.timeout, fmt.Errorf("%s: gave up after %s (--timeout)", name, g.timeout))
 		defer cancel()
 	}
 	for _, c := range commands() {
@@ -108,29 +129,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 	}
-	if name == "help" {
-		usage(stdout)
-		return nil
-	}
-	return fmt.Errorf("unknown command %q (see `shoal help`)", name)
+	return fmt.Errorf("unknown command %q (see `shoal --help`)", name)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: shoal [--home DIR] [--timeout DURATION] COMMAND [ARGS]")
-	fmt.Fprintln(w, "\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %s\n", c.usage)
+func cmdVersion(ctx context.Context, e *env, args []string) error {
+	if err := noArgs(newFlags("version", e), args); err != nil {
+		return err
 	}
+	printVersion(e.stdout)
+	return nil
 }
 
 // parseArgs parses flags that may come before, between or after
 // positional arguments (as `shoal add FILE -Q` allows) and returns the
-// positional ones. "--" ends flag parsing.
+// positional ones. "--" ends flag parsing. --help prints the command's
+// help and gives errHelp.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -152,13 +170,8 @@ func noArgs(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", strings.TrimPrefix(fs.Name(), "shoal "), pos[0])
+		name := strings.TrimPrefix(fs.Name(), "shoal ")
+		return fmt.Errorf("%s: unexpected argument %q (see `shoal %s --help`)", name, pos[0], name)
 	}
 	return nil
-}
-
-func newFlags(name string, e *env) *flag.FlagSet {
-	fs := flag.NewFlagSet("shoal "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	return fs
 }

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const vectors = "../../../shared/vectors"
+const vectors = "../../testdata/vectors"
 
 type result struct {
 	stdout, stderr string

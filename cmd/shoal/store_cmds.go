@@ -66,7 +66,7 @@ func cmdAdd(ctx context.Context, e *env, args []string) error {
 	quieter := fs.Bool("Q", false, "print only the final root CID")
 	fs.BoolVar(quieter, "quieter", false, "print only the final root CID")
 	quiet := fs.Bool("q", false, "print only CIDs")
-	chunk := fs.String("chunker", "fastcdc", "chunking: fastcdc, fastcdc-MIN-AVG-MAX, or size-N")
+	chunk := fs.String("chunker", "fastcdc", "`CHUNKER`: fastcdc, fastcdc-MIN-AVG-MAX, or size-N")
 	nocopy := fs.Bool("nocopy", false, "keep references to the files instead of copying their bytes")
 	pin := fs.Bool("pin", true, "pin what is added")
 	hidden := fs.Bool("hidden", false, "include files and directories whose names start with a dot")
@@ -156,8 +156,8 @@ func cmdCat(ctx context.Context, e *env, args []string) error {
 
 func cmdGet(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("get", e)
-	out := fs.String("o", "", "output path (default: the CID or the last path element)")
-	force := fs.Bool("force", false, "replace an existing output path")
+	out := fs.String("o", "", "output `PATH` (default: the CID or the last path element)")
+	force := fs.Bool("force", false, "replace an existing output path with exactly the CID's content")
 	p, err := onePath(fs, args)
 	if err != nil {
 		return err
@@ -204,15 +204,15 @@ func cmdLs(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdPin(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return errors.New("pin: want add, rm or ls")
-	}
-	sub := args[0]
-	if sub != "add" && sub != "rm" && sub != "ls" {
-		return fmt.Errorf("pin: unknown subcommand %q (want add, rm or ls)", sub)
+	sub, err := subcommand(e, "pin", args)
+	if err != nil {
+		return err
 	}
 	fs := newFlags("pin "+sub, e)
-	recursive := fs.Bool("r", true, "pin recursively (with add)")
+	recursive := new(bool)
+	if sub == "add" {
+		fs.BoolVar(recursive, "r", true, "pin the whole DAG (fetching what is missing), not only the root block")
+	}
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -283,7 +283,7 @@ func cmdGC(ctx context.Context, e *env, args []string) error {
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("export", e)
-	out := fs.String("o", "", "write the CAR to this file instead of stdout")
+	out := fs.String("o", "", "write the CAR to `FILE` instead of stdout")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -397,5 +397,5 @@ func cmdStat(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdDHT(ctx context.Context, e *env, args []string) error {
-	return dhtMain(ctx, e.home, args, e.stdout, e.stderr)
+	return dhtMain(ctx, e, args)
 }

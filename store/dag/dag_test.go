@@ -19,7 +19,7 @@ import (
 	"github.com/shoal-sync/shoal/store/dag"
 )
 
-const vectors = "../../../shared/vectors"
+const vectors = "../../testdata/vectors"
 
 func openStore(t *testing.T) store.Store {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/diskfree"
 )
 
 // ParsePath splits "CID" or "CID/a/b" (optionally prefixed by /ipfs/) into
@@ -69,6 +70,22 @@ type GetOptions struct {
 	// Progress will add up to: a file's size, or for a directory its DAG's
 	// cumulative size (a little more than its files' bytes).
 	Total func(n int64)
+	// MinFree is the free space kept on the output's filesystem: a file
+	// that would take it below is not written, with an error wrapping
+	// syscall.ENOSPC. Zero means 1 % (diskfree.DefaultPercent).
+	MinFree diskfree.Floor
+}
+
+// checkRoom returns nil if a file of size bytes may be written in dir.
+func (opt GetOptions) checkRoom(dir string, size int64) error {
+	floor := opt.MinFree
+	if floor == (diskfree.Floor{}) {
+		floor = diskfree.Floor{Percent: diskfree.DefaultPercent}
+	}
+	if err := diskfree.Check(dir, uint64(max(size, 0)), floor); err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	return nil
 }
 
 // PinOptions says how to pin.
@@ -97,55 +114,41 @@ func (opt GetOptions) ReportTotal(info unixfs.Info) {
 
 // Get writes the file or directory tree that p names to out. Every file is
 // written to a temporary file beside its target, synced, and renamed into
-// place, so a crash leaves either nothing or whole files.
+// place; a tree is written beside out and swapped in whole (swapIn), so a
+// failure or a crash leaves out as it was, and Force replaces out with
+// exactly the tree.
 func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) error {
+	out = filepath.Clean(out)
 	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
-		return err
-	}
-	if err := checkOut(out, opt.Force); err != nil {
 		return err
 	}
 	info, err := unixfs.Stat(ctx, g, c)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
 	}
+	if err := CheckOut(out, opt.Force, info.IsDir()); err != nil {
+		return err
+	}
 	opt.ReportTotal(info)
-	if info.IsDir() {
-		if opt.Force {
-			if err := os.RemoveAll(out); err != nil {
-				return fmt.Errorf("get: replace %s: %w", out, err)
-			}
-		}
-		return getDir(ctx, g, c, out, opt)
-	}
-	return getFile(ctx, g, c, out, opt)
-}
-
-// checkOut refuses an output path that exists and is not an empty
-// directory, unless force is set.
-func checkOut(out string, force bool) error {
-	fi, err := os.Lstat(out)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	stage := stagePath(out, c)
+	if err := os.RemoveAll(stage); err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
-	if force {
-		return nil
+	if info.IsDir() {
+		err = getDir(ctx, g, c, stage, opt)
+	} else {
+		err = getFile(ctx, g, c, stage, opt)
 	}
-	if fi.IsDir() {
-		ents, err := os.ReadDir(out)
-		if err != nil {
-			return fmt.Errorf("get: %w", err)
-		}
-		if len(ents) == 0 {
-			return nil
-		}
+	if err == nil {
+		err = swapIn(stage, out, opt.Force)
 	}
-	return fmt.Errorf("get: %s: %w", out, ErrExists)
+	if err != nil {
+		os.RemoveAll(stage)
+		return stageErr(err, stage, out)
+	}
+	return nil
 }
 
 func getDir(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt GetOptions) error {
@@ -189,6 +192,10 @@ func getFile(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt Ge
 	r, err := unixfs.NewFileReader(ctx, g, c)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", out, err)
+	}
+	defer r.Close()
+	if err := opt.checkRoom(filepath.Dir(out), int64(r.Size())); err != nil {
+		return err
 	}
 	return WriteFileAtomic(out, 0o644, func(f *os.File) error {
 		var w io.Writer = f

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/ipfs/go-cid"
@@ -24,17 +27,23 @@ var ErrInconsistent = errors.New("inconsistent DAG")
 // output files; the store keeps the inner nodes and references to the
 // leaves in the finished files, as `add --nocopy` does, so nothing is
 // copied through the store's write path. Each file is written to a
-// temporary file beside its target, synced and renamed when complete.
+// temporary file beside its target, synced and renamed when complete. A
+// directory tree is written beside out (stagePath) and swapped in by
+// Finish, so that an existing out (with Force) is replaced by exactly the
+// tree, and a get that fails leaves nothing at out; a file is swapped in
+// as soon as it is complete.
 //
 // Put is the sink; Finish must follow the last block, Abort any failure.
 type TreeWriter struct {
-	s     store.Store
-	root  cid.Cid
-	out   string
-	opt   GetOptions
-	place map[cid.Cid][]placement // where blocks not yet seen go
-	files []*outFile
-	open  int // files not yet complete
+	s      store.Store
+	root   cid.Cid
+	out    string
+	stage  string // where the tree is written when root is a directory
+	staged bool   // root is a directory: files are under stage until Finish
+	opt    GetOptions
+	place  map[cid.Cid][]placement // where blocks not yet seen go
+	files  []*outFile
+	open   int // files not yet complete
 
 	// seen is written by Put and read by Put and, from other goroutines,
 	// by GetBlock: mu guards the writes and those reads.
@@ -50,6 +59,7 @@ type placement struct {
 	path  string
 	file  *outFile
 	off   int64
+	root  bool // the root's placement: a directory goes to the stage
 	shard bool // a sub-shard of the HAMT directory at path
 }
 
@@ -116,14 +126,16 @@ type leafRef struct {
 }
 
 // NewTreeWriter prepares to write the DAG under root to out, refusing an
-// existing non-empty out unless opt.Force.
+// existing out unless opt.Force or it is an empty directory (CheckOut;
+// callers that know root is a file check that first).
 func NewTreeWriter(s store.Store, root cid.Cid, out string, opt GetOptions) (*TreeWriter, error) {
-	if err := checkOut(out, opt.Force); err != nil {
+	out = filepath.Clean(out)
+	if err := CheckOut(out, opt.Force, true); err != nil {
 		return nil, err
 	}
 	return &TreeWriter{
-		s: s, root: root, out: out, opt: opt,
-		place: map[cid.Cid][]placement{root: {{path: out}}},
+		s: s, root: root, out: out, stage: stagePath(out, root), opt: opt,
+		place: map[cid.Cid][]placement{root: {{path: out, root: true}}},
 		seen:  make(map[cid.Cid]seenBlock),
 	}, nil
 }
@@ -261,12 +273,15 @@ func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
 		}
 		return w.fileChildren(c, n, p.file, p.off)
 	case n.FS.Type == unixfs.TDirectory:
+		if p.root {
+			p.path, w.staged = w.stage, true
+		}
 		if err := os.MkdirAll(p.path, 0o755); err != nil {
 			return fmt.Errorf("get: %w", err)
 		}
 		for _, l := range n.Links {
 			if err := checkName(l.Name); err != nil {
-				return fmt.Errorf("get %s: %w", p.path, err)
+				return fmt.Errorf("get %s: %w", w.shown(p.path), err)
 			}
 			if err := w.link(l.Cid, placement{path: filepath.Join(p.path, l.Name)}); err != nil {
 				return err
@@ -274,6 +289,9 @@ func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
 		}
 		return nil
 	case n.FS.Type == unixfs.THAMTShard:
+		if p.root {
+			p.path, w.staged = w.stage, true
+		}
 		return w.applyShard(c, n, p)
 	case n.FS.Type == unixfs.TFile || n.FS.Type == unixfs.TRaw:
 		f, err := w.create(p.path, int64(n.FS.Size()))
@@ -282,7 +300,7 @@ func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
 		}
 		return w.fileChildren(c, n, f, 0)
 	}
-	return fmt.Errorf("get %s: %s is a %s, which get cannot write", p.path, c, n.FS.Type)
+	return fmt.Errorf("get %s: %s is a %s, which get cannot write", w.shown(p.path), c, n.FS.Type)
 }
 
 // applyShard places a HAMT shard: its entries go into the directory at
@@ -290,7 +308,7 @@ func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
 func (w *TreeWriter) applyShard(c cid.Cid, n *unixfs.Node, p placement) error {
 	s, err := unixfs.ShardOf(n)
 	if err != nil {
-		return fmt.Errorf("get %s: %s: %w", p.path, c, err)
+		return fmt.Errorf("get %s: %s: %w", w.shown(p.path), c, err)
 	}
 	if err := os.MkdirAll(p.path, 0o755); err != nil {
 		return fmt.Errorf("get: %w", err)
@@ -299,7 +317,7 @@ func (w *TreeWriter) applyShard(c cid.Cid, n *unixfs.Node, p placement) error {
 		next := placement{path: p.path, shard: true}
 		if !l.IsShard() {
 			if err := checkName(l.Name); err != nil {
-				return fmt.Errorf("get %s: %w", p.path, err)
+				return fmt.Errorf("get %s: %w", w.shown(p.path), err)
 			}
 			next = placement{path: filepath.Join(p.path, l.Name)}
 		}
@@ -350,6 +368,11 @@ func (w *TreeWriter) create(path string, size int64) (*outFile, error) {
 		return nil, fmt.Errorf("get: %w", err)
 	}
 	if !resumed {
+		if err := w.opt.checkRoom(dir, size); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
 		err = f.Truncate(size)
 		if err == nil && size >= flushMin {
 			err = preallocate(f, size)
@@ -380,10 +403,10 @@ func (w *TreeWriter) write(f *outFile, c cid.Cid, data []byte, off int64) error 
 		return nil
 	}
 	if off < 0 || off+int64(len(data)) > f.size || int64(len(data)) > f.left {
-		return fmt.Errorf("get %s: %w: %d bytes at %d overrun the file's %d", f.path, ErrInconsistent, len(data), off, f.size)
+		return fmt.Errorf("get %s: %w: %d bytes at %d overrun the file's %d", w.shown(f.path), ErrInconsistent, len(data), off, f.size)
 	}
 	if _, err := f.f.WriteAt(data, off); err != nil {
-		return fmt.Errorf("get %s: %w", f.path, err)
+		return fmt.Errorf("get %s: %w", w.shown(f.path), err)
 	}
 	if c.Defined() {
 		f.leaves = append(f.leaves, leafRef{c, off, uint32(len(data))})
@@ -406,44 +429,63 @@ func (w *TreeWriter) complete(f *outFile) error {
 	// As a local get writes files (WriteFileAtomic), not the temporary
 	// file's 0600.
 	if err := f.f.Chmod(0o644); err != nil {
-		return fmt.Errorf("get %s: %w", f.path, err)
+		return fmt.Errorf("get %s: %w", w.shown(f.path), err)
 	}
 	if err := f.f.Sync(); err != nil {
-		return fmt.Errorf("get %s: %w", f.path, err)
+		return fmt.Errorf("get %s: %w", w.shown(f.path), err)
 	}
-	if w.opt.Force {
-		if fi, err := os.Lstat(f.path); err == nil && fi.IsDir() {
-			if err := os.RemoveAll(f.path); err != nil {
-				return fmt.Errorf("get: replace %s: %w", f.path, err)
-			}
+	if f.path == w.out { // the root is a file: swap it in now
+		if err := swapIn(f.tmpPath, w.out, w.opt.Force); err != nil {
+			return err
 		}
-	}
-	if err := os.Rename(f.tmpPath, f.path); err != nil {
-		return fmt.Errorf("get %s: %w", f.path, err)
+	} else if err := os.Rename(f.tmpPath, f.path); err != nil {
+		return fmt.Errorf("get %s: %w", w.shown(f.path), err)
 	}
 	f.done = true
 	w.open--
+	if w.staged {
+		// References name the files where they will stay: Finish
+		// records them once the tree is swapped in.
+		return syncDir(filepath.Dir(f.path))
+	}
+	if err := w.recordRefs(f, f.path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(f.path))
+}
+
+// recordRefs records references to f's leaves in the file at path (f's
+// final place). The file may still be read for repeated blocks; it stays
+// open.
+func (w *TreeWriter) recordRefs(f *outFile, path string) error {
 	fi, err := f.f.Stat()
 	if err != nil {
-		return fmt.Errorf("get %s: %w", f.path, err)
+		return fmt.Errorf("get %s: %w", path, err)
 	}
-	abs, err := filepath.Abs(f.path)
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		return fmt.Errorf("get %s: %w", f.path, err)
+		return fmt.Errorf("get %s: %w", path, err)
 	}
-	// The file may still be read for repeated blocks; keep it open.
 	b := w.s.NewBatch(context.Background())
 	for _, l := range f.leaves {
 		ref := store.Ref{Path: abs, Offset: l.off, Length: l.n, FileSize: fi.Size(), ModTime: fi.ModTime()}
 		if err := b.PutRef(l.c, ref); err != nil {
 			b.Discard()
-			return fmt.Errorf("get %s: record %s: %w", f.path, l.c, err)
+			return fmt.Errorf("get %s: record %s: %w", path, l.c, err)
 		}
 	}
 	if err := b.Commit(); err != nil {
-		return fmt.Errorf("get %s: %w", f.path, err)
+		return fmt.Errorf("get %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(f.path))
+	return nil
+}
+
+// shown is path as the user knows it: under out rather than the stage.
+func (w *TreeWriter) shown(path string) string {
+	if rest, ok := strings.CutPrefix(path, w.stage); ok && w.staged {
+		return w.out + rest
+	}
+	return path
 }
 
 // Finish checks that every block arrived and every file is complete.
@@ -454,17 +496,43 @@ func (w *TreeWriter) Finish() error {
 	if _, ok := w.seen[w.root]; !ok {
 		return fmt.Errorf("get %s: root %s never arrived", w.out, w.root)
 	}
+	if w.staged {
+		if err := swapIn(w.stage, w.out, w.opt.Force); err != nil {
+			return err
+		}
+		w.staged = false
+		for _, f := range w.files {
+			if err := w.recordRefs(f, w.out+strings.TrimPrefix(f.path, w.stage)); err != nil {
+				return err
+			}
+		}
+	}
 	return w.close()
 }
 
-// Abort removes temporary files of incomplete files.
+// Abort removes what the get wrote, but for what a get run again can
+// resume from: the temporary files of large files it had begun, and large
+// files it had finished in a tree not yet swapped in (put back as
+// temporary files). Nothing is left at out.
 func (w *TreeWriter) Abort() {
 	for _, f := range w.files {
-		if !f.done && !f.keepOnAbort() {
+		switch {
+		case !f.done && !f.keepOnAbort():
 			os.Remove(f.tmpPath)
+		case f.done && w.staged && f.size >= resumeMin:
+			dir, base := filepath.Split(f.path)
+			tmp := filepath.Join(dir, tempPrefix(base)+strconv.FormatUint(uint64(mrand.Uint32()), 10))
+			if os.Rename(f.path, tmp) != nil {
+				os.Remove(f.path)
+			}
+		case f.done && w.staged:
+			os.Remove(f.path)
 		}
 	}
 	w.close()
+	if w.staged {
+		pruneDirs(w.stage)
+	}
 }
 
 func (w *TreeWriter) close() error {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 
@@ -32,6 +33,9 @@ var _ Backend = (*Client)(nil)
 func NewClient(addr, token string) *Client {
 	return &Client{base: "http://" + addr, token: token, hc: &http.Client{}}
 }
+
+// Addr is the API's HOST:PORT.
+func (c *Client) Addr() string { return strings.TrimPrefix(c.base, "http://") }
 
 // Ping checks that a daemon answers with this token.
 func (c *Client) Ping(ctx context.Context) error {

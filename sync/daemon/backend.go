@@ -44,19 +44,29 @@ func newBackend(n *node.Node, s *swarm.Swarm) *backend {
 	return b
 }
 
-// fetch runs a swarm fetch of root into sink, keeping root safe from
-// garbage collection meanwhile.
-func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
+// hold keeps root, and what the store holds of the DAG under it, from
+// garbage collection until release is called: a fetch under way, and a
+// reader that has not written out yet what a fetch brought.
+func (b *backend) hold(root cid.Cid) (release func()) {
 	b.mu.Lock()
 	b.fetching[root]++
 	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		if b.fetching[root]--; b.fetching[root] == 0 {
-			delete(b.fetching, root)
-		}
-		b.mu.Unlock()
-	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			if b.fetching[root]--; b.fetching[root] == 0 {
+				delete(b.fetching, root)
+			}
+			b.mu.Unlock()
+		})
+	}
+}
+
+// fetch runs a swarm fetch of root into sink, keeping root safe from
+// garbage collection meanwhile.
+func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
+	defer b.hold(root)()
 	if b.content != nil {
 		sctx, stop := context.WithCancel(ctx)
 		defer stop()
@@ -156,12 +166,14 @@ func restElems(p string) string {
 
 // Cat writes the file p names to w; when the store lacks part of it, the
 // file is fetched from peers while it is written, each block as soon as
-// it is here.
+// it is here. The file's blocks are held from garbage collection until
+// they are written: a fetch may end long before a slow reader does.
 func (b *backend) Cat(ctx context.Context, p string, w io.Writer) error {
 	c, err := b.need(ctx, p, false)
 	if err != nil {
 		return err
 	}
+	defer b.hold(c)()
 	missing, err := dag.Missing(ctx, b.Store(), c)
 	if err != nil {
 		return err
@@ -200,6 +212,9 @@ func (b *backend) Get(ctx context.Context, p, out string, opt dag.GetOptions) er
 	info, err := unixfs.Stat(ctx, b.Store(), c) // need put c's node in the store
 	if err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
+	}
+	if err := dag.CheckOut(out, opt.Force, info.IsDir()); err != nil {
+		return err
 	}
 	opt.ReportTotal(info)
 	w, err := dag.NewTreeWriter(b.Store(), c, out, opt)

@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/shoal-sync/shoal/dht"
 	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/gateway"
@@ -55,8 +57,12 @@ type Options struct {
 	// mainline DHT (its routers are added to Bootstrap by the caller).
 	Bootstrap []netip.AddrPort
 	Global    bool
-	Version   string
-	Logger    *slog.Logger
+	// MinFree is the free space kept on the home's filesystem: writes
+	// that would go below it fail with "no space left on device". Zero:
+	// badgerstore.DefaultMinFree.
+	MinFree diskfree.Floor
+	Version string
+	Logger  *slog.Logger
 }
 
 // Daemon is a running node.
@@ -80,9 +86,14 @@ type Daemon struct {
 	once   sync.Once
 }
 
+// ErrRunning means a daemon already runs on the home.
+var ErrRunning = errors.New("a daemon already runs on this home")
+
 // Start opens the home and starts every service. It returns once they all
-// listen; Wait blocks until the daemon stops.
-func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
+// listen; Wait blocks until the daemon stops. Options are checked before
+// anything is opened, and a start that fails closes what it opened and
+// leaves no endpoint files behind.
+func Start(ctx context.Context, opt Options) (*Daemon, error) {
 	if opt.Listen == "" {
 		opt.Listen = DefaultListen
 	}
@@ -92,24 +103,56 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	peers, err := opt.check()
+	if err != nil {
+		return nil, err
+	}
+	if c, err := api.Connect(ctx, opt.Home); err == nil {
+		return nil, fmt.Errorf("%w (%s, API on %s)", ErrRunning, opt.Home, c.Addr())
+	}
+	d := &Daemon{opt: opt, log: opt.Logger, errc: make(chan error, 4)}
+	if err := d.start(ctx, peers); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// check validates the options that need no socket or file, so that a bad
+// flag is refused before anything is opened; it returns the parsed peers.
+func (opt Options) check() ([]transport.PeerAddr, error) {
 	if err := checkLoopback(opt.API); err != nil {
 		return nil, err
 	}
-	d = &Daemon{opt: opt, log: opt.Logger, errc: make(chan error, 4)}
-	ctx, d.cancel = context.WithCancel(ctx)
-	defer func() {
+	if _, _, err := net.SplitHostPort(opt.Listen); err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", opt.Listen, err)
+	}
+	peers := make([]transport.PeerAddr, 0, len(opt.Peers))
+	for _, p := range opt.Peers {
+		addr, err := transport.ParseAddr(p)
 		if err != nil {
-			d.Close()
+			return nil, fmt.Errorf("--peer: %w", err)
 		}
-	}()
-	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger}); err != nil {
-		return nil, err
+		peers = append(peers, addr)
+	}
+	return peers, nil
+}
+
+func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
+	opt := d.opt
+	ctx, d.cancel = context.WithCancel(ctx)
+	var err error
+	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger, MinFree: opt.MinFree}); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) { // badger's directory lock
+			return fmt.Errorf("%w (%s: its store is in use by another shoal process)", ErrRunning, opt.Home)
+		}
+		return err
 	}
 	id := d.node.Identity()
 	d.events = events.New()
 	d.folders = newFolders(d, d.events)
 	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{}); err != nil {
-		return nil, fmt.Errorf("listen for peers on %s: %w", opt.Listen, err)
+		return listenError("peers", opt.Listen, "--listen", err)
 	}
 	d.swarm, err = swarm.New(swarm.Options{
 		Store:           d.node.Store(),
@@ -125,14 +168,14 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		Extensions:      []swarm.Extension{d.folders.session},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.folders.start(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if !opt.NoDHT {
 		if err := d.startDHT(ctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	d.dialer = newDialer(d)
@@ -140,21 +183,31 @@ func Start(ctx context.Context, opt Options) (d *Daemon, err error) {
 		d.content = d.startContentRouting(ctx)
 	}
 	if err := d.startAPI(); err != nil {
-		return nil, err
+		return err
 	}
 	d.goRun(func() error { return d.acceptLoop(ctx) })
-	for _, p := range opt.Peers {
-		addr, err := transport.ParseAddr(p)
-		if err != nil {
-			return nil, fmt.Errorf("peer %q: %w", p, err)
-		}
+	for _, addr := range peers {
 		d.dialer.keep(ctx, addr)
 	}
 	if err := d.writeAddrs(); err != nil {
-		return nil, err
+		return err
 	}
 	d.log.Info("daemon started", "node", id.ID(), "listen", d.ln.Addr(), "api", d.apiLn.Addr())
-	return d, nil
+	return nil
+}
+
+// listenError says which listener failed and why in one line (the
+// transport and net errors both repeat the address), with a hint for a
+// port in use.
+func listenError(what, addr, flag string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen for %s on %s: %w (another daemon? pick a free port with %s)", what, addr, err, flag)
+	}
+	return fmt.Errorf("listen for %s on %s: %w", what, addr, err)
 }
 
 func checkLoopback(addr string) error {
@@ -190,7 +243,7 @@ func (d *Daemon) startDHT(ctx context.Context) error {
 	host, _, _ := net.SplitHostPort(d.opt.Listen)
 	udp, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
 	if err != nil {
-		return fmt.Errorf("listen for the DHT on udp %s: %w", net.JoinHostPort(host, port), err)
+		return listenError("the DHT", "udp "+net.JoinHostPort(host, port), "--listen or --no-dht", err)
 	}
 	srv, err := dht.New(dht.Config{
 		Conn:      udp,
@@ -233,7 +286,7 @@ func (d *Daemon) startAPI() error {
 	}
 	ln, err := net.Listen("tcp", d.opt.API)
 	if err != nil {
-		return fmt.Errorf("listen for the API on %s: %w", d.opt.API, err)
+		return listenError("the API", d.opt.API, "--api", err)
 	}
 	d.apiLn = ln
 	m, err := metrics.New(metrics.Options{
@@ -244,6 +297,10 @@ func (d *Daemon) startAPI() error {
 		Logger:  d.log.With("part", "metrics"),
 	})
 	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := m.Registry().Register(newFolderCollector(d.folders)); err != nil {
 		ln.Close()
 		return err
 	}
@@ -270,7 +327,7 @@ func (d *Daemon) startAPI() error {
 			return NewTableInfo(d.dht, time.Now()), nil
 		},
 	}, d.log.With("part", "api"))
-	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	d.http = api.HTTPServer(srv, api.DefaultTimeouts())
 	if err := api.WriteEndpoint(d.opt.Home, ln.Addr().String(), token); err != nil {
 		return err
 	}

@@ -151,11 +151,22 @@ func randBytes(seed uint64, n int) []byte {
 // putFile stores data in st as a UnixFS file of raw leaves of chunk bytes
 // and returns its root and how many blocks the DAG has.
 func putFile(t *testing.T, ctx context.Context, st store.Store, data []byte, chunk int) (cid.Cid, int) {
+	root, n, _ := putFileBytes(t, ctx, st, data, chunk)
+	return root, n
+}
+
+// putFileBytes is putFile that also returns the bytes of the DAG's
+// blocks (the file's bytes and its inner nodes').
+func putFileBytes(t *testing.T, ctx context.Context, st store.Store, data []byte, chunk int) (cid.Cid, int, int64) {
 	t.Helper()
 	b := st.NewBatch(ctx)
 	defer b.Discard()
-	n := 0
-	fb := unixfs.NewFileBuilder(func(blk unixfs.Block) error { n++; return b.Put(blk.Cid, blk.Data) })
+	n, size := 0, int64(len(data))
+	fb := unixfs.NewFileBuilder(func(blk unixfs.Block) error {
+		n++
+		size += int64(len(blk.Data))
+		return b.Put(blk.Cid, blk.Data)
+	})
 	for off := 0; off < len(data); off += chunk {
 		leaf := data[off:min(off+chunk, len(data))]
 		c := unixfs.RawCID(sha256.Sum256(leaf))
@@ -174,7 +185,7 @@ func putFile(t *testing.T, ctx context.Context, st store.Store, data []byte, chu
 	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	return root, n
+	return root, n, size
 }
 
 // waitFor waits until cond holds, failing the test after 10 s.

@@ -341,3 +341,21 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Metrics returns the daemon's /metrics text.
+func (n *Node) Metrics() string {
+	n.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+n.API+"/metrics", nil)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+n.token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
+}

@@ -1,0 +1,97 @@
+package main
+
+// details is what `shoal NAME --help` prints beyond the usage line and
+// the flags: what a user needs to know to use the command well. A command
+// without an entry prints only those.
+func details(name string) string {
+	switch name {
+	case "init":
+		return `The home holds the node key (node.key), the block store (blocks/) and,
+while a daemon runs, its API address and token. Every command creates the
+home when it is missing, so init is optional; on an existing home it says so
+and changes nothing.
+`
+	case "id":
+		return `Prints the node ID, then, while a daemon runs, the addresses peers
+connect to (NODEID@HOST:PORT, what --peer takes on another machine).
+`
+	case "daemon":
+		return `Runs in the foreground until Ctrl-C or SIGTERM, logging to stderr (-v for
+more). While it runs, every other command on this home goes through its
+local API (127.0.0.1 only, with the token it writes into the home), and
+cat, get, ls and pin add fetch what the store lacks from connected peers.
+`
+	case "add":
+		return `Prints "added CID NAME" for every file and directory, the directory last.
+Chunkers: fastcdc (default: content-defined, 16/64/256 KiB min/avg/max),
+fastcdc-MIN-AVG-MAX, or size-N (fixed N bytes; size-262144 gives kubo's CIDs).
+`
+	case "share":
+		return `Creates a folder with a fresh key at DIR (made if missing), prints its
+read-write key (whoever has it can change files) and read-only key (can only
+receive), and syncs it. With a daemon on this home the daemon syncs it from
+now on, across restarts; without one, share runs the folder in the
+foreground until Ctrl-C, with the flags below. Sharing a folder that is
+shared already prints its keys again.
+`
+	case "join":
+		return `Syncs the folder that KEY names into DIR: an empty or missing DIR is
+filled from peers; files already in DIR are merged (where both sides differ,
+the other version is kept as a conflict copy, never overwritten). With a
+read-only key, DIR receives changes and never sends any; its local edits
+show in shoal status and shoal revert puts them back. Without a daemon, join
+runs in the foreground until Ctrl-C.
+`
+	case "status":
+		return `Per folder: its state (scanning, syncing, idle, or stopped with the
+error), files and bytes in the folder and still needed here, the peers
+sharing it now, conflict copies made, paths skipped (unreadable, or names
+this disk cannot hold) and, for read-only folders, files changed here.
+`
+	case "revert":
+		return `For a read-only folder: every path changed here is moved into
+DIR/.shoal/versions/ (kept, not deleted) and the folder's version is
+brought back from peers.
+`
+	case "cat":
+		return `With a daemon, content the store lacks is fetched from peers and written
+as it arrives.
+`
+	case "get":
+		return `The output defaults to the CID, or the last element of the path. An
+existing output is refused unless --force is given; an empty directory
+takes a directory CID. --force replaces the output with exactly the CID's
+content: it is written beside it and swapped in once complete, and the old
+one removed only then. A get from peers that is interrupted keeps the
+partial temporary files of large files; run it again to resume.
+`
+	case "pin":
+		return `add and import pin by default; gc removes what no pin needs.
+`
+	case "pin add":
+		return `A recursive pin (the default) needs the whole DAG: with a daemon, what
+the store lacks is fetched from peers first.
+`
+	case "gc":
+		return `Removes every block that no pin (and no fetch under way) needs, and says
+how much it freed.
+`
+	case "export":
+		return `Writes the DAG under CID as a CAR v1 (kubo's ipfs dag export reads it).
+`
+	case "import":
+		return `Checks every block against its CID and that each root's DAG is complete
+before it stores anything; a bad CAR changes nothing.
+`
+	case "dht":
+		return `Nothing is sent beyond the addresses you give unless you pass --global,
+which joins the public mainline DHT through its well-known routers. One-shot
+subcommands give up after 1m unless --timeout says otherwise.
+`
+	case "dht providers":
+		return `Daemons announce every root they pin under the CID's provider key; this
+prints who did, one NODEID@HOST:PORT or HOST:PORT a line.
+`
+	}
+	return ""
+}
