@@ -48,6 +48,13 @@ error), files and bytes in the folder and still needed here, the peers
 sharing it now, conflict copies made, paths skipped (unreadable, or names
 this disk cannot hold) and, for read-only folders, files changed here.
 `
+	case "snapshot":
+		return `Builds the folder's tree as it is now from its index, without reading or
+copying file data, pins it and prints its CID: the same CID shoal add
+--hidden gives for the same files (symlinks and ignored paths left out). Like
+any pin it is public: peers, the gateway and anyone given the CID can fetch
+it; export it as a CAR with shoal export.
+`
 	case "revert":
 		return `For a read-only folder: every path changed here is moved into
 DIR/.shoal/versions/ (kept, not deleted) and the folder's version is

@@ -261,6 +261,28 @@ func (fs *folders) stop() {
 	}
 }
 
+// ids returns the IDs of the folders synced, for their rendezvous keys.
+func (fs *folders) ids(context.Context) ([][]byte, error) {
+	var out [][]byte
+	for _, rf := range fs.list() {
+		id := rf.key.ID()
+		out = append(out, id[:])
+	}
+	return out, nil
+}
+
+// SharedFolders returns the folders peer proved on its connection and we
+// hold: peer exchange runs in them.
+func (fs *folders) SharedFolders(peer identity.NodeID) [][]byte {
+	var out [][]byte
+	for _, rf := range fs.list() {
+		if id := rf.key.ID(); fs.session.Shares(peer, id) {
+			out = append(out, id[:])
+		}
+	}
+	return out
+}
+
 // fetcher fetches through the swarm.
 type fetcher struct{ sw *swarm.Swarm }
 

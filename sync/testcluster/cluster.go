@@ -96,7 +96,7 @@ func Start(t testing.TB, bin, name string, args ...string) *Node {
 
 func (n *Node) start() {
 	n.t.Helper()
-	args := append([]string{"--home", n.Home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "-v"}, n.args...)
+	args := append([]string{"--home", n.Home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns", "-v"}, n.args...)
 	if n.Listen != "" { // a restart keeps its address, so peers find it again
 		args[4] = n.Listen
 	}
