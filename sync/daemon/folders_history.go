@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +21,80 @@ type HistoryRequest struct {
 	Version int    `json:"version,omitempty"` // restore: 1 is the oldest kept
 	At      string `json:"at,omitempty"`      // restore: the version current at this RFC 3339 time
 	Out     string `json:"out,omitempty"`     // restore there instead of into the folder
+	DryRun  bool   `json:"dry_run,omitempty"` // a tree restore: list what would change
+}
+
+// TreeChange is one path a tree restore changes.
+type TreeChange struct {
+	Path   string `json:"path"`
+	Action string `json:"action"` // "restore" (a version comes back) or "remove" (it did not exist then)
+	Size   int64  `json:"size,omitempty"`
+}
+
+// restoreTree restores every path under rel (a directory, "" the whole
+// folder) to what it was at the time req.At names.
+func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runningFolder, rel string, req HistoryRequest) {
+	if req.At == "" || req.Version != 0 || req.Out != "" {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("a directory is restored with --at TIME (no --version, no -o)"))
+		return
+	}
+	ctx := r.Context()
+	prefix := rel
+	if prefix != "" {
+		prefix += "/"
+	}
+	paths := map[string]bool{}
+	err := rf.ix.Globals(ctx, prefix, func(g *index.Record) error { paths[g.Path] = true; return nil })
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err)
+		return
+	}
+	want := map[string]*index.Record{}
+	var changes []TreeChange
+	now := time.Now()
+	for p := range paths {
+		vs, recs, err := fs.versions(ctx, rf, p)
+		if err != nil {
+			httpError(w, http.StatusInternalServerError, err)
+			return
+		}
+		cur, _ := rf.ix.Global(ctx, p)
+		i, err := pickVersion(vs, 0, req.At, now)
+		var then *index.Record
+		switch {
+		case err == nil:
+			then = recs[i]
+		case strings.Contains(err.Error(), "oldest known"):
+			// The path did not exist then.
+		default:
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		if cur == nil || cur.Type == index.TypeDir || then != nil && then.Type == index.TypeDir {
+			continue // directories come back with their files
+		}
+		switch {
+		case then == nil || then.Deleted:
+			if !cur.Deleted {
+				want[p] = nil
+				changes = append(changes, TreeChange{Path: p, Action: "remove"})
+			}
+		case cur.Deleted || !then.SameContent(cur):
+			want[p] = then
+			changes = append(changes, TreeChange{Path: p, Action: "restore", Size: then.Size})
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	if !req.DryRun && len(want) > 0 {
+		if err := rf.f.RestoreTree(ctx, want); err != nil {
+			httpError(w, http.StatusBadGateway, fmt.Errorf("restore %s: %w", req.Path, err))
+			return
+		}
+	}
+	if changes == nil {
+		changes = []TreeChange{}
+	}
+	writeJSON(w, changes)
 }
 
 // Version is one version of a file, for `shoal history`.
@@ -105,9 +180,17 @@ func (fs *folders) apiRestore(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
+	if rf, err := fs.byPath(req.Path); err == nil {
+		fs.restoreTree(w, r, rf, "", req)
+		return
+	}
 	rf, rel, err := fs.locate(req.Path)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	if g, _ := rf.ix.Global(r.Context(), rel); g != nil && g.Type == index.TypeDir {
+		fs.restoreTree(w, r, rf, rel, req)
 		return
 	}
 	vs, recs, err := fs.versions(r.Context(), rf, rel)

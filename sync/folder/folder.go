@@ -584,6 +584,55 @@ func (f *Folder) call(ctx context.Context, fn func(context.Context, *ignore.Matc
 	}
 }
 
+// RestoreTree puts many paths back at once, as one change of the
+// folder: each path in want gets its record's content, or is removed
+// (kept in .shoal/versions/) where the record is nil or a deletion. The
+// versions replaced are kept.
+func (f *Folder) RestoreTree(ctx context.Context, want map[string]*index.Record) error {
+	if !f.opt.Index.Writable() {
+		return errors.New("restore into a read-only folder would not reach its peers")
+	}
+	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Space: f.opt.Space, Logger: f.log}
+	return f.call(ctx, func(ctx context.Context, ign *ignore.Matcher) error {
+		var paths []string
+		for p := range want {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		var firstErr error
+		for _, p := range paths {
+			r := want[p]
+			abs := filepath.Join(f.opt.Root, filepath.FromSlash(p))
+			l, err := f.opt.Index.Local(ctx, p)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Lstat(abs); err == nil && (r == nil || r.Deleted || r.Type == index.TypeFile) {
+				if err := pull.KeepVersion(f.opt.Root, p, f.opt.Store, l); err != nil {
+					firstErr = cmpErr(firstErr, err)
+					continue
+				}
+			}
+			switch {
+			case r == nil || r.Deleted:
+			case r.Type == index.TypeDir:
+				err = os.MkdirAll(abs, 0o755)
+			case r.Type == index.TypeFile:
+				if err = os.MkdirAll(filepath.Dir(abs), 0o755); err == nil {
+					err = pull.Export(ctx, popt, r, abs)
+				}
+			}
+			if err != nil {
+				firstErr = cmpErr(firstErr, fmt.Errorf("%s: %w", p, err))
+			}
+		}
+		if err := f.scanPaths(ctx, ign, paths...); err != nil {
+			return err
+		}
+		return firstErr
+	})
+}
+
 // Restore brings back version r of the file at path: to out when it is
 // set (the folder is not touched), else in the folder as a new change,
 // synced to the peers, the current version kept in .shoal/versions/.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 type version struct {
@@ -98,4 +100,58 @@ func TestRestoreOverwrittenAndDeleted(t *testing.T) {
 	if _, err := c.Shoal("restore", filepath.Join(dc, "report.doc"), "--version", "99"); err == nil {
 		t.Fatal("restore of a version that does not exist succeeded")
 	}
+}
+
+// TestRestoreFolderAtTime: every file overwritten on one peer (the
+// ransomware case) reaches the others; restore DIR --at brings the whole
+// folder back everywhere, and a file created after that time is removed
+// (kept as a version).
+func TestRestoreFolderAtTime(t *testing.T) {
+	a := Start(t, bin, "A")
+	b := Start(t, bin, "B", "--peer", a.Addr())
+	da, db := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	old := time.Now().Add(-3 * time.Hour)
+	for i := range 6 {
+		p := filepath.Join(da, fmt.Sprintf("docs/%d.txt", i))
+		write(t, p, random(uint64(i+20), 50<<10))
+		os.Chtimes(p, old, old)
+	}
+	rw, _ := a.Share(da)
+	b.Must("join", rw, db)
+	both := []*Node{a, b}
+	Until(t, syncTimeout, both, "B filled", func() error { return SameTrees(da, db) })
+	before := mustTree(t, da)
+	for i := range 6 { // encrypted on B
+		write(t, filepath.Join(db, fmt.Sprintf("docs/%d.txt", i)), []byte("ENCRYPTED"))
+	}
+	write(t, filepath.Join(db, "README-ransom.txt"), []byte("pay"))
+	Until(t, syncTimeout, both, "the damage reaches A", func() error {
+		if got, _ := os.ReadFile(filepath.Join(da, "docs/5.txt")); string(got) != "ENCRYPTED" {
+			return fmt.Errorf("not yet")
+		}
+		return SameTrees(da, db)
+	})
+	dry := a.Must("restore", da, "--at", "1h", "--dry-run")
+	if !strings.Contains(dry, "would restore 7 paths") {
+		t.Fatalf("dry run: %s", dry)
+	}
+	if got, _ := os.ReadFile(filepath.Join(da, "docs/0.txt")); string(got) != "ENCRYPTED" {
+		t.Fatal("the dry run changed a file")
+	}
+	a.Must("restore", da, "--at", "1h")
+	Until(t, syncTimeout, both, "restored everywhere", func() error {
+		if err := SameTrees(da, db); err != nil {
+			return err
+		}
+		now := mustTree(t, db)
+		for p, v := range before {
+			if now[p] != v {
+				return fmt.Errorf("%s not restored on B", p)
+			}
+		}
+		if _, ok := now["README-ransom.txt"]; ok {
+			return fmt.Errorf("the ransom note is still there")
+		}
+		return nil
+	})
 }
