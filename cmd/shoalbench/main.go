@@ -6,6 +6,7 @@
 //	go run ./cmd/shoalbench swarm   # block transfer between daemons
 //	go run ./cmd/shoalbench dht     # DHT lookups: simulation and loopback UDP
 //	go run ./cmd/shoalbench dht-internet  # 100,000 simulated nodes, mainline-like conditions
+//	go run ./cmd/shoalbench sync    # folder sync between daemons (SHOAL_BENCH_QUICK=1: small sizes)
 package main
 
 import (
@@ -37,6 +38,7 @@ func scenarios() map[string]scenario {
 		"swarm":        {"get -o from one peer vs TLS loopback, daemon memory, 1 seed + 8 leechers", benchSwarm},
 		"dht":          {"DHT memory, ping rate, loopback UDP lookups, simulated lookups and churn (real time)", benchDHT},
 		"dht-sim":      {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
+		"sync":         {"folder sync between two daemons: 10,000 and 100,000 small files, edit latency, 1-byte insert, 1 GiB file, scan, store size, RSS (issue 11)", benchSync},
 		"dht-internet": {"DHT lookups among 100,000 simulated nodes under mainline-like conditions (issue 15; about half an hour)", benchDHTInternet},
 	}
 }

@@ -219,6 +219,7 @@ func getFromSeed(ctx context.Context, bin, work string, seed *daemonProc, root s
 // daemonProc is a `shoal daemon` process.
 type daemonProc struct {
 	home, addr string
+	api        string // HOST:PORT of its HTTP API
 	cmd        *exec.Cmd
 }
 
@@ -243,7 +244,7 @@ func startDaemonProc(ctx context.Context, bin, home string, args ...string) (*da
 		case len(f) == 2 && f[0] == "peers":
 			listen = f[1]
 		case len(f) == 2 && f[0] == "api":
-			d.addr = id + "@" + listen
+			d.addr, d.api = id+"@"+listen, f[1]
 			go io.Copy(io.Discard, out)
 			return d, nil
 		}
