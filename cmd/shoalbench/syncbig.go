@@ -67,6 +67,7 @@ func (b *syncBench) big(ctx context.Context) error {
 		return err
 	}
 	t0 := time.Now()
+	p.profileBoth(ctx, "big", profileSecs())
 	if _, err := shoalOut(ctx, b.bin, p.b.home, "join", key, fb); err != nil {
 		return err
 	}
@@ -130,6 +131,7 @@ func (b *syncBench) scan(ctx context.Context) error {
 		return err
 	}
 	t0 := time.Now()
+	p.profileBoth(ctx, "scan", profileSecs())
 	key, err := share(ctx, b.bin, p.a, fa)
 	if err != nil {
 		return err

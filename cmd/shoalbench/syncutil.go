@@ -186,7 +186,9 @@ func waitFolder(ctx context.Context, d *daemonProc, evs <-chan event, dir string
 	synced := 0
 	lastCheck := time.Time{}
 	check := func(force bool) (bool, error) {
-		if !force && time.Since(lastCheck) < time.Second {
+		// Status counts the whole index: asked rarely while events
+		// still say files are arriving, so the bench does not slow the sync.
+		if !force && time.Since(lastCheck) < 5*time.Second {
 			return false, nil
 		}
 		lastCheck = time.Now()
@@ -263,19 +265,33 @@ func (d *daemonProc) metric(ctx context.Context, name string) (float64, error) {
 	return 0, nil // not yet counted
 }
 
-// rss reads d's resident memory now (VmRSS) from /proc.
-func (d *daemonProc) rss() (int64, error) {
+// rss reads d's resident memory now from /proc: the total (VmRSS) and
+// its anonymous (heap, stacks) and file-backed (mmapped files) parts.
+func (d *daemonProc) rss() (total, anon, file int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		var kb int64
-		if _, err := fmt.Sscanf(l, "VmRSS: %d kB", &kb); err == nil {
-			return kb << 10, nil
+		switch {
+		case scan1(l, "VmRSS: %d kB", &kb):
+			total = kb << 10
+		case scan1(l, "RssAnon: %d kB", &kb):
+			anon = kb << 10
+		case scan1(l, "RssFile: %d kB", &kb):
+			file = kb << 10
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	if total == 0 {
+		return 0, 0, 0, errors.New("no VmRSS in /proc status")
+	}
+	return total, anon, file, nil
+}
+
+func scan1(l, format string, v *int64) bool {
+	_, err := fmt.Sscanf(l, format, v)
+	return err == nil
 }
 
 func (d *daemonProc) cpu() (time.Duration, error) { return procCPU(d.cmd.Process.Pid) }
@@ -445,4 +461,61 @@ func goal(ok bool, s string) string {
 		return s
 	}
 	return s + " MISS"
+}
+
+// profileBoth, when SHOAL_BENCH_PROFILE names a directory, takes a CPU
+// profile of both daemons for secs seconds in the background, into
+// NAME-a.pprof and NAME-b.pprof there (read with go tool pprof).
+func (p *syncPair) profileBoth(ctx context.Context, name string, secs int) {
+	out := os.Getenv("SHOAL_BENCH_PROFILE")
+	if out == "" {
+		return
+	}
+	for _, d := range []struct {
+		side string
+		p    *daemonProc
+	}{{"a", p.a}, {"b", p.b}} {
+		go func() {
+			resp, err := d.p.apiCall(ctx, http.MethodGet, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), nil)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "shoalbench: profile: %v\n", err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(out, name+"-"+d.side+".pprof"))
+			if err != nil {
+				return
+			}
+			defer f.Close()
+			io.Copy(f, resp.Body)
+		}()
+	}
+}
+
+func profileSecs() int {
+	if os.Getenv("SHOAL_BENCH_QUICK") == "1" {
+		return 2
+	}
+	return 8
+}
+
+// saveProfile, when SHOAL_BENCH_PROFILE names a directory, saves d's
+// /debug/pprof/WHAT (heap, allocs, goroutine) there as NAME.pprof.
+func (d *daemonProc) saveProfile(ctx context.Context, what, name string) {
+	out := os.Getenv("SHOAL_BENCH_PROFILE")
+	if out == "" {
+		return
+	}
+	resp, err := d.apiCall(ctx, http.MethodGet, "/debug/pprof/"+what, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "shoalbench: profile: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(out, name+".pprof"))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }
