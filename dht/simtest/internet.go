@@ -48,10 +48,11 @@ type InternetReport struct {
 	Warmup         time.Duration
 	AnswerNodes    int
 	Unknown        time.Duration // query timeout of unmeasured contacts (lookup.Policy.Unknown, 0: its default)
-	Up             int     // nodes up when the lookups began
-	DeadEntries    float64 // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
-	TooSlow        int     // true k closest dropped because their round trip exceeds the query timeout
-	Exact          int     // lookups that returned exactly the k closest live nodes the querier can reach
+	Up             int           // nodes up when the lookups began
+	DeadEntries    float64       // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
+	TooSlow        int           // true k closest dropped because their round trip exceeds the query timeout
+	QuerierLeft    int           // lookups whose querier's session ended before it finished: not counted
+	Exact          int           // lookups that returned exactly the k closest live nodes the querier can reach
 	Recall         float64
 	Errors         int
 	Rounds         Dist[int]
@@ -119,11 +120,18 @@ func (o InternetOptions) withDefaults() InternetOptions {
 // seededStore hands a new server the routing table a long-running network
 // gives it (dht.Config.Store), as if saved on its last run: up to k nodes
 // for each shared-prefix length with its ID, drawn from every node, so
-// that they include hosts behind NATs and hosts that will leave.
+// that they include hosts behind NATs and hosts that will leave. It lets
+// go of them once loaded (the server keeps its Store), so that they do not
+// count as the node's memory.
 type seededStore struct{ nodes []dht.NodeInfo }
 
-func (s seededStore) LoadNodes() ([]dht.NodeInfo, error) { return s.nodes, nil }
-func (seededStore) SaveNodes([]dht.NodeInfo) error       { return nil }
+func (s *seededStore) LoadNodes() ([]dht.NodeInfo, error) {
+	n := s.nodes
+	s.nodes = nil
+	return n, nil
+}
+
+func (*seededStore) SaveNodes([]dht.NodeInfo) error { return nil }
 
 // world is every node's ID and address, by index and sorted by ID.
 type world struct {
@@ -230,7 +238,7 @@ func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, erro
 	}
 	slices.SortFunc(w.sorted, func(a, b int) int { return slices.Compare(w.ids[a][:], w.ids[b][:]) })
 	for i := range opt.Nodes {
-		n, err := c.startWith(w.ids[i], nil, seededStore{w.tableFor(i, k, c.rng)})
+		n, err := c.startWith(w.ids[i], nil, &seededStore{w.tableFor(i, k, c.rng)})
 		if err != nil {
 			return rep, err
 		}
@@ -329,6 +337,7 @@ func (c *cluster) truth(w *world, from *node, target nodeid.ID, k int, timeout t
 // internetLookups runs the FindNode lookups and fills rep.
 func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep *InternetReport, opt InternetOptions, k int) error {
 	type result struct {
+		left         bool
 		exact, found int
 		err          error
 		st           dht.LookupStats
@@ -355,6 +364,10 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 			t0 := time.Now()
 			got, st, err := from[i].srv.FindNode(ctx, targets[i])
 			r := result{err: err, st: st, took: time.Since(t0)}
+			if c.net.IsDown(from[i].addr.Addr()) {
+				results[i] = result{left: true}
+				return
+			}
 			mu.Lock()
 			truth, floor, slow := c.truth(w, from[i], targets[i], k, 2*time.Second)
 			mu.Unlock()
@@ -375,13 +388,23 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 	wg.Wait()
 	var rounds, msgs []int
 	var lat, floors []time.Duration
+	counted := 0
 	for _, r := range results {
+		if !r.left {
+			counted++
+		}
+	}
+	for _, r := range results {
+		if r.left {
+			rep.QuerierLeft++
+			continue
+		}
 		if r.err != nil {
 			rep.Errors++
 		}
 		rep.Exact += r.exact
 		rep.TooSlow += r.tooSlow
-		rep.Recall += float64(r.found) / float64(k) / float64(len(results))
+		rep.Recall += float64(r.found) / float64(k) / float64(counted)
 		rounds, msgs = append(rounds, r.st.Rounds), append(msgs, r.st.Messages)
 		lat, floors = append(lat, r.took), append(floors, r.floor)
 	}
@@ -439,12 +462,13 @@ func (c *cluster) announceKeys(ctx context.Context, up []*node, rep *InternetRep
 	return ctx.Err()
 }
 
-// ExactFraction is Exact / Lookups.
+// ExactFraction is Exact over the lookups counted (those whose querier
+// stayed up).
 func (r InternetReport) ExactFraction() float64 {
-	if r.Lookups == 0 {
-		return 0
+	if n := r.Lookups - r.QuerierLeft; n > 0 {
+		return float64(r.Exact) / float64(n)
 	}
-	return float64(r.Exact) / float64(r.Lookups)
+	return 0
 }
 
 // String formats p as "p50 / p90 / p99".
@@ -460,8 +484,8 @@ func (r InternetReport) WriteTo(w io.Writer) (int64, error) {
 		{"conditions", r.Conditions.String()},
 		{"nodes per answer", fmt.Sprint(r.AnswerNodes)},
 		{"table entries a stranger cannot reach", fmt.Sprintf("%.1f%%", 100*r.DeadEntries)},
-		{"exact k closest", fmt.Sprintf("%d/%d = %.2f%% (recall %.3f%%; %d errors; %d closer nodes too slow for the query timeout left out)",
-			r.Exact, r.Lookups, 100*r.ExactFraction(), 100*r.Recall, r.Errors, r.TooSlow)},
+		{"exact k closest", fmt.Sprintf("%d/%d = %.2f%% (recall %.3f%%; %d errors; %d closer nodes too slow for the query timeout left out; %d lookups not counted: their querier left)",
+			r.Exact, r.Lookups-r.QuerierLeft, 100*r.ExactFraction(), 100*r.Recall, r.Errors, r.TooSlow, r.QuerierLeft)},
 		{"rounds", distString(r.Rounds)},
 		{"messages", distString(r.Messages)},
 		{"lookup latency p50/p90/p99", r.Latency.String()},

@@ -42,6 +42,7 @@ func (fs *folders) handlers() map[string]http.HandlerFunc {
 		"POST /api/v0/folders/list":   fs.apiStatus,
 		"POST /api/v0/folders/status": fs.apiStatus,
 		"POST /api/v0/folders/rescan": fs.apiRescan,
+		"POST /api/v0/folders/revert": fs.apiRevert,
 		"POST /api/v0/events":         fs.apiEvents,
 	}
 }
@@ -69,6 +70,16 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (fs *folders) apiShare(w http.ResponseWriter, r *http.Request) {
 	req, ok := readReq(w, r)
 	if !ok {
+		return
+	}
+	if rf, err := fs.byPath(req.Path); err == nil {
+		// Shared already (a foreground share run again): its keys.
+		info := fs.info(r, rf)
+		if rf.key.Writable() {
+			info.RWKey = rf.key.Text()
+		}
+		info.ROKey = rf.key.ROText()
+		writeJSON(w, info)
 		return
 	}
 	rw, err := identity.NewRWKey()
@@ -129,6 +140,23 @@ func (fs *folders) apiRescan(w http.ResponseWriter, r *http.Request) {
 	}
 	rf.f.Rescan()
 	writeJSON(w, struct{}{})
+}
+
+func (fs *folders) apiRevert(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := rf.f.Revert(r.Context()); err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, fs.info(r, rf))
 }
 
 func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
