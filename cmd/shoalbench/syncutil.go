@@ -209,7 +209,15 @@ func waitFolder(ctx context.Context, d *daemonProc, evs <-chan event, dir string
 			return waitResult{}, fmt.Errorf("folder %s not done within %s (%d of %d records synced; status %+v)", dir, timeout, synced, records, st)
 		case ev, ok := <-evs:
 			if !ok {
-				return waitResult{}, errors.New("event stream ended")
+				// The API ends long streams (its write deadline):
+				// subscribe again and look at the status for what
+				// the gap hid.
+				var err error
+				if evs, err = d.events(ctx); err != nil {
+					return waitResult{}, fmt.Errorf("event stream ended: %w", err)
+				}
+				force = true
+				break
 			}
 			switch ev.Type {
 			case "file-synced":
