@@ -151,7 +151,6 @@ func TestConcurrentEditKeepsOneConflictCopy(t *testing.T) {
 	a, b, da, db, _, _ := pair(t)
 	b.Stop()
 	write(t, filepath.Join(da, "hello.txt"), []byte("A's version\n"))
-	time.Sleep(0) // (no wait needed: B is down)
 	later := time.Now().Add(time.Minute)
 	write(t, filepath.Join(db, "hello.txt"), []byte("B's version, newer\n"))
 	os.Chtimes(filepath.Join(db, "hello.txt"), later, later) // B's mtime is newer: B wins everywhere
@@ -329,4 +328,55 @@ func TestShoalignore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(da, "x.tmp")); err != nil {
 		t.Error("A's ignored file was deleted")
 	}
+}
+
+func TestSnapshotIsAddHidden(t *testing.T) {
+	a := Start(t, bin, "A")
+	da := filepath.Join(t.TempDir(), "a")
+	write(t, filepath.Join(da, ".shoalignore"), []byte("*.log\n"))
+	write(t, filepath.Join(da, "big.bin"), random(3, 2<<20)) // a multi-block file
+	write(t, filepath.Join(da, "x/y/z.txt"), []byte("deep"))
+	write(t, filepath.Join(da, "x/empty"), nil)
+	if err := os.MkdirAll(filepath.Join(da, "emptydir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a.Share(da)
+	Until(t, syncTimeout, []*Node{a}, "scanned", func() error {
+		if st := a.Status()[0]; st.Files != 4 {
+			return fmt.Errorf("%d files", st.Files)
+		}
+		return nil
+	})
+	snap := strings.TrimSpace(a.Must("snapshot", da))
+	// The same tree, without .shoal/, added by shoal add --hidden.
+	copyDir := filepath.Join(t.TempDir(), "a")
+	for p, v := range mustTree(t, da) {
+		switch {
+		case v == "dir":
+			os.MkdirAll(filepath.Join(copyDir, p), 0o755)
+		case strings.HasPrefix(v, "file "):
+			write(t, filepath.Join(copyDir, p), []byte(strings.TrimPrefix(v, "file ")))
+		}
+	}
+	other := Start(t, bin, "other")
+	added := strings.TrimSpace(other.Must("add", "--hidden", "-Q", copyDir))
+	if snap != added {
+		t.Fatalf("snapshot %s, shoal add --hidden %s", snap, added)
+	}
+	// A peer outside the folder fetches it by CID.
+	c := Start(t, bin, "C", "--peer", a.Addr())
+	out := filepath.Join(t.TempDir(), "got")
+	c.Must("get", snap, "-o", out)
+	if err := SameTrees(copyDir, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	tr, err := Tree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
