@@ -42,9 +42,12 @@ const valueThreshold = 1 << 10
 
 // memTableSize is badger's memtable size. Blocks over valueThreshold live
 // in the value log, so a memtable holds only keys, references and small
-// nodes; 32 MiB (badger: 64) keeps its arena, which the Go collector counts
-// as live heap, from doubling the process's heap goal.
-const memTableSize = 32 << 20
+// nodes. Its arena (about 1.3 x this, on the Go heap) and its write-ahead
+// log (2 x this, mmapped) stay resident as they fill, and a restart
+// replays the log into a new arena: 8 MiB (badger: 64) keeps an idle
+// daemon's RSS small, and its transaction limit (15 %) above the batch's
+// flushEstimate.
+const memTableSize = 8 << 20
 
 // maxValueLogFile is the size of one value log file (badger: 1 GiB), on
 // a filesystem of 8 GiB or more; on a smaller one a file is 1/32 of it, at

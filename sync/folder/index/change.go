@@ -297,9 +297,21 @@ func (ix *Index) Needs(ctx context.Context, fn func(g *Record, l *Local) error) 
 	return nil
 }
 
+// maxTxnBlocks bounds the block keys written in one transaction, well
+// inside badger's limit on a transaction (15 % of its memtable).
+const maxTxnBlocks = 4096
+
 // SetLocal records what the disk holds at path now (after a pull), in
-// one transaction with the folder's block list for it.
+// one transaction with the folder's block list for it. A large file's
+// first blocks go in transactions of their own before it: a block listed
+// for a file not yet recorded only lets proven peers ask for it.
 func (ix *Index) SetLocal(ctx context.Context, path string, l *Local, blocks []cid.Cid) error {
+	if n := len(blocks) - maxTxnBlocks/2; n > 0 {
+		if err := ix.AddBlocks(ctx, blocks[:n]); err != nil {
+			return err
+		}
+		blocks = blocks[n:]
+	}
 	return ix.update(ctx, func(t txn) error {
 		for _, c := range blocks {
 			if err := t.t.Put(append([]byte{pBlock}, c.Hash()...), nil); err != nil {
@@ -314,7 +326,7 @@ func (ix *Index) SetLocal(ctx context.Context, path string, l *Local, blocks []c
 // that they are served to peers that proved the folder.
 func (ix *Index) AddBlocks(ctx context.Context, blocks []cid.Cid) error {
 	for len(blocks) > 0 {
-		n := min(len(blocks), 4096)
+		n := min(len(blocks), maxTxnBlocks)
 		err := ix.update(ctx, func(t txn) error {
 			for _, c := range blocks[:n] {
 				if err := t.t.Put(append([]byte{pBlock}, c.Hash()...), nil); err != nil {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"testing"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store/badgerstore"
@@ -309,5 +312,28 @@ func TestReadOnlyKeepsLocalChanges(t *testing.T) {
 	}
 	if g, _ := b.ix.Global(ctx, "f"); g.Origin != 1 {
 		t.Fatalf("read-only edit became global: %+v", g)
+	}
+}
+
+// TestSetLocalLargeFile records a pulled file of 40,000 blocks (a few GiB
+// of chunks): more than one badger transaction holds, yet every block is
+// listed and the local state stored.
+func TestSetLocalLargeFile(t *testing.T) {
+	p := newPeer(t, 1, true)
+	blocks := make([]cid.Cid, 40000)
+	for i := range blocks {
+		blocks[i] = unixfs.RawCIDOf(binary.BigEndian.AppendUint64(nil, uint64(i)))
+	}
+	l := &Local{Type: TypeFile, Size: 1 << 32, Root: blocks[0].Bytes()}
+	if err := p.ix.SetLocal(ctx, "big.bin", l, blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 20000, len(blocks) - 1} {
+		if !p.ix.HasBlock(ctx, blocks[i].Hash()) {
+			t.Errorf("block %d not listed", i)
+		}
+	}
+	if got, err := p.ix.Local(ctx, "big.bin"); err != nil || got == nil || got.Size != l.Size {
+		t.Fatalf("local state: %+v, %v", got, err)
 	}
 }
