@@ -81,12 +81,14 @@ func (t txn) commitLocal(c *Change, seq *uint64) (Signed, error) {
 		}
 		return Signed{}, t.putLocal(r.Path, &l)
 	}
+	// The new version descends from what this disk held (old), not from
+	// the global record: a change made over a version this machine never
+	// had (a join into a folder with files, an edit while a peer's newer
+	// change was not pulled yet) is concurrent with it, a conflict kept
+	// beside the winner, never a silent overwrite.
 	var v Vector
-	if g != nil {
-		v = g.Version
-	}
 	if old != nil {
-		v = v.Merge(old.Version)
+		v = old.Version
 	}
 	*seq++
 	r.Version = v.Update(t.ix.opt.Device)
@@ -96,6 +98,15 @@ func (t txn) commitLocal(c *Change, seq *uint64) (Signed, error) {
 		return Signed{}, err
 	}
 	l.Version = r.Version
+	if g != nil && r.Version.Compare(g.Version) == Concurrent && !t.ix.opt.Wins(&r, g) {
+		// This machine's change loses to a concurrent one held already:
+		// the winner stays global, and the pull keeps this content as a
+		// conflict copy beside it. The losing record is history.
+		if err := t.keepHistory(&r, s); err != nil {
+			return Signed{}, err
+		}
+		return Signed{}, t.putLocal(r.Path, &l)
+	}
 	if err := t.putLocal(r.Path, &l); err != nil {
 		return Signed{}, err
 	}
