@@ -235,6 +235,17 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 // enough, so that a caller serving many blocks (the swarm) can reuse
 // buffers instead of allocating one per block.
 func (s *Store) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
+	return s.get(ctx, c, buf, false)
+}
+
+// GetForPeer is GetInto for a block that goes to a peer, which verifies it
+// itself: a block read through a reference whose file's size, mtime, ctime
+// and inode are unchanged is not hashed again (store.ReadRefForPeer).
+func (s *Store) GetForPeer(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
+	return s.get(ctx, c, buf, true)
+}
+
+func (s *Store) get(ctx context.Context, c cid.Cid, buf []byte, forPeer bool) ([]byte, error) {
 	if err := store.CheckCid(c); err != nil {
 		return nil, err
 	}
@@ -263,6 +274,8 @@ func (s *Store) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, err
 		return nil, fmt.Errorf("block %s: %w", c, store.ErrNotFound)
 	case err != nil:
 		return nil, fmt.Errorf("read block %s: %w", c, err)
+	case ref != nil && forPeer:
+		return store.ReadRefForPeer(c, *ref, buf)
 	case ref != nil:
 		return store.ReadRefInto(c, *ref, buf)
 	case s.opt.HashOnRead:
