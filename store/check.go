@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -91,7 +92,7 @@ func readRef(c cid.Cid, ref Ref, buf []byte, hash bool) ([]byte, error) {
 		return nil, err
 	}
 	changed := func(format string, args ...any) error {
-		return fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)
+		return &staleRef{fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)}
 	}
 	f, err := openRefFile(ref.Path)
 	if err != nil {
@@ -142,4 +143,30 @@ type refStat struct {
 	size         int64
 	mtime, ctime time.Time
 	inode        uint64 // 0: unknown
+}
+
+// staleRef is the error of a reference whose file is gone or no longer
+// holds the block (not of one that could not be read for another reason).
+type staleRef struct{ err error }
+
+func (e *staleRef) Error() string { return e.err.Error() }
+func (e *staleRef) Unwrap() error { return e.err }
+
+// RefStale reports whether err says a reference can never read back as
+// it was (its file gone, changed or replaced), rather than that reading
+// failed: such a reference may be dropped, the block is missing.
+func RefStale(err error) bool {
+	var s *staleRef
+	return errors.As(err, &s)
+}
+
+// RefFileChanged reports whether the file of ref no longer is what ref
+// recorded (gone, another size, mtime or inode), from a stat alone.
+func RefFileChanged(ref Ref, info fs.FileInfo) bool {
+	if info == nil {
+		return true
+	}
+	_, inode := fileID(info)
+	return info.Size() != ref.FileSize || !info.ModTime().Equal(ref.ModTime) ||
+		(ref.Inode != 0 && inode != 0 && inode != ref.Inode)
 }

@@ -126,7 +126,8 @@ type GCStats struct {
 // Stats describes a store's contents.
 type Stats struct {
 	Blocks    int   // blocks held as copies
-	Refs      int   // blocks held as references
+	Refs      int   // blocks held as references whose files are as recorded
+	StaleRefs int   // references whose files moved or changed: not held (a read drops them)
 	DataBytes int64 // bytes of copied block data
 	RefBytes  int64 // bytes of data referenced in files
 	Pins      int
