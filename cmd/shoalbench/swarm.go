@@ -224,7 +224,7 @@ type daemonProc struct {
 }
 
 func startDaemonProc(ctx context.Context, bin, home string, args ...string) (*daemonProc, error) {
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

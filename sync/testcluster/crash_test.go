@@ -94,4 +94,3 @@ func allocated(p string) int64 {
 	}
 	return n
 }
-
