@@ -158,4 +158,3 @@ func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
 	f.log.Info("reverted local changes", "paths", len(changed))
 	return f.pullAll(ctx, ign)
 }
-
