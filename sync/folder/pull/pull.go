@@ -368,7 +368,7 @@ func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSin
 		res.Blocks = append(res.Blocks, n.c)
 	}
 	for _, l := range sink.leaves {
-		err := b.PutRef(l.c, store.Ref{Path: abs, Offset: l.off, Length: uint32(l.n), FileSize: info.Size(), ModTime: info.ModTime()})
+		err := b.PutRef(l.c, store.NewRef(abs, info, l.off, uint32(l.n)))
 		if err != nil {
 			return nil, err
 		}
