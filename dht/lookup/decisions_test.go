@@ -96,10 +96,11 @@ func TestTimeoutPolicy(t *testing.T) {
 		{"unknown: configured", Policy{Unknown: 300 * ms}, RTT{}, RTT{}, 300 * ms},
 		{"unknown, few network samples: default", Policy{}, RTT{}, RTT{}.Add(100 * ms), 700 * ms},
 		{"unknown, steady network: its spread", Policy{Min: 10 * ms}, RTT{}, network, network.SRTT + 4*network.RTTVar},
-		{"unknown, steady network: Min", Policy{}, RTT{}, network, 150 * ms},
+		{"unknown, steady network: Min", Policy{}, RTT{}, network, 300 * ms},
 		{"unknown, heavy-tailed network: Unknown", Policy{}, RTT{}, lognormal, 700 * ms},
-		{"first sample: 3×", Policy{}, RTT{}.Add(100 * ms), RTT{}, 300 * ms},
-		{"steady 80ms: Min", Policy{}, steady, network, 150 * ms},
+		{"first sample: 3×", Policy{Min: 10 * ms}, RTT{}.Add(100 * ms), RTT{}, 300 * ms},
+		{"first sample of 200ms: 3×", Policy{}, RTT{}.Add(200 * ms), RTT{}, 600 * ms},
+		{"steady 80ms: Min", Policy{}, steady, network, 300 * ms},
 		{"steady 80ms, low Min", Policy{Min: 10 * ms}, steady, RTT{}, steady.SRTT + 4*steady.RTTVar},
 		{"jittery: mean plus deviation", Policy{}, jittery, RTT{}, jittery.SRTT + 4*jittery.RTTVar},
 		{"slow contact: Max", Policy{}, RTT{}.Add(1500 * ms), RTT{}, 2 * time.Second},
@@ -118,7 +119,7 @@ func TestTimeoutPolicy(t *testing.T) {
 	}{
 		{"nothing known: a third of Unknown", RTT{}, RTT{}, Timing{Stall: 700 * ms / 3, Timeout: 700 * ms}},
 		{"unknown contact: twice the network's SRTT", RTT{}, lognormal, Timing{Stall: 340 * ms, Timeout: 700 * ms}},
-		{"known contact: twice its SRTT", steady, lognormal, Timing{Stall: 160 * ms, Timeout: 150 * ms}.clamped()},
+		{"known contact: twice its SRTT", steady, lognormal, Timing{Stall: 160 * ms, Timeout: 300 * ms}},
 	}
 	for _, tt := range timings {
 		if got := (Policy{}).Timing(tt.r, tt.all); got != tt.want {
@@ -254,6 +255,3 @@ func TestRunDoesNotWaitOnTheDead(t *testing.T) {
 		t.Logf("40 lookups: median %v, max %v", took[len(took)/2], took[len(took)-1])
 	})
 }
-
-// clamped is t with Stall no later than Timeout.
-func (t Timing) clamped() Timing { t.Stall = min(t.Stall, t.Timeout); return t }

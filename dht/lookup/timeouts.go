@@ -33,8 +33,9 @@ type Policy struct {
 	// query times out after what the network's spread suggests (SRTT +
 	// 4·RTTVar over every contact), when that is sooner.
 	Unknown time.Duration
-	// Min and Max bound a measured contact's timeout; default 150 ms and
-	// 2 s.
+	// Min and Max bound a measured contact's timeout; default 300 ms
+	// (so that a busy machine's scheduling delays on a LAN or loopback
+	// do not count as timeouts) and 2 s.
 	Min, Max time.Duration
 }
 
@@ -43,7 +44,7 @@ func (p Policy) withDefaults() Policy {
 		p.Unknown = 700 * time.Millisecond
 	}
 	if p.Min <= 0 {
-		p.Min = 150 * time.Millisecond
+		p.Min = 300 * time.Millisecond
 	}
 	if p.Max <= 0 {
 		p.Max = 2 * time.Second
