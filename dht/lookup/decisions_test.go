@@ -119,7 +119,8 @@ func TestTimeoutPolicy(t *testing.T) {
 	}{
 		{"nothing known: a third of Unknown", RTT{}, RTT{}, Timing{Stall: 700 * ms / 3, Timeout: 700 * ms}},
 		{"unknown contact: twice the network's SRTT", RTT{}, lognormal, Timing{Stall: 340 * ms, Timeout: 700 * ms}},
-		{"known contact: twice its SRTT", steady, lognormal, Timing{Stall: 160 * ms, Timeout: 300 * ms}},
+		{"known contact: twice its SRTT", RTT{}.Add(100 * ms), lognormal, Timing{Stall: 200 * ms, Timeout: 300 * ms}},
+		{"fast LAN: no sooner than Min/2", RTT{}.Add(time.Millisecond), lognormal, Timing{Stall: 150 * ms, Timeout: 300 * ms}},
 	}
 	for _, tt := range timings {
 		if got := (Policy{}).Timing(tt.r, tt.all); got != tt.want {
@@ -177,6 +178,22 @@ func TestTimedOutAndWiden(t *testing.T) {
 	if !s.Done() {
 		t.Error("not done once every contact was given up")
 	}
+
+	// With a least give-up time, the last timeout waits for it.
+	g := NewShortlist(nodeid.ID{}, 8, 2)
+	g.SetMinGiveUp(time.Second)
+	g.Add([]krpc.NodeInfo{byte19(1)}, 1)
+	g.Next(t0, fixed(100*ms))
+	g.Expire(t0.Add(100*ms), fixed(100*ms)) // asked again
+	if _, gaveUp := g.Expire(t0.Add(200*ms), fixed(100*ms)); len(gaveUp) != 0 {
+		t.Error("given up 200ms after the first query, before the least give-up time of 1s")
+	}
+	if at, _ := g.NextDeadline(t0.Add(200 * ms)); at != t0.Add(time.Second) {
+		t.Errorf("next deadline %v, want the give-up time", at.Sub(t0))
+	}
+	if _, gaveUp := g.Expire(t0.Add(time.Second), fixed(100*ms)); len(gaveUp) != 1 {
+		t.Error("not given up at the least give-up time")
+	}
 	if !s.Answered(byte19(2).ID, "late") || s.Answered(byte19(2).ID, "again") {
 		t.Error("a late answer must count once")
 	}
@@ -228,7 +245,7 @@ func TestRunDoesNotWaitOnTheDead(t *testing.T) {
 				return r, err
 			}
 			start := time.Now()
-			res, err := Run(t.Context(), Config{Target: target, Query: query, Timeout: fixed(350 * time.Millisecond)},
+			res, err := Run(t.Context(), Config{Target: target, Query: query, Timeout: fixed(350 * time.Millisecond), MinGiveUp: time.Millisecond},
 				[]krpc.NodeInfo{live[rng.IntN(len(live))]})
 			took = append(took, time.Since(start))
 			if err != nil {

@@ -74,7 +74,9 @@ func (p Policy) Timeout(r, all RTT) time.Duration {
 // Timing returns a query's Stall and Timeout for a contact with estimate
 // r: it stops holding an α slot after twice the contact's smoothed RTT
 // (the network's when the contact was never measured; a third of the
-// timeout before either is known), and times out after Timeout.
+// timeout before either is known), but not before Min/2, so that a
+// sub-millisecond LAN does not widen every lookup at once; and it times
+// out after Timeout.
 func (p Policy) Timing(r, all RTT) Timing {
 	t := Timing{Timeout: p.Timeout(r, all)}
 	switch {
@@ -85,6 +87,6 @@ func (p Policy) Timing(r, all RTT) Timing {
 	default:
 		t.Stall = t.Timeout / 3
 	}
-	t.Stall = min(t.Stall, t.Timeout)
+	t.Stall = min(max(t.Stall, p.withDefaults().Min/2), t.Timeout)
 	return t
 }
