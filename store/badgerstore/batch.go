@@ -32,6 +32,10 @@ var errBatchDone = errors.New("batch already committed or discarded")
 // NewBatch starts a batch. It waits while a collection is sweeping.
 func (s *Store) NewBatch(ctx context.Context) store.Batch {
 	b := &batch{s: s, ctx: ctx}
+	if s.readOnly != nil {
+		b.done, b.err = true, s.readOnly
+		return b
+	}
 	if err := s.gc.RLock(ctx); err != nil {
 		b.done, b.err = true, err
 		return b
@@ -225,6 +229,9 @@ func (b *batch) flush() error {
 	if b.entries == 0 {
 		return nil
 	}
+	if err := b.s.room(b.bytes + b.est); err != nil {
+		return err
+	}
 	select {
 	case b.sem <- struct{}{}:
 	case <-b.ctx.Done():
@@ -294,6 +301,11 @@ func (b *batch) commit() error {
 	}
 	if err := b.ctx.Err(); err != nil {
 		return err
+	}
+	if b.entries > 0 || len(b.pins) > 0 {
+		if err := b.s.room(b.bytes + b.est + 64*len(b.pins)); err != nil {
+			return err
+		}
 	}
 	for _, p := range b.pins {
 		err := pinEntries(b.txn, p.Cid, p.Mode)

@@ -61,6 +61,9 @@ func (s *Store) Pin(ctx context.Context, c cid.Cid, mode store.PinMode) error {
 		return fmt.Errorf("pin %s: %w", c, err)
 	}
 	defer s.gc.RUnlock()
+	if err := s.room(0); err != nil {
+		return fmt.Errorf("pin %s: %w", c, err)
+	}
 	if err := s.db.Update(func(txn *badger.Txn) error { return pinEntries(txn, c, mode) }); err != nil {
 		return fmt.Errorf("pin %s: %w", c, err)
 	}
@@ -70,6 +73,9 @@ func (s *Store) Pin(ctx context.Context, c cid.Cid, mode store.PinMode) error {
 
 // Unpin removes the pin on c, whatever its mode.
 func (s *Store) Unpin(ctx context.Context, c cid.Cid) error {
+	if err := s.roomToFree(); err != nil {
+		return fmt.Errorf("unpin %s: %w", c, err)
+	}
 	err := s.db.Update(func(txn *badger.Txn) error {
 		mode, err := pinMode(txn, c)
 		if err != nil {

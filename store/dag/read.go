@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/diskfree"
 )
 
 // ParsePath splits "CID" or "CID/a/b" (optionally prefixed by /ipfs/) into
@@ -69,6 +70,22 @@ type GetOptions struct {
 	// Progress will add up to: a file's size, or for a directory its DAG's
 	// cumulative size (a little more than its files' bytes).
 	Total func(n int64)
+	// MinFree is the free space kept on the output's filesystem: a file
+	// that would take it below is not written, with an error wrapping
+	// syscall.ENOSPC. Zero means 1 % (diskfree.DefaultPercent).
+	MinFree diskfree.Floor
+}
+
+// checkRoom returns nil if a file of size bytes may be written in dir.
+func (opt GetOptions) checkRoom(dir string, size int64) error {
+	floor := opt.MinFree
+	if floor == (diskfree.Floor{}) {
+		floor = diskfree.Floor{Percent: diskfree.DefaultPercent}
+	}
+	if err := diskfree.Check(dir, uint64(max(size, 0)), floor); err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	return nil
 }
 
 // PinOptions says how to pin.
@@ -176,6 +193,10 @@ func getFile(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt Ge
 	if err != nil {
 		return fmt.Errorf("get %s: %w", out, err)
 	}
+	defer r.Close()
+	if err := opt.checkRoom(filepath.Dir(out), int64(r.Size())); err != nil {
+		return err
+	}
 	return WriteFileAtomic(out, 0o644, func(f *os.File) error {
 		var w io.Writer = f
 		if r.Size() >= flushMin {
@@ -228,7 +249,7 @@ func WriteFileAtomic(path string, perm os.FileMode, fill func(*os.File) error) (
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, ".shoal-tmp-"+base+"-*")
+	f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

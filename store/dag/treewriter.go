@@ -368,6 +368,11 @@ func (w *TreeWriter) create(path string, size int64) (*outFile, error) {
 		return nil, fmt.Errorf("get: %w", err)
 	}
 	if !resumed {
+		if err := w.opt.checkRoom(dir, size); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
 		err = f.Truncate(size)
 		if err == nil && size >= flushMin {
 			err = preallocate(f, size)

@@ -23,6 +23,7 @@ type backend struct {
 	*node.Node
 	swarm   *swarm.Swarm
 	content *contentRouter // nil: no content routing (no DHT)
+	onFetch func()         // nil, or told of each fetch that starts and each new pin (trackers)
 	log     *slog.Logger
 
 	mu       sync.Mutex
@@ -32,16 +33,27 @@ type backend struct {
 func newBackend(n *node.Node, s *swarm.Swarm) *backend {
 	b := &backend{Node: n, swarm: s, fetching: make(map[cid.Cid]int), log: slog.New(slog.DiscardHandler)}
 	// Garbage collection keeps what fetches under way have stored so far.
-	n.Store().AddRoots("fetching", func(context.Context) ([]cid.Cid, error) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		roots := make([]cid.Cid, 0, len(b.fetching))
-		for c := range b.fetching {
-			roots = append(roots, c)
-		}
-		return roots, nil
-	})
+	n.Store().AddRoots("fetching", func(context.Context) ([]cid.Cid, error) { return b.fetchingRoots(), nil })
 	return b
+}
+
+// kick announces new pins now: on the DHT and to the trackers.
+func (b *backend) kick() {
+	b.content.kick()
+	if b.onFetch != nil {
+		b.onFetch()
+	}
+}
+
+// fetchingRoots returns the roots of the fetches under way.
+func (b *backend) fetchingRoots() []cid.Cid {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	roots := make([]cid.Cid, 0, len(b.fetching))
+	for c := range b.fetching {
+		roots = append(roots, c)
+	}
+	return roots
 }
 
 // hold keeps root, and what the store holds of the DAG under it, from
@@ -67,6 +79,9 @@ func (b *backend) hold(root cid.Cid) (release func()) {
 // garbage collection meanwhile.
 func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
 	defer b.hold(root)()
+	if b.onFetch != nil {
+		b.onFetch()
+	}
 	if b.content != nil {
 		sctx, stop := context.WithCancel(ctx)
 		defer stop()
@@ -255,7 +270,7 @@ func (b *backend) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) err
 	if err := b.Node.PinAdd(ctx, c, opt); err != nil {
 		return err
 	}
-	b.content.kick()
+	b.kick()
 	return nil
 }
 
@@ -263,7 +278,7 @@ func (b *backend) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) err
 func (b *backend) Add(ctx context.Context, paths []string, opt dag.AddOptions, fn func(dag.Added) error) ([]cid.Cid, error) {
 	roots, err := b.Node.Add(ctx, paths, opt, fn)
 	if err == nil && opt.Pin {
-		b.content.kick()
+		b.kick()
 	}
 	return roots, err
 }
@@ -272,7 +287,7 @@ func (b *backend) Add(ctx context.Context, paths []string, opt dag.AddOptions, f
 func (b *backend) Import(ctx context.Context, r io.ReadSeeker) ([]cid.Cid, error) {
 	roots, err := b.Node.Import(ctx, r)
 	if err == nil {
-		b.content.kick()
+		b.kick()
 	}
 	return roots, err
 }

@@ -67,6 +67,8 @@ type Folder struct {
 	scan chan []string // paths to scan (from the API)
 	// pending counts the paths the last pull could not bring in.
 	pending int
+	cleaned bool      // stale temporary files removed since the start
+	calls   chan call // work that must not overlap a scan or a pull
 
 	mu     sync.Mutex
 	status Status
@@ -86,10 +88,13 @@ const (
 
 // Status is a folder's state for `shoal status`.
 type Status struct {
-	State       State            `json:"state"`
-	Error       string           `json:"error,omitempty"`
-	Watch       string           `json:"watch,omitempty"` // why the watcher is degraded
-	PathErrors  []scan.PathError `json:"path_errors,omitempty"`
+	State      State            `json:"state"`
+	Error      string           `json:"error,omitempty"`
+	Watch      string           `json:"watch,omitempty"` // why the watcher is degraded
+	PathErrors []scan.PathError `json:"path_errors,omitempty"`
+	// PullErrors are paths that could not be written here (a name this
+	// disk cannot hold, no peer with the blocks yet, a write error).
+	PullErrors  []scan.PathError `json:"pull_errors,omitempty"`
 	Conflicts   []string         `json:"conflicts,omitempty"`
 	LastScan    time.Time        `json:"last_scan"`
 	LastSync    time.Time        `json:"last_sync"`
@@ -116,7 +121,7 @@ func New(opt Options) (*Folder, error) {
 	}
 	id := opt.Key.ID().String()
 	return &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
-		scan: make(chan []string, 16), status: Status{State: StateStarting}}, nil
+		scan: make(chan []string, 16), calls: make(chan call), status: Status{State: StateStarting}}, nil
 }
 
 // Init creates the folder's marker at root (a new share or join).
@@ -154,6 +159,7 @@ func (f *Folder) Status() Status {
 	st := f.status
 	st.PathErrors = append([]scan.PathError(nil), st.PathErrors...)
 	st.Conflicts = append([]string(nil), st.Conflicts...)
+	st.PullErrors = append([]scan.PathError(nil), st.PullErrors...)
 	return st
 }
 
@@ -280,6 +286,12 @@ func (f *Folder) run(ctx context.Context) error {
 			err = f.scanPaths(ctx, ign, paths...)
 		case paths := <-f.scan:
 			err = f.scanPaths(ctx, ign, paths...)
+		case c := <-f.calls:
+			cerr := c.fn(ctx, ign)
+			c.done <- cerr
+			if cerr != nil {
+				continue
+			}
 		case <-tick.C:
 			err = f.scanPaths(ctx, ign)
 		case <-f.wake:
@@ -356,6 +368,20 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 	}
 }
 
+// setPathError sets (or, with nil, clears) the error of path in errs.
+func setPathError(errs []scan.PathError, path string, err error) []scan.PathError {
+	out := errs[:0:0]
+	for _, e := range errs {
+		if e.Path != path {
+			out = append(out, e)
+		}
+	}
+	if err != nil {
+		out = append(out, scan.PathError{Path: path, Err: err.Error()})
+	}
+	return out
+}
+
 // mergeErrors replaces the errors under the scanned paths with new ones.
 func mergeErrors(old, fresh []scan.PathError, paths []string) []scan.PathError {
 	var out []scan.PathError
@@ -391,6 +417,16 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 			return err
 		}
 		f.pending = len(need)
+		if !f.cleaned {
+			// Temporary files of versions no longer wanted (left by a
+			// crash) go; those of versions still needed are taken up.
+			keep := make(map[string]bool, len(need))
+			for _, g := range need {
+				keep[pull.TempName(g)] = true
+			}
+			pull.CleanTemp(f.opt.Root, keep)
+			f.cleaned = true
+		}
 		if len(need) == 0 {
 			return nil
 		}
@@ -457,9 +493,11 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 			return
 		default:
 			f.log.Warn("pull", "path", g.Path, "err", err)
+			f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, err)
 			f.opt.Events.Publish(events.Event{Type: events.PullError, Folder: f.id, Path: g.Path, Data: err.Error()})
 			return
 		}
+		f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, nil)
 		if err := f.opt.Index.SetLocal(ctx, g.Path, res.Local, res.Blocks); err != nil {
 			fatal = cmpErr(fatal, err)
 			return

@@ -451,6 +451,10 @@ func TestStatusOf(t *testing.T) {
 		{store.ErrUnsupportedCid, 501},
 		{unixfs.ErrDecode, 502},
 		{unixfs.ErrInconsistent, 502},
+		{errUnsupportedCID, 400},
+		{errNotAcceptable, 406},
+		{errNotCached, 412},
+		{store.ErrRefChanged, 500},
 		{errors.New("disk on fire"), 500},
 	}
 	for _, tt := range tests {

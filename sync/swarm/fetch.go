@@ -72,7 +72,7 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 	}
 	defer s.send(context.Background(), event{kind: evFetchEnd, fetch: f})
 	sd, _ := sink.(Seeder)
-	if sd != nil {
+	if sd != nil && !isPrivate(sd) {
 		s.seeders.add(sd)
 		defer s.seeders.remove(sd)
 	}

@@ -122,6 +122,7 @@ func (o *owner) handle(ev event) {
 		o.s.npeers.Store(int32(len(o.peers)))
 		o.picker.AddPeer(p.id)
 		ev.reply <- nil
+		o.s.peerSubs.publish(p.event(true))
 		if missing := o.picker.Missing(); len(missing) > 0 {
 			o.sendCids(p, mWantHave, missing)
 		}
@@ -244,6 +245,7 @@ func (o *owner) reask(now time.Time) {
 func (o *owner) removePeer(now time.Time, p *peer) {
 	delete(o.peers, p.id)
 	o.s.npeers.Store(int32(len(o.peers)))
+	o.s.peerSubs.publish(p.event(false))
 	delete(o.hist, p)
 	delete(o.wantedBy, p)
 	o.picker.RemovePeer(p.id)

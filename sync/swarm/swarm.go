@@ -120,6 +120,7 @@ type Swarm struct {
 	recvBufs                               recvPool // blocks received
 	bytesIn, bytesOut, dupBytes, badBlocks atomic.Int64
 	blocksIn, blocksOut                    atomic.Int64
+	peerSubs                               peerHub // SubscribePeers
 }
 
 // New starts a Swarm on opt.Store.

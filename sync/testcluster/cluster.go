@@ -96,7 +96,7 @@ func Start(t testing.TB, bin, name string, args ...string) *Node {
 
 func (n *Node) start() {
 	n.t.Helper()
-	args := append([]string{"--home", n.Home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "-v"}, n.args...)
+	args := append([]string{"--home", n.Home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns", "-v"}, n.args...)
 	if n.Listen != "" { // a restart keeps its address, so peers find it again
 		args[4] = n.Listen
 	}
@@ -340,4 +340,22 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Metrics returns the daemon's /metrics text.
+func (n *Node) Metrics() string {
+	n.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+n.API+"/metrics", nil)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+n.token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
 }

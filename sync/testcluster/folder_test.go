@@ -113,13 +113,24 @@ func TestShareJoinLiveBothWays(t *testing.T) {
 				t.Errorf("%s status %+v", n.Name, st)
 			}
 		}
+		m := n.Metrics()
+		for _, want := range []string{"shoal_folder_need_files{folder=", "shoal_folder_peers{folder=", "shoal_folder_records_received_total "} {
+			if !strings.Contains(m, want) {
+				t.Errorf("%s /metrics lacks %s", n.Name, want)
+			}
+		}
+		if strings.Contains(m, "shoal_folder_records_received_total 0\n") {
+			t.Errorf("%s counted no records received", n.Name)
+		}
 	}
 }
 
 func TestChainRelays(t *testing.T) {
-	a := Start(t, bin, "A")
-	b := Start(t, bin, "B", "--peer", a.Addr())
-	c := Start(t, bin, "C", "--peer", b.Addr()) // C never meets A
+	// Without peer exchange, C never learns of A: records and blocks
+	// must travel through B.
+	a := Start(t, bin, "A", "--no-pex")
+	b := Start(t, bin, "B", "--peer", a.Addr(), "--no-pex")
+	c := Start(t, bin, "C", "--peer", b.Addr(), "--no-pex")
 	da, db, dc := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b"), filepath.Join(t.TempDir(), "c")
 	write(t, filepath.Join(da, "one.txt"), []byte("one"))
 	rw, ro := a.Share(da)
@@ -140,7 +151,6 @@ func TestConcurrentEditKeepsOneConflictCopy(t *testing.T) {
 	a, b, da, db, _, _ := pair(t)
 	b.Stop()
 	write(t, filepath.Join(da, "hello.txt"), []byte("A's version\n"))
-	time.Sleep(0) // (no wait needed: B is down)
 	later := time.Now().Add(time.Minute)
 	write(t, filepath.Join(db, "hello.txt"), []byte("B's version, newer\n"))
 	os.Chtimes(filepath.Join(db, "hello.txt"), later, later) // B's mtime is newer: B wins everywhere
@@ -196,6 +206,19 @@ func TestReadOnlyPeerChangesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(da, "extra.txt")); err == nil {
 		t.Fatal("the read-only peer's new file reached A")
 	}
+	// revert brings B back to A's state and keeps B's edits aside.
+	b.Must("revert", db)
+	Until(t, syncTimeout, both, "B reverted", func() error { return SameTrees(da, db) })
+	kept, _ := filepath.Glob(filepath.Join(db, ".shoal/versions/f.txt~*"))
+	if len(kept) != 1 {
+		t.Fatalf("B kept %d versions of its edit", len(kept))
+	}
+	if got, _ := os.ReadFile(kept[0]); string(got) != "edited on the read-only peer" {
+		t.Fatalf("kept edit holds %q", got)
+	}
+	if st := b.Status()[0]; st.LocalChanged != 0 {
+		t.Fatalf("after revert: %d local changes", st.LocalChanged)
+	}
 }
 
 func TestMissingMarkerStopsInsteadOfDeleting(t *testing.T) {
@@ -225,4 +248,135 @@ func TestMissingMarkerStopsInsteadOfDeleting(t *testing.T) {
 	if !bytes.Contains([]byte(b.Log()), []byte("marker")) {
 		t.Error("B's log does not say why it stopped")
 	}
+}
+
+func TestJoinMergesExistingFiles(t *testing.T) {
+	a := Start(t, bin, "A")
+	b := Start(t, bin, "B", "--peer", a.Addr())
+	da, db := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	write(t, filepath.Join(da, "same.txt"), []byte("identical"))
+	write(t, filepath.Join(da, "differs.txt"), []byte("A's content"))
+	write(t, filepath.Join(da, "only-a.txt"), []byte("a"))
+	write(t, filepath.Join(db, "same.txt"), []byte("identical"))
+	write(t, filepath.Join(db, "differs.txt"), []byte("B's content, which must not be lost"))
+	write(t, filepath.Join(db, "only-b.txt"), []byte("b"))
+	rw, _ := a.Share(da)
+	b.Must("join", rw, db)
+	both := []*Node{a, b}
+	Until(t, syncTimeout, both, "merged", func() error {
+		if err := SameTrees(da, db); err != nil {
+			return err
+		}
+		if c, _ := filepath.Glob(filepath.Join(da, "differs.sync-conflict-*.txt")); len(c) != 1 {
+			return fmt.Errorf("%d conflict copies of differs.txt", len(c))
+		}
+		return nil
+	})
+	tr, _ := Tree(da)
+	var contents []string
+	for p, v := range tr {
+		if strings.HasPrefix(p, "differs") {
+			contents = append(contents, v)
+		}
+	}
+	joined := strings.Join(contents, "|")
+	if !strings.Contains(joined, "A's content") || !strings.Contains(joined, "B's content, which must not be lost") {
+		t.Fatalf("a version of differs.txt was lost: %v", contents)
+	}
+	for _, p := range []string{"only-a.txt", "only-b.txt", "same.txt"} {
+		if _, ok := tr[p]; !ok {
+			t.Errorf("%s missing after the merge", p)
+		}
+	}
+}
+
+func TestShoalignore(t *testing.T) {
+	a := Start(t, bin, "A")
+	b := Start(t, bin, "B", "--peer", a.Addr())
+	da, db := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	write(t, filepath.Join(da, ".shoalignore"), []byte("*.tmp\nbuild/\n!keep.tmp\n"))
+	write(t, filepath.Join(da, "x.tmp"), []byte("ignored"))
+	write(t, filepath.Join(da, "keep.tmp"), []byte("kept"))
+	write(t, filepath.Join(da, "build/out.o"), []byte("ignored"))
+	write(t, filepath.Join(da, "src/main.go"), []byte("package main"))
+	rw, _ := a.Share(da)
+	b.Must("join", rw, db)
+	both := []*Node{a, b}
+	Until(t, syncTimeout, both, "synced", func() error {
+		for _, p := range []string{".shoalignore", "keep.tmp", "src/main.go"} {
+			if _, err := os.Stat(filepath.Join(db, p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, p := range []string{"x.tmp", "build"} {
+		if _, err := os.Stat(filepath.Join(db, p)); err == nil {
+			t.Errorf("ignored %s reached B", p)
+		}
+	}
+	// B's own ignored file stays on B and is never deleted on A.
+	write(t, filepath.Join(db, "b-only.tmp"), []byte("local"))
+	write(t, filepath.Join(db, "after.txt"), []byte("synced"))
+	Until(t, syncTimeout, both, "after.txt on A", func() error {
+		_, err := os.Stat(filepath.Join(da, "after.txt"))
+		return err
+	})
+	if _, err := os.Stat(filepath.Join(da, "b-only.tmp")); err == nil {
+		t.Error("B's ignored file reached A")
+	}
+	if _, err := os.Stat(filepath.Join(da, "x.tmp")); err != nil {
+		t.Error("A's ignored file was deleted")
+	}
+}
+
+func TestSnapshotIsAddHidden(t *testing.T) {
+	a := Start(t, bin, "A")
+	da := filepath.Join(t.TempDir(), "a")
+	write(t, filepath.Join(da, ".shoalignore"), []byte("*.log\n"))
+	write(t, filepath.Join(da, "big.bin"), random(3, 2<<20)) // a multi-block file
+	write(t, filepath.Join(da, "x/y/z.txt"), []byte("deep"))
+	write(t, filepath.Join(da, "x/empty"), nil)
+	if err := os.MkdirAll(filepath.Join(da, "emptydir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a.Share(da)
+	Until(t, syncTimeout, []*Node{a}, "scanned", func() error {
+		if st := a.Status()[0]; st.Files != 4 {
+			return fmt.Errorf("%d files", st.Files)
+		}
+		return nil
+	})
+	snap := strings.TrimSpace(a.Must("snapshot", da))
+	// The same tree, without .shoal/, added by shoal add --hidden.
+	copyDir := filepath.Join(t.TempDir(), "a")
+	for p, v := range mustTree(t, da) {
+		switch {
+		case v == "dir":
+			os.MkdirAll(filepath.Join(copyDir, p), 0o755)
+		case strings.HasPrefix(v, "file "):
+			write(t, filepath.Join(copyDir, p), []byte(strings.TrimPrefix(v, "file ")))
+		}
+	}
+	other := Start(t, bin, "other")
+	added := strings.TrimSpace(other.Must("add", "--hidden", "-Q", copyDir))
+	if snap != added {
+		t.Fatalf("snapshot %s, shoal add --hidden %s", snap, added)
+	}
+	// A peer outside the folder fetches it by CID.
+	c := Start(t, bin, "C", "--peer", a.Addr())
+	out := filepath.Join(t.TempDir(), "got")
+	c.Must("get", snap, "-o", out)
+	if err := SameTrees(copyDir, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	tr, err := Tree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/sync/folder/conflict"
 	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/folder/scan"
 	"github.com/shoal-sync/shoal/sync/swarm"
 )
 
@@ -50,6 +51,8 @@ type Options struct {
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
 	Logger *slog.Logger
+
+	old *index.Local // what Apply replaces, for keepVersion
 }
 
 // Result is what a pull left on disk.
@@ -71,6 +74,10 @@ const (
 func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*Result, error) {
 	if opt.Idle <= 0 {
 		opt.Idle = 10 * time.Second
+	}
+	opt.old = l
+	if err := CheckName("", g.Path); err != nil {
+		return nil, err
 	}
 	abs := filepath.Join(opt.Root, filepath.FromSlash(g.Path))
 	cur, err := os.Lstat(abs)
@@ -176,11 +183,34 @@ func (opt *Options) tempPath(g *index.Record) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	h := sha256.Sum256(append([]byte(g.Path+"\x00"), g.Root...))
-	return filepath.Join(dir, hex.EncodeToString(h[:12])), nil
+	return filepath.Join(dir, TempName(g)), nil
 }
 
-func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.Record, cur fs.FileInfo, exists bool) (*Result, error) {
+// TempName is the name, in TempDir, of the temporary file a pull of g
+// writes: the same for every try of the same version, so a later try
+// takes up what an interrupted one wrote.
+func TempName(g *index.Record) string {
+	h := sha256.Sum256(append([]byte(g.Path+"\x00"), g.Root...))
+	return hex.EncodeToString(h[:12])
+}
+
+// CleanTemp removes the temporary files in root's TempDir that no pull
+// of keep (names from TempName) can take up.
+func CleanTemp(root string, keep map[string]bool) {
+	dir := filepath.Join(root, filepath.FromSlash(TempDir))
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// resumeMin is the size from which an interrupted pull's temporary file
+// is kept for the next try.
+const resumeMin = 1 << 20
+
+func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.Record, cur fs.FileInfo, exists bool) (_ *Result, err error) {
 	if opt.Space != nil {
 		if err := opt.Space(g.Size); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", g.Path, err)
@@ -193,15 +223,27 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A temporary file of this version left by an interrupted pull (a
+	// crash, a lost peer) is taken up: what it holds is kept where it
+	// still hashes right.
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		return nil, err
+	}
+	resumed := false
+	if info, err := f.Stat(); err == nil && info.Size() == g.Size && g.Size >= resumeMin {
+		resumed = true
+	} else if err := f.Truncate(0); err != nil {
+		f.Close()
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
 			f.Close()
-			os.Remove(tmp)
+			if g.Size < resumeMin || ctx.Err() == nil && !errors.Is(err, ErrStalled) {
+				os.Remove(tmp)
+			}
 		}
 	}()
 	if err := f.Truncate(g.Size); err != nil {
@@ -209,6 +251,7 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	}
 	root := g.Cid()
 	sink := newFileSink(f, root, g.Size)
+	sink.resumed = resumed
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go watchIdle(fctx, cancel, sink, opt.Idle)
@@ -272,7 +315,16 @@ func (opt *Options) remove(abs, rel string, cur fs.FileInfo) error {
 	return opt.keepVersion(abs, rel)
 }
 
-// keepVersion moves abs into the versions directory by a rename.
+// KeepVersion moves the file at rel into the versions directory by a
+// rename (no copy), as a pull does with what it replaces; l, what the
+// index knows of it (or nil), lets the references to its blocks follow.
+func KeepVersion(root, rel string, s store.Store, l *index.Local) error {
+	return (&Options{Root: root, Store: s, old: l}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
+}
+
+// keepVersion moves abs into the versions directory by a rename; when
+// the index knew its content (opt.old), the references to its blocks
+// follow it there.
 func (opt *Options) keepVersion(abs, rel string) error {
 	dst := filepath.Join(opt.Root, filepath.FromSlash(VersionsDir), filepath.FromSlash(rel)+"~"+time.Now().UTC().Format("20060102-150405.000000000"))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
@@ -280,6 +332,13 @@ func (opt *Options) keepVersion(abs, rel string) error {
 	}
 	if err := os.Rename(abs, dst); err != nil {
 		return fmt.Errorf("keep old version of %s: %w", rel, err)
+	}
+	if l := opt.old; l != nil && l.Type == index.TypeFile && !l.Deleted && opt.Store != nil {
+		if c, err := cid.Cast(l.Root); err == nil {
+			if err := repoint(context.Background(), opt.Store, c, dst); err != nil && opt.Logger != nil {
+				opt.Logger.Warn("references of a kept version", "path", rel, "err", err)
+			}
+		}
 	}
 	return nil
 }
@@ -290,7 +349,7 @@ func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSin
 	if err != nil {
 		return nil, err
 	}
-	ctime, inode := sysStat(info)
+	ctime, inode := scan.SysStat(info)
 	res.Local = &index.Local{Type: g.Type, Size: info.Size(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano(),
 		CTime: ctime, Inode: inode, Root: g.Root, Target: g.Target, Version: g.Version}
 	if g.Type != index.TypeFile {
