@@ -71,7 +71,7 @@ func (i Info) IsDir() bool { return i.Type == TypeDirectory || i.Type == TypeHAM
 func Stat(ctx context.Context, g Getter, c cid.Cid) (Info, error) {
 	data, err := g.Get(ctx, c)
 	if err != nil {
-		return Info{}, fmt.Errorf("stat %s: %w", c, err)
+		return Info{}, blockErr("stat", c, err)
 	}
 	switch c.Type() {
 	case CodecRaw:
@@ -118,7 +118,7 @@ func getDir(ctx context.Context, g Getter, c cid.Cid) (*Node, error) {
 	}
 	data, err := g.Get(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("get directory %s: %w", c, err)
+		return nil, blockErr("get directory", c, err)
 	}
 	n, err := Decode(c, data)
 	if err != nil {
@@ -154,6 +154,9 @@ func Resolve(ctx context.Context, g Getter, root cid.Cid, path string) (cid.Cid,
 		}
 		n, err := getDir(ctx, g, cur)
 		if err != nil {
+			if walked == root.String() {
+				return cid.Undef, err // the root itself: the caller names it
+			}
 			return cid.Undef, fmt.Errorf("resolve %s: %w", walked, err)
 		}
 		found := false
@@ -226,7 +229,7 @@ func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data [
 			return ctx.Err()
 		}
 		if f.err != nil {
-			return fmt.Errorf("walk: get %s: %w", c, f.err)
+			return blockErr("walk: get", c, f.err)
 		}
 		links, err := Links(c, f.data)
 		if err != nil {
@@ -242,4 +245,14 @@ func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data [
 		}
 	}
 	return nil
+}
+
+// blockErr is err from getting block c, told as what c failed, unless err
+// already names c (a store's "block CID: not found"), which is enough:
+// an error that repeats one CID three times helps nobody.
+func blockErr(what string, c cid.Cid, err error) error {
+	if strings.Contains(err.Error(), c.String()) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", what, c, err)
 }

@@ -39,6 +39,7 @@ func openBackend(ctx context.Context, e *env) (backend, error) {
 	if !errors.Is(err, api.ErrNoDaemon) {
 		return nil, err
 	}
+	e.offline = true
 	return openNode(e)
 }
 

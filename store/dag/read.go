@@ -43,7 +43,7 @@ func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
 func Cat(ctx context.Context, g unixfs.Getter, p string, w io.Writer) (int64, error) {
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("cat %s: %w", p, err)
 	}
 	r, err := unixfs.NewFileReader(ctx, g, c)
 	if err != nil {
@@ -102,7 +102,7 @@ func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) er
 	out = filepath.Clean(out)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
-		return err
+		return fmt.Errorf("get %s: %w", p, err)
 	}
 	info, err := unixfs.Stat(ctx, g, c)
 	if err != nil {
