@@ -22,6 +22,7 @@ type daemonProc struct {
 	home, id, listen, api, dht string
 	cmd                        *exec.Cmd
 	done                       chan error
+	stderr                     *bytes.Buffer // read it only once stopped
 }
 
 // startDaemon starts `shoal daemon` on a fresh home with loopback
@@ -39,7 +40,7 @@ func startDaemon(t *testing.T, args ...string) *daemonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonProc{home: home, cmd: cmd, done: make(chan error, 1)}
+	d := &daemonProc{home: home, cmd: cmd, done: make(chan error, 1), stderr: &stderr}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(out)

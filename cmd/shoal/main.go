@@ -126,6 +126,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return context.Cause(ctx)
 			}
+			if err != nil && ctx.Err() != nil { // Ctrl-C or SIGTERM
+				return fmt.Errorf("%s: interrupted", name)
+			}
 			return explain(e, err)
 		}
 	}

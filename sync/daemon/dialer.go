@@ -78,7 +78,7 @@ func (dl *dialer) dial(ctx context.Context, addr transport.PeerAddr) (identity.N
 	if err := dl.d.swarm.AddConn(conn); err != nil {
 		return id, err
 	}
-	dl.d.log.Info("connected to peer", "peer", id, "addr", addr)
+	dl.d.log.Info("peer connected", "peer", id, "addr", addr, "dir", "out")
 	return id, nil
 }
 
