@@ -56,7 +56,15 @@ type Config struct {
 	// ExternalIP is this node's public address when known (BEP 42).
 	ExternalIP netip.Addr
 	K          int // bucket size and replication factor; default 8
-	Alpha      int // lookup queries in flight; default 3
+	// AnswerNodes is how many nodes a find_node or get_peers answer
+	// carries per address family; default K, as BEP 5 says. A table
+	// always holds nodes that have left or sit behind a NAT, and with
+	// only K the dead among them hide live nodes that are among a
+	// target's K closest: under simnet.Mainline conditions 2·K (416
+	// bytes; clients read any number) finds the exact K closest about
+	// three times as often (issue 15).
+	AnswerNodes int
+	Alpha       int // lookup queries in flight; default 3
 	// Bootstrap lists nodes to join through.
 	Bootstrap []netip.AddrPort
 	Logger    *slog.Logger // default: discard
@@ -66,6 +74,12 @@ type Config struct {
 	// QueryAttempts is how often a lookup asks a node that does not answer
 	// before giving up on it; default 3 (so 1% loss rarely hides a node).
 	QueryAttempts int
+	// LookupTimeouts turn a contact's measured round trips into how long a
+	// lookup's query to it waits before it counts as timed out (and is
+	// sent again, and in the end given up) while the lookup moves on; a
+	// contact never measured gets Unknown. Zero fields take
+	// lookup.Policy's defaults (Unknown 700 ms).
+	LookupTimeouts lookup.Policy
 	// Public is set on the public internet (--global): nodes and peers at
 	// loopback, private or reserved addresses are ignored and BEP 42
 	// conforming nodes are preferred. Unset, loopback and LAN addresses work.
@@ -103,6 +117,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.K <= 0 {
 		c.K = 8
+	}
+	if c.AnswerNodes <= 0 {
+		c.AnswerNodes = c.K
 	}
 	if c.QueryAttempts <= 0 {
 		c.QueryAttempts = 3

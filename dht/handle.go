@@ -80,20 +80,20 @@ func (s *Server) handleQuery(m *krpc.Msg, from netip.AddrPort) {
 	}
 }
 
-// addNodes fills in the k closest nodes to target in the families the
-// requester wants (by default its own).
+// addNodes fills in the Config.AnswerNodes (default k) closest nodes to
+// target in the families the requester wants (by default its own).
 func (s *Server) addNodes(r *krpc.Return, target nodeid.ID, want []string, from netip.AddrPort, now time.Time) {
 	v4 := slices.Contains(want, "n4") || len(want) == 0 && from.Addr().Is4()
 	v6 := slices.Contains(want, "n6") || len(want) == 0 && !from.Addr().Is4()
 	s.mu.Lock()
-	closest := s.table.Closest(target, 4*s.cfg.K, now)
+	closest := s.table.Closest(target, 4*s.cfg.AnswerNodes, now)
 	s.mu.Unlock()
 	for _, n := range closest {
 		if n.Addr.Addr().Is4() {
-			if v4 && len(r.Nodes) < s.cfg.K {
+			if v4 && len(r.Nodes) < s.cfg.AnswerNodes {
 				r.Nodes = append(r.Nodes, n)
 			}
-		} else if v6 && len(r.Nodes6) < s.cfg.K {
+		} else if v6 && len(r.Nodes6) < s.cfg.AnswerNodes {
 			r.Nodes6 = append(r.Nodes6, n)
 		}
 	}

@@ -9,41 +9,47 @@ import (
 	"github.com/shoal-sync/shoal/dht/routing"
 )
 
-// maintain runs the periodic work: expiry of peers and items, refresh of
-// idle buckets and saving the table, every MaintainInterval.
+// armMaintain schedules the next maintenance run MaintainInterval from now;
+// a timer, not a waiting goroutine, holds it.
+func (s *Server) armMaintain() {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.closed {
+		return
+	}
+	s.maintT = time.AfterFunc(s.cfg.MaintainInterval, func() {
+		s.goBackground(func(ctx context.Context) {
+			s.maintain(ctx)
+			s.armMaintain()
+		})
+	})
+}
+
+// maintain runs the periodic work once: expiry of peers and items, refresh
+// of idle buckets and saving the table every five minutes.
 func (s *Server) maintain(ctx context.Context) {
-	t := time.NewTicker(s.cfg.MaintainInterval)
-	defer t.Stop()
-	lastSave := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
+	now := time.Now()
+	s.mu.Lock()
+	s.peers.expire(now)
+	s.items.expire(now)
+	s.tokens.rotate(now)
+	stale := s.table.Stale(now)
+	for _, i := range stale {
+		s.table.Refreshed(i, now)
+	}
+	s.mu.Unlock()
+	for _, i := range stale {
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
-		now := time.Now()
-		s.mu.Lock()
-		s.peers.expire(now)
-		s.items.expire(now)
-		s.tokens.rotate(now)
-		stale := s.table.Stale(now)
-		for _, i := range stale {
-			s.table.Refreshed(i, now)
+		target := nodeid.RandomInBucket(s.id, i)
+		if _, err := s.lookup(ctx, target, krpc.FindNode, nil); err != nil {
+			s.log.Debug("refresh bucket", "bucket", i, "err", err)
 		}
-		s.mu.Unlock()
-		for _, i := range stale {
-			if ctx.Err() != nil {
-				return
-			}
-			target := nodeid.RandomInBucket(s.id, i)
-			if _, err := s.lookup(ctx, target, krpc.FindNode, nil); err != nil {
-				s.log.Debug("refresh bucket", "bucket", i, "err", err)
-			}
-		}
-		if now.Sub(lastSave) >= 5*time.Minute {
-			lastSave = now
-			s.save()
-		}
+	}
+	if now.Sub(s.lastSave) >= 5*time.Minute {
+		s.lastSave = now
+		s.save()
 	}
 }
 

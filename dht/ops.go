@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -91,10 +92,12 @@ func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, vis
 		K:        s.cfg.K,
 		Alpha:    s.cfg.Alpha,
 		Attempts: s.cfg.QueryAttempts,
-		// A query unanswered after a quarter of its timeout no longer holds
-		// one of the Alpha slots.
-		SoftTimeout: s.cfg.QueryTimeout / 4,
-		Visit:       visit,
+		Timeout:  func(c lookup.Contact) lookup.Timing { return s.queryTimeout(c.Addr) },
+		// A contact given up on is quarantined in the table until it
+		// answers again (its query may still be waiting for the full
+		// QueryTimeout, or be cancelled when the lookup ends).
+		Failed: func(n NodeInfo, _ error) { s.failed(n) },
+		Visit:  visit,
 		Query: func(ctx context.Context, n NodeInfo) (lookup.Reply, error) {
 			args := &krpc.Args{}
 			switch q {
@@ -164,6 +167,61 @@ func (s *Server) GetPeers(ctx context.Context, infohash [20]byte) ([]netip.AddrP
 
 // peersFromNodes is how many nodes with peers end a GetPeers lookup.
 const peersFromNodes = 3
+
+// PeersOptions tune FindPeers.
+type PeersOptions struct {
+	// Enough is how many distinct peers make an early answer; default 8.
+	Enough int
+	// Early, when set, is called once, as soon as Enough peers are known
+	// (or never), with the peers so far; the lookup goes on to find the k
+	// closest nodes. It runs in the lookup's goroutine and must not block.
+	Early func(peers []netip.AddrPort)
+}
+
+// PeersResult is a finished FindPeers.
+type PeersResult struct {
+	Peers   []netip.AddrPort // every peer seen, local ones first
+	Closest []lookup.Contact // the k closest nodes that answered, with their tokens
+	Stats   LookupStats
+}
+
+// FindPeers runs a get_peers lookup of infohash to the end: it hands the
+// caller the first Enough peers through opts.Early as soon as they are
+// known (a joiner can dial them at once), and returns every peer seen and
+// the k closest nodes with their write tokens (what an announce needs).
+func (s *Server) FindPeers(ctx context.Context, infohash [20]byte, opts PeersOptions) (PeersResult, error) {
+	if opts.Enough <= 0 {
+		opts.Enough = 8
+	}
+	var out PeersResult
+	seen := map[netip.AddrPort]bool{}
+	s.mu.Lock()
+	out.Peers = s.peers.get(infohash, time.Now())
+	s.mu.Unlock()
+	early := opts.Early
+	maybeEarly := func() {
+		if early != nil && len(out.Peers) >= opts.Enough {
+			early(slices.Clone(out.Peers))
+			early = nil
+		}
+	}
+	for _, p := range out.Peers {
+		seen[p] = true
+	}
+	maybeEarly()
+	res, err := s.lookup(ctx, infohash, krpc.GetPeers, func(_ NodeInfo, r lookup.Reply) bool {
+		for _, p := range r.Values {
+			if !seen[p] {
+				seen[p] = true
+				out.Peers = append(out.Peers, p)
+			}
+		}
+		maybeEarly()
+		return false
+	})
+	out.Closest, out.Stats = res.Closest, res.Stats
+	return out, err
+}
 
 // AnnounceResult says how an announce or put went.
 type AnnounceResult struct {

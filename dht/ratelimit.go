@@ -5,10 +5,14 @@ import (
 	"time"
 )
 
-// limiter is a token bucket per source address.
+// limiter is a token bucket per source address. A source whose bucket has
+// refilled is the same as one never seen, so such sources are swept out
+// and the map stays as small as the set of recent senders.
 type limiter struct {
-	rate float64 // packets a second; negative: unlimited
-	m    map[netip.AddrPort]*bucketState
+	rate      float64 // packets a second; negative: unlimited
+	m         map[netip.AddrPort]bucketState
+	sweepAt   int       // sweep when the map grows to this size
+	lastSweep time.Time // and a refill period has passed since the last
 }
 
 type bucketState struct {
@@ -16,7 +20,10 @@ type bucketState struct {
 	last   time.Time
 }
 
-const maxLimiterEntries = 100000
+const (
+	maxLimiterEntries = 100000
+	minSweepAt        = 32
+)
 
 // allow reports whether a packet from a may be handled at now.
 func (l *limiter) allow(a netip.AddrPort, now time.Time) bool {
@@ -26,30 +33,38 @@ func (l *limiter) allow(a netip.AddrPort, now time.Time) bool {
 	burst := 2 * l.rate
 	b, ok := l.m[a]
 	if !ok {
-		if len(l.m) >= maxLimiterEntries {
+		if l.m == nil {
+			l.m = make(map[netip.AddrPort]bucketState)
+			l.sweepAt = minSweepAt
+		}
+		if len(l.m) >= maxLimiterEntries || len(l.m) >= l.sweepAt && now.Sub(l.lastSweep) > refillTime {
 			l.sweep(now)
 		}
-		b = &bucketState{tokens: burst, last: now}
-		l.m[a] = b
+		b = bucketState{tokens: burst, last: now}
 	}
 	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
-	if b.tokens < 1 {
-		return false
+	allowed := b.tokens >= 1
+	if allowed {
+		b.tokens--
 	}
-	b.tokens--
-	return true
+	l.m[a] = b
+	return allowed
 }
 
-// sweep forgets sources whose bucket has refilled.
+// refillTime is how long an empty bucket takes to fill (burst / rate).
+const refillTime = 2 * time.Second
+
+// sweep forgets sources whose bucket has refilled, into a new map so that
+// the old one's memory goes (maps do not shrink).
 func (l *limiter) sweep(now time.Time) {
-	full := time.Duration(2 * float64(time.Second))
+	l.lastSweep = now
+	kept := make(map[netip.AddrPort]bucketState)
 	for a, b := range l.m {
-		if now.Sub(b.last) > full {
-			delete(l.m, a)
+		if now.Sub(b.last) <= refillTime && len(kept) < maxLimiterEntries/2 {
+			kept[a] = b
 		}
 	}
-	if len(l.m) >= maxLimiterEntries {
-		clear(l.m)
-	}
+	l.m = kept
+	l.sweepAt = max(minSweepAt, 2*len(kept))
 }

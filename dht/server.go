@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shoal-sync/shoal/dht/krpc"
+	"github.com/shoal-sync/shoal/dht/lookup"
 	"github.com/shoal-sync/shoal/dht/nodeid"
 	"github.com/shoal-sync/shoal/dht/routing"
 )
@@ -37,19 +39,32 @@ type Server struct {
 	peers   peerStore
 	items   itemStore
 	limiter limiter
-	votes   map[netip.Addr]map[netip.AddrPort]bool // BEP 42 "ip" seen: our IP -> reporters
+	votes   []ipVotes                     // BEP 42 "ip" seen: our IP and who reported it
+	rtts    map[netip.AddrPort]lookup.RTT // round trips of recent contacts, at most maxRTTs
+	rttAll  lookup.RTT                    // round trips of every contact
 
 	stats struct {
 		in, dropped, malformed, limited, queries, sent atomic.Int64
 	}
 	pingSem   chan struct{} // bounds concurrent table pings
 	closeOnce sync.Once
-	bgMu      sync.Mutex // orders goBackground against Close
-	closed    bool
+	bgMu      sync.Mutex  // orders goBackground and the maintenance timer against Close
+	closed    bool        // guarded by bgMu
+	maintT    *time.Timer // the next maintenance run; guarded by bgMu
+	lastSave  time.Time   // used by maintenance runs only, one at a time
+}
+
+// ipVotes is one address that nodes report seeing this node at.
+type ipVotes struct {
+	ip        netip.Addr
+	reporters []netip.AddrPort
 }
 
 // maxTablePings bounds the eviction and verification pings in flight.
 const maxTablePings = 64
+
+// maxRTTs bounds the contacts whose round-trip times are remembered.
+const maxRTTs = 128
 
 type call struct {
 	addr netip.AddrPort
@@ -92,9 +107,8 @@ func New(cfg Config) (*Server, error) {
 		tokens:  newTokens(cfg.TokenRotation, now),
 		peers:   peerStore{m: map[nodeid.ID]map[netip.AddrPort]time.Time{}},
 		items:   itemStore{m: map[nodeid.ID]storedItem{}},
-		limiter: limiter{rate: cfg.RateLimit, m: map[netip.AddrPort]*bucketState{}},
+		limiter: limiter{rate: cfg.RateLimit},
 		pingSem: make(chan struct{}, maxTablePings),
-		votes:   map[netip.Addr]map[netip.AddrPort]bool{},
 	}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
@@ -134,6 +148,9 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.bgMu.Lock()
 		s.closed = true
+		if s.maintT != nil {
+			s.maintT.Stop()
+		}
 		s.bgMu.Unlock()
 		s.cancel()
 		s.save()
@@ -147,16 +164,13 @@ func (s *Server) Close() error {
 // It closes the server before returning, and returns ctx's error, nil
 // after Close, or the socket's read error.
 func (s *Server) Serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.life.Done():
-		}
-		s.Close()
-	}()
-	s.goBackground(s.maintain)
+	// No goroutine waits for ctx or for the maintenance period: a server
+	// that idles costs its reading goroutine only (issue 15: 100,000
+	// simulated nodes in one process).
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	s.lastSave = time.Now()
+	s.armMaintain()
 	err := s.readLoop()
 	s.Close()
 	s.wg.Wait()
@@ -171,10 +185,32 @@ func (s *Server) Serve(ctx context.Context) error {
 // datagram arrives truncated and fails to decode.
 const maxPacket = 4096
 
+// packetReader is a PacketConn that hands over each datagram's own bytes,
+// as simnet's conns do, so that an idle server holds no read buffer.
+type packetReader interface {
+	ReadPacket() ([]byte, net.Addr, error)
+}
+
 func (s *Server) readLoop() error {
-	buf := make([]byte, maxPacket)
+	pr, zeroCopy := s.conn.(packetReader)
+	var buf []byte
+	if !zeroCopy {
+		buf = make([]byte, maxPacket)
+	}
 	for {
-		n, from, err := s.conn.ReadFrom(buf)
+		var (
+			pkt  []byte
+			from net.Addr
+			err  error
+		)
+		if zeroCopy {
+			pkt, from, err = pr.ReadPacket()
+			pkt = pkt[:min(len(pkt), maxPacket)] // as a maxPacket buffer truncates
+		} else {
+			var n int
+			n, from, err = s.conn.ReadFrom(buf)
+			pkt = buf[:n]
+		}
 		if err != nil {
 			if s.life.Err() != nil {
 				return nil
@@ -198,7 +234,7 @@ func (s *Server) readLoop() error {
 			s.stats.limited.Add(1)
 			continue
 		}
-		s.handlePacket(buf[:n], addr)
+		s.handlePacket(pkt, addr)
 	}
 }
 
@@ -297,6 +333,7 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 		delete(s.pending, t)
 		s.mu.Unlock()
 	}()
+	sent := time.Now()
 	if err := s.send(n.Addr, &krpc.Msg{T: t, Y: "q", Q: q, A: args, RO: s.cfg.ReadOnly}); err != nil {
 		s.failed(n)
 		return nil, err
@@ -305,6 +342,7 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 	defer timer.Stop()
 	select {
 	case m := <-c.ch:
+		s.noteRTT(n.Addr, time.Since(sent))
 		if m.E != nil {
 			// An error answer still shows the node is alive, but it carries no ID.
 			return nil, fmt.Errorf("dht: %s to %s: %w", q, n.Addr, m.E)
@@ -329,6 +367,36 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 	case <-s.life.Done():
 		return nil, ErrClosed
 	}
+}
+
+// noteRTT adds a round-trip sample for addr; when the memory is full a
+// random contact's estimate makes room.
+func (s *Server) noteRTT(addr netip.AddrPort, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rtts[addr]
+	if !ok {
+		if s.rtts == nil {
+			s.rtts = make(map[netip.AddrPort]lookup.RTT)
+		}
+		if len(s.rtts) >= maxRTTs {
+			for a := range s.rtts {
+				delete(s.rtts, a)
+				break
+			}
+		}
+	}
+	s.rtts[addr] = r.Add(d)
+	s.rttAll = s.rttAll.Add(d)
+}
+
+// queryTimeout is how long a lookup's query to addr waits before it counts
+// as timed out (Config.LookupTimeouts).
+func (s *Server) queryTimeout(addr netip.AddrPort) lookup.Timing {
+	s.mu.Lock()
+	r, all := s.rtts[addr], s.rttAll
+	s.mu.Unlock()
+	return s.cfg.LookupTimeouts.Timing(r, all)
 }
 
 func (s *Server) failed(n NodeInfo) {
@@ -389,22 +457,24 @@ func (s *Server) goBackground(f func(ctx context.Context)) bool {
 	return true
 }
 
-// maxVoters bounds the reporters remembered for ExternalIP.
-const maxVoters = 64
+// maxVoteIPs bounds the addresses and maxVoters the reporters per address
+// remembered for ExternalIP.
+const maxVoteIPs, maxVoters = 16, 16
 
 func (s *Server) vote(ip netip.Addr, reporter netip.AddrPort) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.votes[ip]
-	if !ok {
-		if len(s.votes) >= maxVoters {
+	i := slices.IndexFunc(s.votes, func(v ipVotes) bool { return v.ip == ip })
+	if i < 0 {
+		if len(s.votes) >= maxVoteIPs {
 			return
 		}
-		r = map[netip.AddrPort]bool{}
-		s.votes[ip] = r
+		s.votes = append(s.votes, ipVotes{ip: ip})
+		i = len(s.votes) - 1
 	}
-	if len(r) < maxVoters {
-		r[reporter] = true
+	v := &s.votes[i]
+	if len(v.reporters) < maxVoters && !slices.Contains(v.reporters, reporter) {
+		v.reporters = append(v.reporters, reporter)
 	}
 }
 
@@ -417,9 +487,9 @@ func (s *Server) ExternalIP() (netip.Addr, bool) {
 	defer s.mu.Unlock()
 	var best netip.Addr
 	n := 0
-	for ip, r := range s.votes {
-		if len(r) > n || len(r) == n && ip.Less(best) {
-			best, n = ip, len(r)
+	for _, v := range s.votes {
+		if r := len(v.reporters); r > n || r == n && v.ip.Less(best) {
+			best, n = v.ip, r
 		}
 	}
 	return best, n >= 2

@@ -152,3 +152,42 @@ func farthest(nodes []*Server, target nodeid.ID) *Server {
 	}
 	return f
 }
+
+// TestFindPeersEarlyAnswer: FindPeers hands over the first peers as soon as
+// enough are known, and still returns the k closest nodes with tokens, as
+// an announce needs.
+func TestFindPeersEarlyAnswer(t *testing.T) {
+	nodes := startCluster(t, 25)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ih := nodeid.Random()
+	for i := range 3 {
+		if _, err := nodes[i].Announce(ctx, ih, 5000+i, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var early []netip.AddrPort
+	calls := 0
+	res, err := nodes[20].FindPeers(ctx, ih, PeersOptions{Enough: 2, Early: func(p []netip.AddrPort) {
+		calls++
+		early = p
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || len(early) < 2 {
+		t.Errorf("early answer called %d times with %v, want once with ≥ 2 peers", calls, early)
+	}
+	if len(res.Peers) != 3 {
+		t.Errorf("FindPeers returned peers %v, want the 3 announced", res.Peers)
+	}
+	tokens := 0
+	for _, c := range res.Closest {
+		if c.Token != "" {
+			tokens++
+		}
+	}
+	if len(res.Closest) != 8 || tokens != 8 {
+		t.Errorf("%d closest nodes, %d with tokens; want 8 and 8", len(res.Closest), tokens)
+	}
+}

@@ -143,6 +143,13 @@ type Store interface {
 	Unpin(ctx context.Context, c cid.Cid) error
 	// Pins lists every pin.
 	Pins(ctx context.Context) ([]Pin, error)
+	// WatchPins tells what changed since a watcher last looked: the pins'
+	// generation, which grows the moment a change of them commits (Pin,
+	// Unpin, a batch with pins), a count of committed block writes, and
+	// a channel closed at the next change of the pins.
+	WatchPins() PinState
+	// PinGen returns WatchPins' two counters without a channel, cheaply.
+	PinGen() (gen, writes uint64)
 
 	// AddRoots registers a set of roots that garbage collection keeps
 	// (recursively) besides pins, such as a folder's current index. A

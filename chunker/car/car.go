@@ -39,7 +39,13 @@ type Writer struct {
 	w    io.Writer
 	seen map[string]struct{}
 	buf  []byte
+	dups bool
 }
+
+// KeepDuplicates makes Put write a block every time it is given, not
+// only the first (a CAR with dups=y, which a reader can check and drop
+// block by block).
+func (cw *Writer) KeepDuplicates() { cw.dups = true }
 
 // NewWriter writes the header naming roots to w and returns a Writer for
 // the blocks. At least one root is required.
@@ -60,7 +66,8 @@ func NewWriter(w io.Writer, roots []cid.Cid) (*Writer, error) {
 	return &Writer{w: w, seen: map[string]struct{}{}}, nil
 }
 
-// Put writes the block c with bytes data, unless c was already written.
+// Put writes the block c with bytes data, unless c was already written
+// (see KeepDuplicates).
 // The caller is responsible for data matching c.
 func (cw *Writer) Put(c cid.Cid, data []byte) error {
 	if !c.Defined() {
@@ -70,7 +77,7 @@ func (cw *Writer) Put(c cid.Cid, data []byte) error {
 		return fmt.Errorf("put %s: %w: %d bytes > %d", c, ErrTooLarge, len(data), MaxBlockSize)
 	}
 	k := c.KeyString()
-	if _, ok := cw.seen[k]; ok {
+	if _, ok := cw.seen[k]; ok && !cw.dups {
 		return nil
 	}
 	cb := c.Bytes()
@@ -82,7 +89,9 @@ func (cw *Writer) Put(c cid.Cid, data []byte) error {
 	if _, err := cw.w.Write(data); err != nil {
 		return fmt.Errorf("write CAR section %s: %w", c, err)
 	}
-	cw.seen[k] = struct{}{}
+	if !cw.dups {
+		cw.seen[k] = struct{}{}
+	}
 	return nil
 }
 
@@ -172,11 +181,20 @@ func (cr *Reader) next() (cid.Cid, []byte, error) {
 	return c, data, nil
 }
 
-// Verify checks that data hashes to c's multihash, which must be sha2-256.
+// Verify checks that data hashes to c's multihash, which must be sha2-256
+// (or identity, whose digest is the data).
 func Verify(c cid.Cid, data []byte) error {
 	dec, err := mh.Decode(c.Hash())
 	if err != nil {
 		return fmt.Errorf("%w: block %s: bad multihash: %v", ErrMalformed, c, err)
+	}
+	if dec.Code == mh.IDENTITY {
+		// The block is in its CID; writers should leave it out, but one
+		// that is there must be what the CID says.
+		if !bytes.Equal(dec.Digest, data) {
+			return fmt.Errorf("%w: identity %s (%d bytes)", ErrHashMismatch, c, len(data))
+		}
+		return nil
 	}
 	if dec.Code != mh.SHA2_256 {
 		return fmt.Errorf("%w: block %s uses %s (0x%x), only sha2-256 is supported", ErrUnsupportedHash, c, dec.Name, dec.Code)

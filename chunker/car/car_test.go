@@ -233,7 +233,7 @@ func TestMalformed(t *testing.T) {
 		{"bad CID in section", withHeader(hdr, []byte{3, 1, 0x55, 0x12}), ErrMalformed},
 		{"hash mismatch", flipped, ErrHashMismatch},
 		{"sha2-512 block", withHeader(hdr, section(sha512Leaf, data)), ErrUnsupportedHash},
-		{"identity block", withHeader(hdr, section(identity, data)), ErrUnsupportedHash},
+		{"identity block with other bytes", withHeader(hdr, section(identity, []byte("not its digest"))), ErrHashMismatch},
 	}
 	for _, tt := range tests {
 		err := readErr(tt.in)

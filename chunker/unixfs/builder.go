@@ -12,16 +12,17 @@ import (
 // MaxLinks is the most links kubo's balanced layout puts in one file node.
 const MaxLinks = 174
 
-// MaxNodeSize is the largest directory node NewDirectory will build.
+// MaxNodeSize is the largest directory node NewDirectory will build
+// (BuildDirectory shards long before a directory gets there).
 const MaxNodeSize = 1 << 20
 
 // EmptyRawCID is the CID of the empty raw block, which is also the CID of
 // an empty file.
 var EmptyRawCID = RawCIDOf(nil)
 
-// ErrTooLarge is returned for a directory whose node would exceed
-// MaxNodeSize (it would need HAMT sharding, which shoal does not build).
-var ErrTooLarge = errors.New("directory node too large (HAMT sharding not supported)")
+// ErrTooLarge is returned by NewDirectory for a directory whose node
+// would exceed MaxNodeSize; BuildDirectory shards such a directory.
+var ErrTooLarge = errors.New("directory node too large for one block")
 
 // ErrBadName is wrapped by errors about an invalid directory entry name.
 var ErrBadName = errors.New("invalid entry name")

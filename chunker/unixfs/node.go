@@ -1,6 +1,7 @@
 package unixfs
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 
@@ -68,10 +69,42 @@ func NodeCID(data []byte) cid.Cid {
 	return cid.NewCidV1(CodecDagPB, sha256Multihash(sha256.Sum256(data)))
 }
 
+// IdentityData returns the bytes an identity-hashed CID (multihash 0x00)
+// carries inline; ok is false for any other CID. Such a block is never
+// stored or sent: its CID is its content.
+func IdentityData(c cid.Cid) (data []byte, ok bool) {
+	if c.Prefix().MhType != mh.IDENTITY {
+		return nil, false
+	}
+	dec, err := mh.Decode(c.Hash())
+	if err != nil {
+		return nil, false
+	}
+	return dec.Digest, true
+}
+
 func sha256Multihash(sum [32]byte) mh.Multihash {
 	b := make([]byte, 2+32)
 	b[0] = mh.SHA2_256
 	b[1] = 32
 	copy(b[2:], sum[:])
 	return mh.Multihash(b)
+}
+
+// WithIdentity returns a Getter that answers identity CIDs from the CID
+// itself and asks g for every other block.
+func WithIdentity(g Getter) Getter {
+	if _, ok := g.(identityGetter); ok {
+		return g
+	}
+	return identityGetter{g}
+}
+
+type identityGetter struct{ g Getter }
+
+func (i identityGetter) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	if data, ok := IdentityData(c); ok {
+		return data, nil
+	}
+	return i.g.Get(ctx, c)
 }

@@ -15,9 +15,6 @@ var ErrNotDir = errors.New("not a directory")
 // ErrNoLink is returned by Resolve when a path component names no entry.
 var ErrNoLink = errors.New("no such entry")
 
-// ErrHAMT is returned for HAMT-sharded directories, which shoal does not read.
-var ErrHAMT = errors.New("HAMT-sharded directories are not supported")
-
 // Type is what a CID points to, as Stat reports it.
 type Type int
 
@@ -111,67 +108,26 @@ func Stat(ctx context.Context, g Getter, c cid.Cid) (Info, error) {
 	return info, nil
 }
 
-// getDir fetches c and decodes it as a plain UnixFS directory.
-func getDir(ctx context.Context, g Getter, c cid.Cid) (*Node, error) {
-	if c.Type() != CodecDagPB {
-		return nil, fmt.Errorf("%s: %w (codec 0x%x)", c, ErrNotDir, c.Type())
-	}
-	data, err := g.Get(ctx, c)
-	if err != nil {
-		return nil, blockErr("get directory", c, err)
-	}
-	n, err := Decode(c, data)
-	if err != nil {
-		return nil, err
-	}
-	switch n.FS.Type {
-	case TDirectory:
-		return n, nil
-	case THAMTShard:
-		return nil, fmt.Errorf("%s: %w", c, ErrHAMT)
-	}
-	return nil, fmt.Errorf("%s: %w (UnixFS %s)", c, ErrNotDir, n.FS.Type)
-}
-
-// ListDir returns the entries of the directory c in stored order.
+// ListDir returns the entries of the directory c, plain (in stored
+// order) or HAMT-sharded (in hash order).
 func ListDir(ctx context.Context, g Getter, c cid.Cid) ([]Link, error) {
-	n, err := getDir(ctx, g, c)
+	var out []Link
+	err := EachEntry(ctx, g, c, nil, func(l Link) error {
+		out = append(out, l)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	return n.Links, nil
+	return out, nil
 }
 
-// Resolve follows a slash-separated path of entry names from root and
-// returns the CID it names. Empty components (leading, trailing or double
-// slashes) are skipped, so "" resolves to root itself.
+// Resolve follows a slash-separated path of entry names from root, through
+// plain and HAMT-sharded directories, and returns the CID it names. Empty
+// components (leading, trailing or double slashes) are skipped, so ""
+// resolves to root itself.
 func Resolve(ctx context.Context, g Getter, root cid.Cid, path string) (cid.Cid, error) {
-	cur := root
-	walked := root.String()
-	for name := range strings.SplitSeq(path, "/") {
-		if name == "" {
-			continue
-		}
-		n, err := getDir(ctx, g, cur)
-		if err != nil {
-			if walked == root.String() {
-				return cid.Undef, err // the root itself: the caller names it
-			}
-			return cid.Undef, fmt.Errorf("resolve %s: %w", walked, err)
-		}
-		found := false
-		for _, l := range n.Links {
-			if l.Name == name {
-				cur, found = l.Cid, true
-				break
-			}
-		}
-		if !found {
-			return cid.Undef, fmt.Errorf("resolve %s/%s: %w", walked, name, ErrNoLink)
-		}
-		walked += "/" + name
-	}
-	return cur, nil
+	return ResolveVisit(ctx, g, root, path, nil)
 }
 
 // walkPrefetch is how many blocks Walk fetches ahead of fn.
@@ -187,7 +143,8 @@ type walkFetch struct {
 // distinct CID once, in depth-first link order. Raw blocks have no links;
 // dag-pb blocks are decoded with Links (they need not be UnixFS). The next
 // blocks in walk order are fetched concurrently ahead of fn. It stops at
-// the first error from g, the decoder or fn.
+// the first error from g, the decoder or fn. An identity-hashed CID is
+// not fetched: fn gets the bytes it carries.
 func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -196,6 +153,11 @@ func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data [
 	stack := []cid.Cid{root}
 	start := func(c cid.Cid) *walkFetch {
 		f := &walkFetch{done: make(chan struct{})}
+		if data, ok := IdentityData(c); ok {
+			f.data = data
+			close(f.done)
+			return f
+		}
 		go func() {
 			defer close(f.done)
 			f.data, f.err = g.Get(ctx, c)

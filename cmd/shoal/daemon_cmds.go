@@ -10,6 +10,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/daemon"
 	"github.com/shoal-sync/shoal/sync/swarm"
@@ -24,11 +25,24 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	fs.Var(&bootstrap, "bootstrap", "DHT node to join through, `HOST:PORT` (repeatable)")
 	global := fs.Bool("global", false, "join the public mainline DHT through its well-known routers")
 	noDHT := fs.Bool("no-dht", false, "do not run a DHT node")
+	noMDNS := fs.Bool("no-mdns", false, "do not advertise this node nor look for peers on the LAN (mDNS)")
+	noPEX := fs.Bool("no-pex", false, "do not learn peers' addresses from other peers (peer exchange)")
+	var trackers multiFlag
+	fs.Var(&trackers, "tracker", "BitTorrent tracker `URL` to announce to and find peers through, udp://HOST:PORT or http://HOST:PORT/announce (repeatable)")
 	up := fs.String("max-upload-rate", "0", "cap on block upload, `BYTES` per second (e.g. 16MiB); 0: none")
 	down := fs.String("max-download-rate", "0", "cap on block download, `BYTES` per second (e.g. 50MiB); 0: none")
 	maxPeers := fs.Int("max-peers", 128, "`N` peers kept connected: past it idle ones are let go, at twice it new ones refused (--peer ones always kept)")
+	minFree := fs.String("min-disk-free", "", "free space kept on the home's disk, `FLOOR` such as 1%, 5GiB or 1%,5GiB (default 1%,96MiB)")
 	if err := noArgs(fs, args); err != nil {
 		return err
+	}
+	var floor diskfree.Floor
+	if *minFree != "" {
+		f, err := diskfree.ParseFloor(*minFree)
+		if err != nil {
+			return fmt.Errorf("--min-disk-free: %w", err)
+		}
+		floor = f
 	}
 	upRate, err := swarm.ParseRate(*up)
 	if err != nil {
@@ -49,7 +63,8 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
 		MaxUploadRate: upRate, MaxDownloadRate: downRate, MaxPeers: *maxPeers,
-		NoDHT: *noDHT, Bootstrap: boot, Global: *global,
+		NoDHT: *noDHT, Bootstrap: boot, Global: *global, MinFree: floor,
+		MDNS: !*noMDNS, NoPEX: *noPEX, Trackers: trackers,
 		Version: shortVersion(), Logger: log,
 	})
 	if err != nil {
@@ -113,7 +128,11 @@ func cmdID(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdPeers(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && (args[0] == "add" || args[0] == "rm") {
+		return cmdPeersEdit(ctx, e, args[0], args[1:])
+	}
 	fs := newFlags("peers", e)
+	all := fs.Bool("a", false, "list every candidate address, not only those not connected")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
@@ -121,22 +140,25 @@ func cmdPeers(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var peers []swarm.PeerStats
+	var peers []daemon.PeerInfo
 	if err := c.Call(ctx, "peers", &peers); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tADDRESS\tDIR\tIN\tOUT\tUS→THEM\tTHEM→US")
+	fmt.Fprintln(tw, "NODE\tADDRESS\tSOURCE\tDIR\tIN\tOUT\tUS→THEM\tTHEM→US")
 	for _, p := range peers {
 		dir := "in"
 		if p.Outbound {
 			dir = "out"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Addr, dir,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Addr, p.Source, dir,
 			humanize.IBytes(uint64(p.BytesIn)), humanize.IBytes(uint64(p.BytesOut)),
 			state(p.AmChoking, p.PeerInterested), state(p.PeerChoking, p.AmInterested))
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := printCandidates(ctx, e, c, *all); err != nil {
 		return err
 	}
 	var bans []swarm.Ban

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,25 +23,59 @@ type daemonProc struct {
 	home, id, listen, api, dht string
 	cmd                        *exec.Cmd
 	done                       chan error
-	stderr                     *bytes.Buffer // read it only once stopped
+	prefix                     []string    // the command prefix it runs behind
+	stderr                     *syncBuffer // what it logged
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startDaemon starts `shoal daemon` on a fresh home with loopback
 // addresses and waits until it prints its addresses.
 func startDaemon(t *testing.T, args ...string) *daemonProc {
 	t.Helper()
-	home := t.TempDir()
-	cmd := exec.Command(shoalBin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"}, args...)...)
+	return startDaemonAt(t, t.TempDir(), args...)
+}
+
+// startDaemonAt starts `shoal daemon` on home. mDNS is off: a test sends
+// no multicast on this machine's interfaces (the mDNS tests run in
+// network namespaces of their own).
+func startDaemonAt(t *testing.T, home string, args ...string) *daemonProc {
+	t.Helper()
+	return startDaemonIn(t, home, nil, append([]string{"--no-mdns"}, args...)...)
+}
+
+// startDaemonIn starts `shoal daemon` on home behind the command prefix
+// (`ip netns exec NS`, or none).
+func startDaemonIn(t *testing.T, home string, prefix []string, args ...string) *daemonProc {
+	t.Helper()
+	argv := slices.Concat(prefix, []string{shoalBin, "--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"}, args)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonProc{home: home, cmd: cmd, done: make(chan error, 1), stderr: &stderr}
+	d := &daemonProc{home: home, cmd: cmd, done: make(chan error, 1), prefix: prefix, stderr: stderr}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(out)

@@ -23,6 +23,7 @@ type foreground struct {
 	peers       multiFlag
 	bootstrap   multiFlag
 	noDHT       bool
+	noMDNS      bool
 }
 
 func (fg *foreground) flags(fs *flag.FlagSet) {
@@ -31,6 +32,7 @@ func (fg *foreground) flags(fs *flag.FlagSet) {
 	fs.Var(&fg.peers, "peer", "without a daemon: peer to keep connected, HOST:PORT or NODEID@HOST:PORT (repeatable)")
 	fs.Var(&fg.bootstrap, "bootstrap", "without a daemon: DHT node to join through (repeatable)")
 	fs.BoolVar(&fg.noDHT, "no-dht", false, "without a daemon: run no DHT node")
+	fs.BoolVar(&fg.noMDNS, "no-mdns", false, "without a daemon: do not look for peers on the LAN with mDNS")
 }
 
 // folderCall runs call against the home's daemon, or, when none runs,
@@ -49,7 +51,7 @@ func folderCall(ctx context.Context, e *env, fg *foreground, what string, call f
 		return err
 	}
 	d, err := daemon.Start(ctx, daemon.Options{
-		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot,
+		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot, MDNS: !fg.noMDNS,
 		Version: shortVersion(), Logger: daemonLogger(e.stderr, e.verbose),
 	})
 	if err != nil {
@@ -149,6 +151,48 @@ func cmdLeave(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+func cmdRevert(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("revert", e)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("revert: want one folder: shoal revert DIR")
+	}
+	c, err := connectDaemon(ctx, e, "revert")
+	if err != nil {
+		return err
+	}
+	var info daemon.FolderInfo
+	if err := c.CallJSON(ctx, "folders/revert", daemon.FolderRequest{Path: absPath(pos[0])}, &info); err != nil {
+		return fmt.Errorf("revert %s: %w", pos[0], err)
+	}
+	fmt.Fprintf(e.stdout, "reverted %s: local changes moved to %s, the folder's version restored\n", info.Path, filepath.Join(info.Path, ".shoal", "versions"))
+	return nil
+}
+
+func cmdSnapshot(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("snapshot", e)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("snapshot: want one folder: shoal snapshot DIR")
+	}
+	c, err := connectDaemon(ctx, e, "snapshot")
+	if err != nil {
+		return err
+	}
+	var info daemon.SnapshotInfo
+	if err := c.CallJSON(ctx, "folders/snapshot", daemon.FolderRequest{Path: absPath(pos[0])}, &info); err != nil {
+		return fmt.Errorf("snapshot %s: %w", pos[0], err)
+	}
+	fmt.Fprintln(e.stdout, info.Cid)
+	return nil
+}
+
 func cmdFolders(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("folders", e)
 	if err := noArgs(fs, args); err != nil {
@@ -243,6 +287,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		}
 		for _, pe := range in.PathErrors {
 			fmt.Fprintf(e.stdout, "  skipped    %s: %s\n", pe.Path, pe.Err)
+		}
+		for _, pe := range in.PullErrors {
+			fmt.Fprintf(e.stdout, "  not synced %s: %s\n", pe.Path, pe.Err)
 		}
 	}
 	return nil

@@ -26,6 +26,40 @@ cat, get, ls and pin add fetch what the store lacks from connected peers.
 Chunkers: fastcdc (default: content-defined, 16/64/256 KiB min/avg/max),
 fastcdc-MIN-AVG-MAX, or size-N (fixed N bytes; size-262144 gives kubo's CIDs).
 `
+	case "share":
+		return `Creates a folder with a fresh key at DIR (made if missing), prints its
+read-write key (whoever has it can change files) and read-only key (can only
+receive), and syncs it. With a daemon on this home the daemon syncs it from
+now on, across restarts; without one, share runs the folder in the
+foreground until Ctrl-C, with the flags below. Sharing a folder that is
+shared already prints its keys again.
+`
+	case "join":
+		return `Syncs the folder that KEY names into DIR: an empty or missing DIR is
+filled from peers; files already in DIR are merged (where both sides differ,
+the other version is kept as a conflict copy, never overwritten). With a
+read-only key, DIR receives changes and never sends any; its local edits
+show in shoal status and shoal revert puts them back. Without a daemon, join
+runs in the foreground until Ctrl-C.
+`
+	case "status":
+		return `Per folder: its state (scanning, syncing, idle, or stopped with the
+error), files and bytes in the folder and still needed here, the peers
+sharing it now, conflict copies made, paths skipped (unreadable, or names
+this disk cannot hold) and, for read-only folders, files changed here.
+`
+	case "snapshot":
+		return `Builds the folder's tree as it is now from its index, without reading or
+copying file data, pins it and prints its CID: the same CID shoal add
+--hidden gives for the same files (symlinks and ignored paths left out). Like
+any pin it is public: peers, the gateway and anyone given the CID can fetch
+it; export it as a CAR with shoal export.
+`
+	case "revert":
+		return `For a read-only folder: every path changed here is moved into
+DIR/.shoal/versions/ (kept, not deleted) and the folder's version is
+brought back from peers.
+`
 	case "cat":
 		return `With a daemon, content the store lacks is fetched from peers and written
 as it arrives.

@@ -75,7 +75,7 @@ func TestDaemonLogsPeersAndStop(t *testing.T) {
 		want []string
 	}{
 		{"a", a, []string{"peer connected", "dir=in", "peer disconnected", "daemon stopped"}},
-		{"b", b, []string{"peer connected", "dir=out", "daemon stopped"}},
+		{"b", b, []string{"connected to peer", "daemon stopped"}},
 	} {
 		log := c.d.stderr.String()
 		for _, w := range c.want {

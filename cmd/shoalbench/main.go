@@ -5,6 +5,9 @@
 //	go run ./cmd/shoalbench add     # chunking, hashing, shoal add/cat/get
 //	go run ./cmd/shoalbench swarm   # block transfer between daemons
 //	go run ./cmd/shoalbench dht     # DHT lookups: simulation and loopback UDP
+//	go run ./cmd/shoalbench discovery # mDNS in network namespaces, the dialer under dead candidates
+//	go run ./cmd/shoalbench dht-internet  # 100,000 simulated nodes, mainline-like conditions
+//	go run ./cmd/shoalbench gateway # trustless CARs, entity-bytes, ls of a big HAMT
 package main
 
 import (
@@ -32,10 +35,13 @@ type options struct {
 
 func scenarios() map[string]scenario {
 	return map[string]scenario{
-		"add":     {"FastCDC, SHA-256, shoal add (--nocopy and copy), cat and get of one file", benchAdd},
-		"swarm":   {"get -o from one peer vs TLS loopback, daemon memory, 1 seed + 8 leechers", benchSwarm},
-		"dht":     {"DHT memory, ping rate, loopback UDP lookups, simulated lookups and churn (real time)", benchDHT},
-		"dht-sim": {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
+		"add":          {"FastCDC, SHA-256, shoal add (--nocopy and copy), cat and get of one file", benchAdd},
+		"swarm":        {"get -o from one peer vs TLS loopback, daemon memory, 1 seed + 8 leechers", benchSwarm},
+		"dht":          {"DHT memory, ping rate, loopback UDP lookups, simulated lookups and churn (real time)", benchDHT},
+		"gateway":      {"GET ?format=car of 1 GiB vs shoal export and a page-cache read, entity-bytes block count, ls of a 100,000-entry HAMT", benchGateway},
+		"discovery":    {"mDNS on a LAN of two network namespaces (start to first connection), dialer under 1,000 dead candidates", benchDiscovery},
+		"dht-sim":      {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
+		"dht-internet": {"DHT lookups among 100,000 simulated nodes under mainline-like conditions (issue 15; about half an hour)", benchDHTInternet},
 	}
 }
 

@@ -219,11 +219,12 @@ func getFromSeed(ctx context.Context, bin, work string, seed *daemonProc, root s
 // daemonProc is a `shoal daemon` process.
 type daemonProc struct {
 	home, addr string
+	api        string // the API's host:port
 	cmd        *exec.Cmd
 }
 
 func startDaemonProc(ctx context.Context, bin, home string, args ...string) (*daemonProc, error) {
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -244,6 +245,7 @@ func startDaemonProc(ctx context.Context, bin, home string, args ...string) (*da
 			listen = f[1]
 		case len(f) == 2 && f[0] == "api":
 			d.addr = id + "@" + listen
+			d.api = f[1]
 			go io.Copy(io.Discard, out)
 			return d, nil
 		}

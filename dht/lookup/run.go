@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 
@@ -25,11 +26,16 @@ type QueryFunc func(ctx context.Context, n krpc.NodeInfo) (Reply, error)
 type Config struct {
 	Target nodeid.ID
 	K      int // closest nodes to reach; default 8
-	Alpha  int // queries in flight; default 3
-	// SoftTimeout, when positive, is how long a query may go unanswered
-	// before it stops counting against Alpha, so that a lost datagram does
-	// not hold up the lookup; its answer is still used if it comes.
-	SoftTimeout time.Duration
+	Alpha  int // queries in flight that have not timed out; default 3
+	// MaxInFlight bounds the contacts awaiting an answer, stalled ones
+	// included, when the lookup widens past stalled queries; default 4·Alpha.
+	MaxInFlight int
+	// Timeout, when set, returns how long a query to c may go unanswered:
+	// past Stall it stops holding an α slot (the lookup widens), past
+	// Timeout c is asked again while it has attempts left, else given up.
+	// An answer still counts whenever it comes while the lookup runs.
+	// Default: 1 s and 1 s for every contact.
+	Timeout TimeoutFunc
 	// Attempts is how often a node that does not answer is asked before
 	// it counts as failed (lost datagrams are common); default 3.
 	Attempts int
@@ -37,14 +43,15 @@ type Config struct {
 	// Visit, when set, sees each answer in the lookup's goroutine; it
 	// returns true to end the lookup at once (a value was found).
 	Visit func(from krpc.NodeInfo, r Reply) bool
-	// Failed, when set, is told of each node that did not answer.
+	// Failed, when set, is told of each node given up on (it never
+	// answered any of its attempts in time), in the lookup's goroutine.
 	Failed func(n krpc.NodeInfo, err error)
 }
 
 // Stats counts a lookup's work.
 type Stats struct {
 	Rounds    int // deepest hop among the nodes that answered
-	Messages  int // queries sent
+	Messages  int // queries sent, attempts again included
 	Responses int // queries answered
 	Failures  int // queries that failed or timed out (each attempt)
 }
@@ -62,94 +69,90 @@ type outcome struct {
 	err error
 }
 
+// ErrGaveUp is passed to Config.Failed for a node that answered none of
+// its attempts in time.
+var ErrGaveUp = errors.New("lookup: no answer in time")
+
 // Run performs the lookup from the seed nodes. It returns ctx's error if
 // ctx ends first, with what was found so far.
 func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error) {
 	if cfg.Alpha <= 0 {
 		cfg.Alpha = 3
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 16 * cfg.Alpha
+	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 3
+	}
+	if cfg.Timeout == nil {
+		cfg.Timeout = func(Contact) Timing { return Timing{Stall: time.Second, Timeout: time.Second} }
 	}
 	sl := NewShortlist(cfg.Target, cfg.K, cfg.Attempts)
 	sl.Add(seeds, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make(chan outcome)
-	type slowEvent struct {
-		id     nodeid.ID
-		launch int
-	}
-	slowCh := make(chan slowEvent)
-	launches := map[nodeid.ID]int{} // per node, to ignore a past attempt's timer
-	var timers []*time.Timer
-	defer func() {
-		for _, t := range timers {
-			t.Stop()
-		}
-	}()
-	slow := map[nodeid.ID]bool{} // in flight past SoftTimeout
-	active := 0                  // in flight and not slow: counted against Alpha
+	// Buffered so that a query that answers after the lookup ended does
+	// not wait for ctx to be seen; cancel ends the others.
+	results := make(chan outcome, cfg.MaxInFlight)
 	var res Result
+	launch := func(n krpc.NodeInfo) {
+		res.Stats.Messages++
+		go func() {
+			r, err := cfg.Query(ctx, n)
+			select {
+			case results <- outcome{n, r, err}:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		for active < cfg.Alpha {
-			c, ok := sl.Next()
+		now := time.Now()
+		resend, gaveUp := sl.Expire(now, cfg.Timeout)
+		for _, c := range resend {
+			res.Stats.Failures++
+			launch(c.NodeInfo)
+		}
+		for _, c := range gaveUp {
+			res.Stats.Failures++
+			if cfg.Failed != nil {
+				cfg.Failed(c.NodeInfo, ErrGaveUp)
+			}
+		}
+		for sl.Active(now) < cfg.Alpha && sl.InFlight() < cfg.MaxInFlight {
+			c, ok := sl.Next(now, cfg.Timeout)
 			if !ok {
 				break
 			}
-			res.Stats.Messages++
-			active++
-			launches[c.ID]++
-			go func(n krpc.NodeInfo) {
-				r, err := cfg.Query(ctx, n)
-				select {
-				case results <- outcome{n, r, err}:
-				case <-ctx.Done():
-				}
-			}(c.NodeInfo)
-			if cfg.SoftTimeout > 0 {
-				ev := slowEvent{c.ID, launches[c.ID]}
-				timers = append(timers, time.AfterFunc(cfg.SoftTimeout, func() {
-					select {
-					case slowCh <- ev:
-					case <-ctx.Done():
-					}
-				}))
-			}
+			launch(c.NodeInfo)
 		}
 		if sl.InFlight() == 0 || sl.Done() {
 			break
 		}
+		if at, ok := sl.NextDeadline(now); ok {
+			timer.Reset(max(time.Until(at), 0))
+		}
 		var o outcome
 		select {
-		case ev := <-slowCh:
-			if launches[ev.id] == ev.launch && sl.IsInFlight(ev.id) && !slow[ev.id] {
-				slow[ev.id] = true
-				active--
-			}
+		case <-timer.C:
 			continue
 		case o = <-results:
 		case <-ctx.Done():
 			res.Closest = sl.Closest()
 			return res, ctx.Err()
 		}
-		if slow[o.n.ID] {
-			delete(slow, o.n.ID)
-		} else {
-			active--
-		}
 		if o.err != nil {
-			res.Stats.Failures++
-			sl.Failed(o.n.ID)
-			if cfg.Failed != nil {
-				cfg.Failed(o.n, o.err)
-			}
+			sl.Failed(o.n.ID, time.Now())
 			continue
+		}
+		if !sl.Answered(o.n.ID, o.r.Token) {
+			continue // a second answer, to a query sent again
 		}
 		res.Stats.Responses++
 		hop := sl.Hop(o.n.ID)
 		res.Stats.Rounds = max(res.Stats.Rounds, hop)
-		sl.Answered(o.n.ID, o.r.Token)
 		sl.Add(o.r.Nodes, hop+1)
 		if cfg.Visit != nil && cfg.Visit(o.n, o.r) {
 			res.Stopped = true

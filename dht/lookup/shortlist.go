@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"slices"
+	"time"
 
 	"github.com/shoal-sync/shoal/dht/krpc"
 	"github.com/shoal-sync/shoal/dht/nodeid"
@@ -26,11 +27,26 @@ type Contact struct {
 type cand struct {
 	Contact
 	st       status
-	attempts int
+	attempts int       // queries sent to it
+	deadline time.Time // when the last one counts as timed out
+	stallAt  time.Time // when the first one stops holding an α slot
+	stalled  bool      // in flight past its first timeout
 }
 
-// Shortlist is the state of one lookup. It is pure and not safe for
-// concurrent use; Run owns it from a single goroutine.
+// Timing is how long a query to a contact waits: after Stall it stops
+// holding one of the lookup's α slots (the lookup widens), after Timeout
+// it counts as timed out (it is sent again, or the contact given up).
+type Timing struct{ Stall, Timeout time.Duration }
+
+// TimeoutFunc returns the timing of the next query to c.
+type TimeoutFunc func(c Contact) Timing
+
+// Shortlist is the state of one lookup and every decision it makes: which
+// contact to query next, when a query counts as timed out (and is sent
+// again, or the contact given up), when a stalled query stops holding one
+// of the α slots so that the lookup widens, and when the lookup is done.
+// It is pure (time comes in as an argument) and not safe for concurrent
+// use; Run owns it from a single goroutine.
 type Shortlist struct {
 	target   nodeid.ID
 	k        int
@@ -66,23 +82,84 @@ func (s *Shortlist) Add(nodes []krpc.NodeInfo, hop int) {
 }
 
 // Next returns the closest node not yet queried among the k closest that
-// have not failed, and marks it in flight.
-func (s *Shortlist) Next() (Contact, bool) {
+// have neither failed nor stalled, marks it in flight and gives its query
+// the timing timeout(c) from now. A stalled contact (past its Stall time)
+// still counts for Done, but the lookup already queries the next contact
+// in its place, so that if it is given up the lookup need not start
+// another round trip.
+func (s *Shortlist) Next(now time.Time, timeout TimeoutFunc) (Contact, bool) {
 	seen := 0
 	for _, c := range s.cands {
-		if c.st == failed {
+		if c.st == failed || c.st == inFlight && (c.stalled || !now.Before(c.stallAt)) {
 			continue
 		}
 		if seen++; seen > s.k {
 			break
 		}
 		if c.st == fresh {
+			tm := timeout(c.Contact)
 			c.st = inFlight
+			c.attempts = 1
+			c.deadline = now.Add(tm.Timeout)
+			c.stallAt = now.Add(min(tm.Stall, tm.Timeout))
 			s.inFlight++
 			return c.Contact, true
 		}
 	}
 	return Contact{}, false
+}
+
+// Active returns the queries that hold one of the α slots: first queries
+// younger than their Stall time. Past it the lookup sends another query in
+// the stalled one's place (it widens) while still waiting for its answer.
+func (s *Shortlist) Active(now time.Time) int {
+	n := 0
+	for _, c := range s.cands {
+		if c.st == inFlight && !c.stalled && now.Before(c.stallAt) {
+			n++
+		}
+	}
+	return n
+}
+
+// Expire applies the timeouts due at now: a contact whose query timed out
+// is queried again (returned in resend, with a new timeout) while it has
+// attempts left, and counts as failed (returned in gaveUp) when not.
+func (s *Shortlist) Expire(now time.Time, timeout TimeoutFunc) (resend, gaveUp []Contact) {
+	for _, c := range s.cands {
+		if c.st != inFlight || now.Before(c.deadline) {
+			continue
+		}
+		c.stalled = true
+		if c.attempts < s.attempts {
+			c.attempts++
+			c.deadline = now.Add(timeout(c.Contact).Timeout)
+			resend = append(resend, c.Contact)
+			continue
+		}
+		c.st = failed
+		s.inFlight--
+		gaveUp = append(gaveUp, c.Contact)
+	}
+	return resend, gaveUp
+}
+
+// NextDeadline returns the earliest stall or timeout after now0 among the
+// queries in flight.
+func (s *Shortlist) NextDeadline(now0 time.Time) (time.Time, bool) {
+	var first time.Time
+	for _, c := range s.cands {
+		if c.st != inFlight {
+			continue
+		}
+		if first.IsZero() || c.deadline.Before(first) {
+			first = c.deadline
+		}
+		if !c.stalled && c.stallAt.After(now0) && c.stallAt.Before(first) {
+			first = c.stallAt
+		}
+	}
+	return first, !first.IsZero()
 }
 
 // IsInFlight reports whether a query to id awaits an answer.
@@ -91,28 +168,31 @@ func (s *Shortlist) IsInFlight(id nodeid.ID) bool {
 	return ok && c.st == inFlight
 }
 
-// InFlight returns the number of queries awaiting an answer.
+// InFlight returns the number of contacts whose queries await an answer.
 func (s *Shortlist) InFlight() int { return s.inFlight }
 
-// Answered records id's answer with its token.
-func (s *Shortlist) Answered(id nodeid.ID, token string) {
-	if c, ok := s.byID[id]; ok && c.st == inFlight {
-		c.st = answered
-		c.Token = token
+// Answered records id's answer with its token and reports whether it was
+// the first: a late answer from a contact given up on still counts, a
+// second answer (to a query sent again) does not.
+func (s *Shortlist) Answered(id nodeid.ID, token string) bool {
+	c, ok := s.byID[id]
+	if !ok || c.st == answered || c.st == fresh {
+		return false
+	}
+	if c.st == inFlight {
 		s.inFlight--
 	}
+	c.st = answered
+	c.Token = token
+	return true
 }
 
-// Failed records that id did not answer; it is asked again while it has
-// attempts left, else it counts as failed.
-func (s *Shortlist) Failed(id nodeid.ID) {
-	if c, ok := s.byID[id]; ok && c.st == inFlight {
-		c.attempts++
-		c.st = failed
-		if c.attempts < s.attempts {
-			c.st = fresh
-		}
-		s.inFlight--
+// Failed records that a query to id failed at now without an answer (an
+// error, not a timeout): it counts as timed out, so the next Expire asks
+// again or gives up.
+func (s *Shortlist) Failed(id nodeid.ID, now time.Time) {
+	if c, ok := s.byID[id]; ok && c.st == inFlight && c.deadline.After(now) {
+		c.deadline = now
 	}
 }
 

@@ -83,9 +83,14 @@ type bucket struct {
 // Table is a routing table. It is not safe for concurrent use: one owner
 // holds it (behind a mutex or in one goroutine).
 type Table struct {
-	self    nodeid.ID
-	k       int
-	buckets [160]bucket
+	self nodeid.ID
+	k    int
+	// buckets grows on demand up to the deepest bucket that ever held a
+	// node (about log2 of the network's size, not 160), so that a table
+	// among 100,000 simulated nodes costs its entries and little else.
+	// A bucket not yet allocated last changed at born.
+	buckets []bucket
+	born    time.Time
 }
 
 // New returns an empty table for the local ID self with k entries a
@@ -94,11 +99,7 @@ func New(self nodeid.ID, k int, now time.Time) *Table {
 	if k <= 0 {
 		k = 8
 	}
-	t := &Table{self: self, k: k}
-	for i := range t.buckets {
-		t.buckets[i].changed = now
-	}
-	return t
+	return &Table{self: self, k: k, born: now}
 }
 
 // Self returns the local ID.
@@ -107,8 +108,26 @@ func (t *Table) Self() nodeid.ID { return t.self }
 // K returns the bucket size.
 func (t *Table) K() int { return t.k }
 
+// bucketOf returns id's bucket, allocating the buckets up to it.
 func (t *Table) bucketOf(id nodeid.ID) *bucket {
-	return &t.buckets[nodeid.PrefixLen(t.self, id)]
+	return t.bucketAt(nodeid.PrefixLen(t.self, id))
+}
+
+// bucketAt returns bucket i, allocating the buckets up to it.
+func (t *Table) bucketAt(i int) *bucket {
+	for len(t.buckets) <= i {
+		t.buckets = append(t.buckets, bucket{changed: t.born})
+	}
+	return &t.buckets[i]
+}
+
+// lookupBucket returns id's bucket, or nil when none was allocated (so it
+// holds no node).
+func (t *Table) lookupBucket(id nodeid.ID) *bucket {
+	if i := nodeid.PrefixLen(t.self, id); i < len(t.buckets) {
+		return &t.buckets[i]
+	}
+	return nil
 }
 
 // Heard records a message from node n: responded is true for an answer to
@@ -224,7 +243,10 @@ func (t *Table) addReplacement(b *bucket, e *Entry) {
 // Failed records that node id did not answer a query. A node that has
 // become bad is replaced by the best of its bucket's replacement cache.
 func (t *Table) Failed(id nodeid.ID, now time.Time) {
-	b := t.bucketOf(id)
+	b := t.lookupBucket(id)
+	if b == nil {
+		return
+	}
 	b.replacements = remove(b.replacements, id)
 	i := indexOf(b.entries, id)
 	if i < 0 {
@@ -250,27 +272,35 @@ func (t *Table) Failed(id nodeid.ID, now time.Time) {
 
 // Remove drops node id from the table and its replacement cache.
 func (t *Table) Remove(id nodeid.ID) {
-	b := t.bucketOf(id)
+	b := t.lookupBucket(id)
+	if b == nil {
+		return
+	}
 	b.entries = remove(b.entries, id)
 	b.replacements = remove(b.replacements, id)
 }
 
 // Get returns a copy of the entry for id.
 func (t *Table) Get(id nodeid.ID) (Entry, bool) {
-	b := t.bucketOf(id)
+	b := t.lookupBucket(id)
+	if b == nil {
+		return Entry{}, false
+	}
 	if i := indexOf(b.entries, id); i >= 0 {
 		return *b.entries[i], true
 	}
 	return Entry{}, false
 }
 
-// Closest returns up to n nodes that are not bad and have answered us at
-// least once, closest to target first.
+// Closest returns up to n nodes that have answered us and have not failed
+// a query since, closest to target first: a node that stopped answering
+// is quarantined (never handed to others, never a lookup's seed) until it
+// answers again.
 func (t *Table) Closest(target nodeid.ID, n int, now time.Time) []krpc.NodeInfo {
 	var all []krpc.NodeInfo
 	for i := range t.buckets {
 		for _, e := range t.buckets[i].entries {
-			if e.State(now) != Bad && !e.LastResponse.IsZero() {
+			if e.Failures == 0 && !e.LastResponse.IsZero() {
 				all = append(all, e.NodeInfo)
 			}
 		}
@@ -323,8 +353,8 @@ func (t *Table) Stale(now time.Time) []int {
 
 // Refreshed restarts bucket i's refresh clock.
 func (t *Table) Refreshed(i int, now time.Time) {
-	if i >= 0 && i < len(t.buckets) {
-		t.buckets[i].changed = now
+	if i >= 0 && i < 160 {
+		t.bucketAt(i).changed = now
 	}
 }
 

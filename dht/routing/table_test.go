@@ -264,3 +264,28 @@ func TestNewcomerFromQueryIsVerified(t *testing.T) {
 		t.Errorf("pinged twice at once: %+v", act)
 	}
 }
+
+// TestQuarantine: a node that failed one query is not handed out until it
+// answers again.
+func TestQuarantine(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var self nodeid.ID
+	tb := New(self, 8, t0)
+	n := krpc.NodeInfo{ID: nodeid.ID{0x80, 1}, Addr: netip.MustParseAddrPort("10.0.0.1:1")}
+	steps := []struct {
+		name   string
+		do     func()
+		handed bool
+	}{
+		{"answered", func() { tb.Heard(n, false, true, t0) }, true},
+		{"failed once", func() { tb.Failed(n.ID, t0.Add(time.Second)) }, false},
+		{"answered again", func() { tb.Heard(n, false, true, t0.Add(2*time.Second)) }, true},
+	}
+	for _, st := range steps {
+		st.do()
+		got := len(tb.Closest(n.ID, 8, t0.Add(3*time.Second))) == 1
+		if got != st.handed {
+			t.Errorf("%s: handed out %v, want %v", st.name, got, st.handed)
+		}
+	}
+}

@@ -19,8 +19,12 @@ type Conn struct {
 	addr  netip.AddrPort
 	laddr *net.UDPAddr
 
-	wmu sync.Mutex // guards rng
+	wmu sync.Mutex // guards rng and nat; taken after Network.mu, never before
 	rng *rand.Rand
+
+	slow   time.Duration // Conditions.SlowDelay: added to every packet sent
+	natted bool          // behind a filtering NAT (Conditions.Unreachable)
+	nat    natTable      // when natted: the open mappings
 
 	mu      sync.Mutex
 	queue   []entry // ring buffer
@@ -31,6 +35,9 @@ type Conn struct {
 
 	rdl, wdl *deadline
 }
+
+// idleQueue is the largest ring a conn keeps once its queue has drained.
+const idleQueue = 8
 
 type entry struct {
 	src  netip.AddrPort
@@ -79,11 +86,28 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 // ReadFromUDPAddrPort is ReadFrom returning the sender as a netip.AddrPort,
 // like (*net.UDPConn).ReadFromUDPAddrPort.
 func (c *Conn) ReadFromUDPAddrPort(p []byte) (int, netip.AddrPort, error) {
+	data, src, err := c.next()
+	return copy(p, data), src, err
+}
+
+// ReadPacket returns the next packet's own bytes, which the caller may keep,
+// and its sender as a *net.UDPAddr: a reader of many conns needs no
+// buffer per conn.
+func (c *Conn) ReadPacket() ([]byte, net.Addr, error) {
+	data, src, err := c.next()
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, net.UDPAddrFromAddrPort(src), nil
+}
+
+// next waits for the next packet and takes it off the queue.
+func (c *Conn) next() ([]byte, netip.AddrPort, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return 0, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, net.ErrClosed)
+			return nil, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, net.ErrClosed)
 		}
 		if c.n > 0 {
 			e := c.queue[c.head]
@@ -91,15 +115,18 @@ func (c *Conn) ReadFromUDPAddrPort(p []byte) (int, netip.AddrPort, error) {
 			c.head = (c.head + 1) % len(c.queue)
 			c.n--
 			more := c.n > 0
+			if !more && len(c.queue) > idleQueue {
+				c.queue, c.head = nil, 0 // drained after a burst: give the ring back
+			}
 			c.mu.Unlock()
 			if more {
 				c.signal() // another reader may be waiting
 			}
-			return copy(p, e.data), e.src, nil
+			return e.data, e.src, nil
 		}
 		c.mu.Unlock()
 		if c.rdl.passed() {
-			return 0, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, os.ErrDeadlineExceeded)
+			return nil, netip.AddrPort{}, c.opErr("read", netip.AddrPort{}, os.ErrDeadlineExceeded)
 		}
 		select {
 		case <-c.notify:
@@ -139,11 +166,24 @@ func (c *Conn) WriteToUDPAddrPort(p []byte, dst netip.AddrPort) (int, error) {
 	if c.net.opt.LinkFunc != nil {
 		link = c.net.opt.LinkFunc(c.addr, dst)
 	}
+	cond := &c.net.opt.Conditions
+	if cond.Loss > 0 {
+		link.Loss = cond.Loss
+	}
 	c.wmu.Lock()
 	lost := link.Loss > 0 && c.rng.Float64() < link.Loss
-	delay := link.Latency
-	if link.Jitter > 0 {
-		delay += time.Duration(c.rng.Int64N(int64(2*link.Jitter)+1)) - link.Jitter
+	var delay time.Duration
+	if cond.RTTMedian > 0 {
+		delay = cond.LinkRTT(c.addr.Addr(), dst.Addr()) / 2
+	} else {
+		delay = link.Latency
+		if link.Jitter > 0 {
+			delay += time.Duration(c.rng.Int64N(int64(2*link.Jitter)+1)) - link.Jitter
+		}
+	}
+	delay += c.slow
+	if c.natted {
+		c.nat.open(dst, time.Now(), cond.natTimeout())
 	}
 	c.wmu.Unlock()
 	c.net.sent.Add(1)
@@ -190,6 +230,49 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	}
 	c.wdl.set(t)
 	return nil
+}
+
+// admits reports whether a packet from src gets through the conn's NAT at
+// now (always, for a conn not behind one).
+func (c *Conn) admits(src netip.AddrPort, now time.Time) bool {
+	if !c.natted {
+		return true
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.nat.isOpen(src, now)
+}
+
+// natTable holds a NAT's open mappings: destination → expiry. Expired
+// ones are swept when the map doubles, so it stays the size of the
+// recent destinations.
+type natTable struct {
+	m       map[uint64]int64 // addrKey → expiry, Unix nanoseconds
+	sweepAt int
+}
+
+func (t *natTable) open(dst netip.AddrPort, now time.Time, timeout time.Duration) {
+	if t.m == nil {
+		t.m = make(map[uint64]int64)
+		t.sweepAt = 16
+	}
+	k := addrKey(dst)
+	if _, ok := t.m[k]; !ok && len(t.m) >= t.sweepAt {
+		kept := make(map[uint64]int64, len(t.m)/2)
+		for a, exp := range t.m {
+			if exp > now.UnixNano() {
+				kept[a] = exp
+			}
+		}
+		t.m = kept
+		t.sweepAt = max(16, 2*len(kept))
+	}
+	t.m[k] = now.Add(timeout).UnixNano()
+}
+
+func (t *natTable) isOpen(src netip.AddrPort, now time.Time) bool {
+	exp, ok := t.m[addrKey(src)]
+	return ok && now.UnixNano() < exp
 }
 
 // close marks the conn closed; it reports false if it already was.

@@ -4,4 +4,7 @@
 // seeded, deterministic latency, jitter and loss. Delivery is driven by the
 // standard time package, so inside a testing/synctest bubble the whole network
 // runs in fake time; nodes can be taken down and brought back to model churn.
+// Conditions add the mainline DHT's hostile parts as knobs, reproducible
+// from a seed: hosts behind filtering NATs, log-normal per-link RTTs, loss,
+// slow hosts and heavy-tailed sessions (Mainline gives issue 15's defaults).
 package simnet

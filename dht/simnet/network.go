@@ -53,6 +53,9 @@ type Options struct {
 	QueueLen int
 	// MaxPacket bounds the payload of one packet (default 65507, as UDP/IPv4).
 	MaxPacket int
+	// Conditions add mainline-like hosts and links (NAT, log-normal RTTs,
+	// slow hosts, churn); the zero value adds none.
+	Conditions Conditions
 }
 
 // Stats counts packets over the life of a Network.
@@ -62,11 +65,12 @@ type Stats struct {
 	Lost        uint64 // dropped by the link's loss probability
 	Unreachable uint64 // no open, up conn at the destination (or the sender was down)
 	Overflow    uint64 // dropped because the receive queue was full
+	Filtered    uint64 // dropped by the destination's NAT (Conditions.Unreachable)
 	InFlight    uint64 // scheduled but not yet delivered or dropped
 }
 
 // Dropped is the number of packets sent but never delivered.
-func (s Stats) Dropped() uint64 { return s.Lost + s.Unreachable + s.Overflow }
+func (s Stats) Dropped() uint64 { return s.Lost + s.Unreachable + s.Overflow + s.Filtered }
 
 // Network is an in-memory packet network. Its methods are safe for
 // concurrent use. A Network used inside a synctest bubble must be created in
@@ -84,8 +88,9 @@ type Network struct {
 	closed  bool
 
 	nextPort map[netip.Addr]uint16
+	sessions map[netip.Addr]*time.Timer // churn: each host's next change
 
-	sent, delivered, lost, unreachable, overflow atomic.Uint64
+	sent, delivered, lost, unreachable, overflow, filtered atomic.Uint64
 }
 
 // New returns an empty network.
@@ -101,6 +106,7 @@ func New(opt Options) *Network {
 		conns:    make(map[netip.AddrPort]*Conn),
 		down:     make(map[netip.Addr]bool),
 		nextPort: make(map[netip.Addr]uint16),
+		sessions: make(map[netip.Addr]*time.Timer),
 	}
 }
 
@@ -128,9 +134,63 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 		return nil, fmt.Errorf("simnet: listen %s: %w", addr, ErrAddrInUse)
 	}
 	c := newConn(n, addr, n.connRand(addr))
+	cond := &n.opt.Conditions
+	c.slow = cond.SlowDelay(ip)
+	c.natted = cond.IsUnreachable(ip)
 	n.conns[addr] = c
+	if _, ok := n.sessions[ip]; !ok && cond.SessionMedian > 0 {
+		n.scheduleLocked(ip, 0, true)
+	}
 	return c, nil
 }
+
+// scheduleLocked arms the timer that ends ip's i-th session (up) or the
+// offline period after it. Called with n.mu held.
+func (n *Network) scheduleLocked(ip netip.Addr, i int, up bool) {
+	on, off := n.opt.Conditions.Session(ip, i)
+	d := on
+	if !up {
+		d = off
+	}
+	n.sessions[ip] = time.AfterFunc(d, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.closed {
+			return
+		}
+		if up {
+			n.down[ip] = true
+			n.scheduleLocked(ip, i, false)
+		} else {
+			delete(n.down, ip)
+			n.scheduleLocked(ip, i+1, true)
+		}
+	})
+}
+
+// Reaches reports whether a packet sent now from src would be delivered
+// to dst, loss and latency aside: both hosts up, dst listening, and dst's
+// NAT (if any) open to src.
+func (n *Network) Reaches(src, dst netip.AddrPort) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := n.conns[dst]
+	return c != nil && !n.down[src.Addr()] && !n.down[dst.Addr()] && c.admits(src, time.Now())
+}
+
+// IsUnreachable reports whether the host at ip is behind a filtering NAT.
+func (n *Network) IsUnreachable(ip netip.Addr) bool {
+	return n.opt.Conditions.IsUnreachable(ip)
+}
+
+// RoundTrip returns a query's round-trip time from a to b without loss,
+// as the network's link and conditions set it.
+func (n *Network) RoundTrip(a, b netip.Addr) time.Duration {
+	return n.opt.Conditions.RoundTrip(n.opt.Link, a, b)
+}
+
+// Conditions returns the network's conditions.
+func (n *Network) Conditions() Conditions { return n.opt.Conditions }
 
 // freePort returns an unused ephemeral port on ip. Called with n.mu held.
 func (n *Network) freePort(ip netip.Addr) (uint16, bool) {
@@ -196,6 +256,7 @@ func (n *Network) Stats() Stats {
 		Lost:        n.lost.Load(),
 		Unreachable: n.unreachable.Load(),
 		Overflow:    n.overflow.Load(),
+		Filtered:    n.filtered.Load(),
 	}
 }
 
@@ -221,6 +282,9 @@ func (n *Network) Close() error {
 	n.queue = nil
 	if n.timer != nil {
 		n.timer.Stop()
+	}
+	for _, t := range n.sessions {
+		t.Stop()
 	}
 	n.mu.Unlock()
 	for _, c := range conns {
@@ -291,6 +355,10 @@ func (n *Network) deliverLocked(p *packet) {
 	c := n.conns[p.dst]
 	if c == nil || n.down[p.dst.Addr()] {
 		n.unreachable.Add(1)
+		return
+	}
+	if !c.admits(p.src, time.Now()) {
+		n.filtered.Add(1)
 		return
 	}
 	switch c.enqueue(p.src, p.data) {

@@ -510,3 +510,34 @@ func TestConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestReadPacket checks that ReadPacket hands over whole packets, each its
+// own copy, and that a drained queue gives its ring back.
+func TestReadPacket(t *testing.T) {
+	n := New(Options{})
+	defer n.Close()
+	a := listen(t, n, "10.0.0.1:1")
+	b := listen(t, n, "10.0.0.2:1")
+	msg := []byte("0123456789")
+	for range 20 {
+		a.WriteTo(msg, b.LocalAddr())
+	}
+	var got [][]byte
+	for range 20 {
+		p, from, err := b.ReadPacket()
+		if err != nil || from.String() != "10.0.0.1:1" {
+			t.Fatalf("ReadPacket = %q, %v, %v", p, from, err)
+		}
+		got = append(got, p)
+	}
+	got[0][0] = 'X'
+	if string(got[1]) != "0123456789" {
+		t.Errorf("packets share bytes: %q", got[1])
+	}
+	b.mu.Lock()
+	ring := len(b.queue)
+	b.mu.Unlock()
+	if ring > idleQueue {
+		t.Errorf("drained queue keeps a ring of %d entries, want ≤ %d", ring, idleQueue)
+	}
+}

@@ -37,6 +37,7 @@ type cluster struct {
 	rng    *rand.Rand
 	live   []*node
 	byAddr map[netip.AddrPort]*node
+	byID   map[nodeid.ID]*node
 	nextIP uint32
 }
 
@@ -71,6 +72,7 @@ func newUDPCluster(base dht.Config, seed uint64) *cluster {
 		base:   base,
 		rng:    rand.New(rand.NewPCG(seed, 0x5a17)),
 		byAddr: make(map[netip.AddrPort]*node),
+		byID:   make(map[nodeid.ID]*node),
 	}
 }
 
@@ -90,21 +92,34 @@ func (c *cluster) randomID() nodeid.ID {
 // reused, so a node that replaces another is a different host.
 func (c *cluster) nextAddr() netip.AddrPort {
 	c.nextIP++
-	n := c.nextIP
+	return c.addrAt(c.nextIP)
+}
+
+// addrAt is the address nextAddr returns the n-th time.
+func (c *cluster) addrAt(n uint32) netip.AddrPort {
 	ip := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
 	return netip.AddrPortFrom(ip, simPort)
 }
 
 // start creates and serves a node that will bootstrap through boot.
 func (c *cluster) start(boot []netip.AddrPort) (*node, error) {
+	return c.startWith(c.randomID(), boot, nil)
+}
+
+// startWith creates and serves a node with ID id, bootstrap nodes boot
+// and, when not nil, the table store store.
+func (c *cluster) startWith(id nodeid.ID, boot []netip.AddrPort, store dht.TableStore) (*node, error) {
 	conn, addr, err := c.listen()
 	if err != nil {
 		return nil, err
 	}
 	cfg := c.base
 	cfg.Conn = conn
-	cfg.ID = c.randomID()
+	cfg.ID = id
 	cfg.Bootstrap = boot
+	if store != nil {
+		cfg.Store = store
+	}
 	srv, err := dht.New(cfg)
 	if err != nil {
 		conn.Close()
@@ -117,6 +132,7 @@ func (c *cluster) start(boot []netip.AddrPort) (*node, error) {
 	}()
 	c.live = append(c.live, n)
 	c.byAddr[addr] = n
+	c.byID[n.id] = n
 	return n, nil
 }
 
@@ -195,6 +211,7 @@ func (c *cluster) stop(n *node) {
 	last.index = n.index
 	c.live = c.live[:len(c.live)-1]
 	delete(c.byAddr, n.addr)
+	delete(c.byID, n.id)
 }
 
 // ids returns the IDs of the live nodes.

@@ -32,6 +32,10 @@ var errBatchDone = errors.New("batch already committed or discarded")
 // NewBatch starts a batch. It waits while a collection is sweeping.
 func (s *Store) NewBatch(ctx context.Context) store.Batch {
 	b := &batch{s: s, ctx: ctx}
+	if s.readOnly != nil {
+		b.done, b.err = true, s.readOnly
+		return b
+	}
 	if err := s.gc.RLock(ctx); err != nil {
 		b.done, b.err = true, err
 		return b
@@ -225,6 +229,9 @@ func (b *batch) flush() error {
 	if b.entries == 0 {
 		return nil
 	}
+	if err := b.s.room(b.bytes + b.est); err != nil {
+		return err
+	}
 	select {
 	case b.sem <- struct{}{}:
 	case <-b.ctx.Done():
@@ -235,6 +242,9 @@ func (b *batch) flush() error {
 	b.bufs = nil
 	b.txn.CommitWith(func(err error) {
 		b.s.bufs.put(bufs)
+		if err == nil {
+			b.s.watch.BlocksWritten()
+		}
 		if err != nil {
 			b.errMu.Lock()
 			if b.asyncErr == nil {
@@ -280,12 +290,22 @@ func (b *batch) Commit() error {
 }
 
 func (b *batch) commit() error {
+	if len(b.pins) > 0 {
+		// Also on failure: some pins may have committed (a spurious
+		// change only makes watchers look again).
+		defer b.s.watch.PinsChanged()
+	}
 	b.inflight.Wait()
 	if err := b.firstAsyncErr(); err != nil {
 		return err
 	}
 	if err := b.ctx.Err(); err != nil {
 		return err
+	}
+	if b.entries > 0 || len(b.pins) > 0 {
+		if err := b.s.room(b.bytes + b.est + 64*len(b.pins)); err != nil {
+			return err
+		}
 	}
 	for _, p := range b.pins {
 		err := pinEntries(b.txn, p.Cid, p.Mode)
@@ -303,6 +323,7 @@ func (b *batch) commit() error {
 	if err := b.txn.Commit(); err != nil {
 		return err
 	}
+	b.s.watch.BlocksWritten()
 	b.s.wrote(b.bytes)
 	return nil
 }

@@ -70,6 +70,9 @@ func (s *Store) collect(ctx context.Context) (store.GCStats, error) {
 // sweep deletes every block m did not mark.
 func (s *Store) sweep(ctx context.Context, m *store.Marker) (store.GCStats, error) {
 	var st store.GCStats
+	if err := s.roomToFree(); err != nil {
+		return st, err
+	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, p := range [][]byte{prefixBlock, prefixRef} {
@@ -108,6 +111,12 @@ func (s *Store) sweep(ctx context.Context, m *store.Marker) (store.GCStats, erro
 // garbage, until it finds none or ctx ends.
 func (s *Store) shrinkValueLog(ctx context.Context) {
 	for ctx.Err() == nil {
+		// A rewrite writes a value log file's live part (at most half
+		// of it, by the ratio) anew before the old file goes.
+		if err := s.roomToRewrite(); err != nil {
+			s.opt.Logger.Warn("badger value log gc skipped", "err", err)
+			return
+		}
 		err := s.db.RunValueLogGC(0.5)
 		if err == nil {
 			continue

@@ -15,6 +15,7 @@ import (
 // KV is a namespace of keys in the store's database for other subsystems
 // (the folder index, the DHT routing table). Keys are ordered bytewise.
 type KV struct {
+	s      *Store // for its floor of free space
 	db     *badger.DB
 	name   string
 	prefix []byte
@@ -27,7 +28,7 @@ func (s *Store) KV(name string) *KV {
 		panic(fmt.Sprintf("badgerstore: KV namespace name of %d bytes", len(name)))
 	}
 	p := append(append([]byte(nil), prefixKV...), byte(len(name)))
-	return &KV{db: s.db, name: name, prefix: append(p, name...)}
+	return &KV{s: s, db: s.db, name: name, prefix: append(p, name...)}
 }
 
 func (kv *KV) key(k []byte) []byte { return key(kv.prefix, k) }
@@ -79,6 +80,9 @@ func (kv *KV) Update(ctx context.Context, fn func(*KVTxn) error) error {
 	for try := 0; ; try++ {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if err := kv.s.room(0); err != nil {
+			return fmt.Errorf("kv %s: %w", kv.name, err)
 		}
 		err := kv.db.Update(func(txn *badger.Txn) error {
 			return fn(&KVTxn{kv: kv, txn: txn, ctx: ctx})

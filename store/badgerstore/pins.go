@@ -61,14 +61,21 @@ func (s *Store) Pin(ctx context.Context, c cid.Cid, mode store.PinMode) error {
 		return fmt.Errorf("pin %s: %w", c, err)
 	}
 	defer s.gc.RUnlock()
+	if err := s.room(0); err != nil {
+		return fmt.Errorf("pin %s: %w", c, err)
+	}
 	if err := s.db.Update(func(txn *badger.Txn) error { return pinEntries(txn, c, mode) }); err != nil {
 		return fmt.Errorf("pin %s: %w", c, err)
 	}
+	s.watch.PinsChanged()
 	return nil
 }
 
 // Unpin removes the pin on c, whatever its mode.
 func (s *Store) Unpin(ctx context.Context, c cid.Cid) error {
+	if err := s.roomToFree(); err != nil {
+		return fmt.Errorf("unpin %s: %w", c, err)
+	}
 	err := s.db.Update(func(txn *badger.Txn) error {
 		mode, err := pinMode(txn, c)
 		if err != nil {
@@ -85,8 +92,15 @@ func (s *Store) Unpin(ctx context.Context, c cid.Cid) error {
 	if err != nil {
 		return fmt.Errorf("unpin %s: %w", c, err)
 	}
+	s.watch.PinsChanged()
 	return nil
 }
+
+// WatchPins returns the pins' state; see store.Store.
+func (s *Store) WatchPins() store.PinState { return s.watch.WatchPins() }
+
+// PinGen returns the pins' generation and the count of block writes.
+func (s *Store) PinGen() (gen, writes uint64) { return s.watch.PinGen() }
 
 // Pins lists every pin: recursive ones, then direct ones, each in CID byte
 // order.

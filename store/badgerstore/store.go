@@ -17,6 +17,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/diskfree"
 )
 
 // Options tunes a Store; the zero value suits a small machine.
@@ -29,6 +30,10 @@ type Options struct {
 	SyncWrites bool
 	// Logger receives badger's warnings and errors; nil means slog.Default.
 	Logger *slog.Logger
+	// MinFree is the free space kept on the store's filesystem: a write
+	// that would go below it fails with an error wrapping syscall.ENOSPC.
+	// Zero means DefaultMinFree.
+	MinFree diskfree.Floor
 }
 
 // valueThreshold is the size from which badger keeps values in its value
@@ -41,6 +46,26 @@ const valueThreshold = 1 << 10
 // as live heap, from doubling the process's heap goal.
 const memTableSize = 32 << 20
 
+// maxValueLogFile is the size of one value log file (badger: 1 GiB), on
+// a filesystem of 8 GiB or more; on a smaller one a file is 1/32 of it, at
+// least minValueLogFile. A collection gets disk space back by rewriting
+// whole files, which needs free space for a file's live part: smaller
+// files need less room to free room, so a full disk can be recovered from.
+const (
+	maxValueLogFile = 256 << 20
+	minValueLogFile = 8 << 20
+)
+
+// valueLogFileSize returns the value log file size for the filesystem
+// holding dir.
+func valueLogFileSize(dir string) int64 {
+	sp, ok, err := diskfree.Stat(dir)
+	if err != nil || !ok {
+		return maxValueLogFile
+	}
+	return min(max(int64(sp.Total/32), minValueLogFile), maxValueLogFile)
+}
+
 // Store is a store.Store on badger, plus a key-value namespace (KV). It is
 // safe for concurrent use.
 type Store struct {
@@ -50,11 +75,14 @@ type Store struct {
 	gc    store.GCLock
 	gcMu  sync.Mutex // one collection at a time
 	roots store.RootSets
+	watch store.PinWatch
 	bufs  bufPool
 
-	mapDir  string       // dir as the kernel names it, for trimMapped
-	written atomic.Int64 // bytes batches have written, to pace trimMapped
-	closed  atomic.Bool
+	readOnly error        // set when opened read-only on a full disk: what writes return
+	vlogSize int64        // badger's value log file size
+	mapDir   string       // dir as the kernel names it, for trimMapped
+	written  atomic.Int64 // bytes batches have written, to pace trimMapped
+	closed   atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -67,7 +95,13 @@ func Open(dir string, opt Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := badger.Open(badgerOptions(dir, opt))
+	ro := openMode(dir)
+	bo := badgerOptions(dir, opt)
+	if ro != nil {
+		opt.Logger.Warn(ro.Error())
+		bo = bo.WithReadOnly(true)
+	}
+	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
@@ -79,7 +113,7 @@ func Open(dir string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
-	return &Store{db: db, dir: dir, opt: opt, mapDir: mapDir}, nil
+	return &Store{db: db, dir: dir, opt: opt, mapDir: mapDir, readOnly: ro, vlogSize: bo.ValueLogFileSize}, nil
 }
 
 // OpenBadger opens the badger database in dir with the options Open uses,
@@ -110,6 +144,7 @@ func badgerOptions(dir string, opt Options) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithValueThreshold(valueThreshold).
 		WithMemTableSize(memTableSize).
+		WithValueLogFileSize(valueLogFileSize(dir)).
 		WithCompression(options.None).
 		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(8 << 20).
@@ -315,6 +350,9 @@ func (s *Store) Size(ctx context.Context, c cid.Cid) (int, error) {
 func (s *Store) Delete(ctx context.Context, c cid.Cid) error {
 	if err := store.CheckCid(c); err != nil {
 		return err
+	}
+	if err := s.roomToFree(); err != nil {
+		return fmt.Errorf("delete block %s: %w", c, err)
 	}
 	err := s.db.Update(func(txn *badger.Txn) error {
 		mode, err := pinMode(txn, c)

@@ -133,18 +133,14 @@ func (a *adder) addDir(dir, name string) (Added, error) {
 		}
 		links = append(links, unixfs.DirEntry{Name: e.Name(), Cid: sub.Cid, Tsize: sub.Size})
 	}
-	blk, err := unixfs.NewDirectory(links)
+	// Past kubo's size estimate the directory becomes a HAMT, as in kubo.
+	root, size, err := unixfs.BuildDirectory(links, func(blk unixfs.Block) error {
+		return a.batch.Put(blk.Cid, blk.Data)
+	})
 	if err != nil {
 		return Added{}, fmt.Errorf("add %s: %w", dir, err)
 	}
-	if err := a.batch.Put(blk.Cid, blk.Data); err != nil {
-		return Added{}, fmt.Errorf("add %s: %w", dir, err)
-	}
-	size := uint64(len(blk.Data))
-	for _, l := range links {
-		size += l.Tsize
-	}
-	out := Added{Name: name, Cid: blk.Cid, Size: size, IsDir: true}
+	out := Added{Name: name, Cid: root, Size: size, IsDir: true}
 	return out, a.emit(out)
 }
 

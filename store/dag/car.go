@@ -14,16 +14,10 @@ import (
 )
 
 // Export writes a CAR v1 with root as its one root and every block of the
-// DAG under it, each once. A missing block is an error.
+// DAG under it, each once (identity CIDs, whose CID is their content,
+// never). A missing block is an error.
 func Export(ctx context.Context, g unixfs.Getter, root cid.Cid, w io.Writer) error {
-	cw, err := car.NewWriter(w, []cid.Cid{root})
-	if err != nil {
-		return fmt.Errorf("export %s: %w", root, err)
-	}
-	err = unixfs.Walk(ctx, g, root, func(c cid.Cid, data []byte) error {
-		return cw.Put(c, data)
-	})
-	if err != nil {
+	if err := WriteCAR(ctx, g, root, w, CAROptions{}); err != nil {
 		return fmt.Errorf("export %s: %w", root, err)
 	}
 	return nil
@@ -63,11 +57,17 @@ func Import(ctx context.Context, s store.Store, r io.ReadSeeker) ([]cid.Cid, err
 		if err != nil {
 			return nil, fmt.Errorf("import: %w", err)
 		}
+		if _, ok := unixfs.IdentityData(c); ok {
+			continue // its CID is its content: nothing to store
+		}
 		if err := b.Put(c, data); err != nil {
 			return nil, fmt.Errorf("import: store %s: %w", c, err)
 		}
 	}
 	for _, c := range roots {
+		if _, ok := unixfs.IdentityData(c); ok {
+			continue
+		}
 		if err := b.Pin(c, store.PinRecursive); err != nil {
 			return nil, fmt.Errorf("import: pin %s: %w", c, err)
 		}
@@ -121,6 +121,14 @@ func checkComplete(ctx context.Context, s store.Store, roots []cid.Cid, inCAR ma
 		}
 		seen[key] = true
 		ls, ok := inCAR[key]
+		if data, id := unixfs.IdentityData(c); id && !ok {
+			// An identity CID carries its block: nothing to find.
+			var err error
+			if ls, err = unixfs.Links(c, data); err != nil {
+				return fmt.Errorf("import: block %s: %w", c, err)
+			}
+			ok = true
+		}
 		if !ok {
 			data, err := s.Get(ctx, c)
 			if errors.Is(err, store.ErrNotFound) {

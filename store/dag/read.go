@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/diskfree"
 )
 
 // ParsePath splits "CID" or "CID/a/b" (optionally prefixed by /ipfs/) into
@@ -29,6 +30,7 @@ func ParsePath(s string) (cid.Cid, string, error) {
 
 // Resolve returns the CID that "CID[/path]" names.
 func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
+	g = unixfs.WithIdentity(g)
 	root, rest, err := ParsePath(p)
 	if err != nil {
 		return cid.Undef, err
@@ -41,6 +43,7 @@ func Resolve(ctx context.Context, g unixfs.Getter, p string) (cid.Cid, error) {
 
 // Cat writes the file that p names to w.
 func Cat(ctx context.Context, g unixfs.Getter, p string, w io.Writer) (int64, error) {
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
 		return 0, fmt.Errorf("cat %s: %w", p, err)
@@ -67,6 +70,22 @@ type GetOptions struct {
 	// Progress will add up to: a file's size, or for a directory its DAG's
 	// cumulative size (a little more than its files' bytes).
 	Total func(n int64)
+	// MinFree is the free space kept on the output's filesystem: a file
+	// that would take it below is not written, with an error wrapping
+	// syscall.ENOSPC. Zero means 1 % (diskfree.DefaultPercent).
+	MinFree diskfree.Floor
+}
+
+// checkRoom returns nil if a file of size bytes may be written in dir.
+func (opt GetOptions) checkRoom(dir string, size int64) error {
+	floor := opt.MinFree
+	if floor == (diskfree.Floor{}) {
+		floor = diskfree.Floor{Percent: diskfree.DefaultPercent}
+	}
+	if err := diskfree.Check(dir, uint64(max(size, 0)), floor); err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	return nil
 }
 
 // PinOptions says how to pin.
@@ -100,6 +119,7 @@ func (opt GetOptions) ReportTotal(info unixfs.Info) {
 // exactly the tree.
 func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) error {
 	out = filepath.Clean(out)
+	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
@@ -172,6 +192,10 @@ func getFile(ctx context.Context, g unixfs.Getter, c cid.Cid, out string, opt Ge
 	r, err := unixfs.NewFileReader(ctx, g, c)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", out, err)
+	}
+	defer r.Close()
+	if err := opt.checkRoom(filepath.Dir(out), int64(r.Size())); err != nil {
+		return err
 	}
 	return WriteFileAtomic(out, 0o644, func(f *os.File) error {
 		var w io.Writer = f
@@ -266,7 +290,8 @@ func syncDir(dir string) error {
 }
 
 // Missing reports whether any block of the DAG under root is absent from
-// s. It reads the DAG's inner nodes but only asks Has of its raw leaves.
+// s. It reads the DAG's inner nodes but only asks Has of its raw leaves;
+// identity CIDs are never missing.
 func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 	stack := []cid.Cid{root}
 	seen := make(map[cid.Cid]bool)
@@ -277,6 +302,15 @@ func Missing(ctx context.Context, s Store, root cid.Cid) (bool, error) {
 			continue
 		}
 		seen[c] = true
+		if data, ok := unixfs.IdentityData(c); ok {
+			// Its CID is its content: never missing.
+			links, err := unixfs.Links(c, data)
+			if err != nil {
+				return false, fmt.Errorf("block %s: %w", c, err)
+			}
+			stack = append(stack, links...)
+			continue
+		}
 		if c.Type() == unixfs.CodecRaw {
 			ok, err := s.Has(ctx, c)
 			if err != nil {

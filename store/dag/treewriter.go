@@ -56,10 +56,11 @@ type TreeWriter struct {
 // placement says where a block's content belongs: as the whole entry at
 // path (file is nil), or as the bytes of file from off.
 type placement struct {
-	path string
-	file *outFile
-	off  int64
-	root bool // the root's placement: a directory goes to the stage
+	path  string
+	file  *outFile
+	off   int64
+	root  bool // the root's placement: a directory goes to the stage
+	shard bool // a sub-shard of the HAMT directory at path
 }
 
 // seenBlock remembers a placed block so that a later link to it (a
@@ -262,6 +263,9 @@ func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
 	if err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
+	if p.shard && n.FS.Type != unixfs.THAMTShard {
+		return fmt.Errorf("get: %w: %s in a HAMT's shard slot is a %s", ErrInconsistent, c, n.FS.Type)
+	}
 	switch {
 	case p.file != nil: // an inner node of a file
 		if n.FS.Type != unixfs.TFile && n.FS.Type != unixfs.TRaw {
@@ -284,6 +288,11 @@ func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
 			}
 		}
 		return nil
+	case n.FS.Type == unixfs.THAMTShard:
+		if p.root {
+			p.path, w.staged = w.stage, true
+		}
+		return w.applyShard(c, n, p)
 	case n.FS.Type == unixfs.TFile || n.FS.Type == unixfs.TRaw:
 		f, err := w.create(p.path, int64(n.FS.Size()))
 		if err != nil {
@@ -292,6 +301,31 @@ func (w *TreeWriter) applyNode(c cid.Cid, data []byte, p placement) error {
 		return w.fileChildren(c, n, f, 0)
 	}
 	return fmt.Errorf("get %s: %s is a %s, which get cannot write", w.shown(p.path), c, n.FS.Type)
+}
+
+// applyShard places a HAMT shard: its entries go into the directory at
+// p.path, its sub-shards are placed as more of the same directory.
+func (w *TreeWriter) applyShard(c cid.Cid, n *unixfs.Node, p placement) error {
+	s, err := unixfs.ShardOf(n)
+	if err != nil {
+		return fmt.Errorf("get %s: %s: %w", w.shown(p.path), c, err)
+	}
+	if err := os.MkdirAll(p.path, 0o755); err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	for _, l := range s.Links {
+		next := placement{path: p.path, shard: true}
+		if !l.IsShard() {
+			if err := checkName(l.Name); err != nil {
+				return fmt.Errorf("get %s: %w", w.shown(p.path), err)
+			}
+			next = placement{path: filepath.Join(p.path, l.Name)}
+		}
+		if err := w.link(l.Cid, next); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fileChildren writes a file node's inline data and places its children
@@ -334,6 +368,11 @@ func (w *TreeWriter) create(path string, size int64) (*outFile, error) {
 		return nil, fmt.Errorf("get: %w", err)
 	}
 	if !resumed {
+		if err := w.opt.checkRoom(dir, size); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
 		err = f.Truncate(size)
 		if err == nil && size >= flushMin {
 			err = preallocate(f, size)

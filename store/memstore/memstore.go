@@ -23,6 +23,7 @@ type Store struct {
 	opt   Options
 	gc    store.GCLock
 	roots store.RootSets
+	watch store.PinWatch
 
 	mu     sync.RWMutex
 	closed bool
@@ -149,8 +150,9 @@ func (s *Store) Pin(ctx context.Context, c cid.Cid, mode store.PinMode) error {
 	}
 	defer s.gc.RUnlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.pinLocked(c, mode)
+	s.mu.Unlock()
+	s.watch.PinsChanged()
 	return nil
 }
 
@@ -176,8 +178,15 @@ func (s *Store) Unpin(ctx context.Context, c cid.Cid) error {
 		return fmt.Errorf("unpin %s: not pinned: %w", c, store.ErrNotFound)
 	}
 	delete(s.pins, c.KeyString())
+	s.watch.PinsChanged()
 	return nil
 }
+
+// WatchPins returns the pins' state; see store.Store.
+func (s *Store) WatchPins() store.PinState { return s.watch.WatchPins() }
+
+// PinGen returns the pins' generation and the count of block writes.
+func (s *Store) PinGen() (gen, writes uint64) { return s.watch.PinGen() }
 
 // Pins lists every pin, ordered by CID bytes.
 func (s *Store) Pins(ctx context.Context) ([]store.Pin, error) {
@@ -361,11 +370,22 @@ func (b *batch) Commit() error {
 	if s.closed {
 		return errClosed
 	}
+	pinned, wrote := false, false
+	defer func() {
+		if wrote {
+			s.watch.BlocksWritten()
+		}
+		if pinned {
+			s.watch.PinsChanged()
+		}
+	}()
 	for _, o := range b.ops {
 		k := string(o.c.Hash())
 		switch {
 		case o.pin != 0:
 			s.pinLocked(o.c, o.pin)
+			pinned = true
+			continue
 		case o.ref != nil:
 			if _, isCopy := s.blocks[k]; !isCopy {
 				s.refs[k] = *o.ref
@@ -374,6 +394,7 @@ func (b *batch) Commit() error {
 			s.blocks[k] = o.data
 			delete(s.refs, k)
 		}
+		wrote = true
 	}
 	b.ops = nil
 	return nil

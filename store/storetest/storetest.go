@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BadRef", testBadRef},
 		{"Pins", testPins},
 		{"BatchPin", testBatchPin},
+		{"WatchPins", testWatchPins},
 		{"AllKeys", testAllKeys},
 		{"Stats", testStats},
 		{"GCKeepsPinnedDAG", testGCKeepsPinnedDAG},

@@ -23,6 +23,7 @@ type backend struct {
 	*node.Node
 	swarm   *swarm.Swarm
 	content *contentRouter // nil: no content routing (no DHT)
+	onFetch func()         // nil, or told of each fetch that starts and each new pin (trackers)
 	log     *slog.Logger
 
 	mu       sync.Mutex
@@ -32,31 +33,55 @@ type backend struct {
 func newBackend(n *node.Node, s *swarm.Swarm) *backend {
 	b := &backend{Node: n, swarm: s, fetching: make(map[cid.Cid]int), log: slog.New(slog.DiscardHandler)}
 	// Garbage collection keeps what fetches under way have stored so far.
-	n.Store().AddRoots("fetching", func(context.Context) ([]cid.Cid, error) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		roots := make([]cid.Cid, 0, len(b.fetching))
-		for c := range b.fetching {
-			roots = append(roots, c)
-		}
-		return roots, nil
-	})
+	n.Store().AddRoots("fetching", func(context.Context) ([]cid.Cid, error) { return b.fetchingRoots(), nil })
 	return b
+}
+
+// kick announces new pins now: on the DHT and to the trackers.
+func (b *backend) kick() {
+	b.content.kick()
+	if b.onFetch != nil {
+		b.onFetch()
+	}
+}
+
+// fetchingRoots returns the roots of the fetches under way.
+func (b *backend) fetchingRoots() []cid.Cid {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	roots := make([]cid.Cid, 0, len(b.fetching))
+	for c := range b.fetching {
+		roots = append(roots, c)
+	}
+	return roots
+}
+
+// hold keeps root, and what the store holds of the DAG under it, from
+// garbage collection until release is called: a fetch under way, and a
+// reader that has not written out yet what a fetch brought.
+func (b *backend) hold(root cid.Cid) (release func()) {
+	b.mu.Lock()
+	b.fetching[root]++
+	b.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			if b.fetching[root]--; b.fetching[root] == 0 {
+				delete(b.fetching, root)
+			}
+			b.mu.Unlock()
+		})
+	}
 }
 
 // fetch runs a swarm fetch of root into sink, keeping root safe from
 // garbage collection meanwhile.
 func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
-	b.mu.Lock()
-	b.fetching[root]++
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		if b.fetching[root]--; b.fetching[root] == 0 {
-			delete(b.fetching, root)
-		}
-		b.mu.Unlock()
-	}()
+	defer b.hold(root)()
+	if b.onFetch != nil {
+		b.onFetch()
+	}
 	if b.content != nil {
 		sctx, stop := context.WithCancel(ctx)
 		defer stop()
@@ -156,12 +181,14 @@ func restElems(p string) string {
 
 // Cat writes the file p names to w; when the store lacks part of it, the
 // file is fetched from peers while it is written, each block as soon as
-// it is here.
+// it is here. The file's blocks are held from garbage collection until
+// they are written: a fetch may end long before a slow reader does.
 func (b *backend) Cat(ctx context.Context, p string, w io.Writer) error {
 	c, err := b.need(ctx, p, false)
 	if err != nil {
 		return err
 	}
+	defer b.hold(c)()
 	missing, err := dag.Missing(ctx, b.Store(), c)
 	if err != nil {
 		return err
@@ -243,7 +270,7 @@ func (b *backend) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) err
 	if err := b.Node.PinAdd(ctx, c, opt); err != nil {
 		return err
 	}
-	b.content.kick()
+	b.kick()
 	return nil
 }
 
@@ -251,7 +278,7 @@ func (b *backend) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) err
 func (b *backend) Add(ctx context.Context, paths []string, opt dag.AddOptions, fn func(dag.Added) error) ([]cid.Cid, error) {
 	roots, err := b.Node.Add(ctx, paths, opt, fn)
 	if err == nil && opt.Pin {
-		b.content.kick()
+		b.kick()
 	}
 	return roots, err
 }
@@ -260,7 +287,7 @@ func (b *backend) Add(ctx context.Context, paths []string, opt dag.AddOptions, f
 func (b *backend) Import(ctx context.Context, r io.ReadSeeker) ([]cid.Cid, error) {
 	roots, err := b.Node.Import(ctx, r)
 	if err == nil {
-		b.content.kick()
+		b.kick()
 	}
 	return roots, err
 }

@@ -15,7 +15,12 @@ import (
 	"time"
 
 	"github.com/shoal-sync/shoal/dht"
+	"github.com/shoal-sync/shoal/discovery/dialer"
+	"github.com/shoal-sync/shoal/discovery/pex"
+	"github.com/shoal-sync/shoal/discovery/rendezvous"
+	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/api"
 	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/gateway"
@@ -56,8 +61,29 @@ type Options struct {
 	// mainline DHT (its routers are added to Bootstrap by the caller).
 	Bootstrap []netip.AddrPort
 	Global    bool
-	Version   string
-	Logger    *slog.Logger
+	// MinFree is the free space kept on the home's filesystem: writes
+	// that would go below it fail with "no space left on device". Zero:
+	// badgerstore.DefaultMinFree.
+	MinFree diskfree.Floor
+	// MDNS advertises the node and finds peers on the LAN.
+	MDNS bool
+	// NoPEX turns peer exchange off: the node learns of no peers from
+	// its peers (a chain of machines stays a chain).
+	NoPEX bool
+	// Trackers are BitTorrent tracker URLs (udp:// or http://) to
+	// announce to and find peers through.
+	Trackers []string
+	// Folders, if set, returns the IDs of the folders this node serves
+	// (set by the folder engine): their rendezvous keys are announced and
+	// looked up on the DHT and announced to the trackers, and the peers
+	// found are dialed (they must still prove the folder's key).
+	Folders func(ctx context.Context) ([][]byte, error)
+	// SharedFolders, if set, says which folders a peer proved on its
+	// connection; peer exchange then runs in those folders too (set by
+	// the folder engine).
+	SharedFolders pex.Folders
+	Version       string
+	Logger        *slog.Logger
 }
 
 // Daemon is a running node.
@@ -70,9 +96,12 @@ type Daemon struct {
 	dht     *dht.Server
 	apiLn   net.Listener
 	http    *http.Server
-	dialer  *dialer
+	dialer  *dialer.Dialer
 	content *contentRouter // nil without a DHT
-	backend *backend       // what the API serves
+	backend *backend
+	tracker *tracker.Announcer // nil without --tracker
+	pex     *pex.Exchange
+	rdv     *rendezvous.Rendezvous // nil without a DHT or folders
 	events  *events.Bus
 	folders *folders
 
@@ -138,7 +167,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	opt := d.opt
 	ctx, d.cancel = context.WithCancel(ctx)
 	var err error
-	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger}); err != nil {
+	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger, MinFree: opt.MinFree}); err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) { // badger's directory lock
 			return fmt.Errorf("%w (%s: its store is in use by another shoal process)", ErrRunning, opt.Home)
 		}
@@ -147,6 +176,12 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	id := d.node.Identity()
 	d.events = events.New()
 	d.folders = newFolders(d, d.events)
+	if d.opt.Folders == nil {
+		d.opt.Folders = d.folders.ids // rendezvous and trackers find the folders' peers
+	}
+	if d.opt.SharedFolders == nil {
+		d.opt.SharedFolders = d.folders // peer exchange within proved folders
+	}
 	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{}); err != nil {
 		return listenError("peers", opt.Listen, "--listen", err)
 	}
@@ -161,7 +196,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 		BanStore:        banStore{kv: d.node.Store().(*badgerstore.Store).KV("swarm")},
 		Conns:           strategy.ConnLimits{High: opt.MaxPeers},
 		Policy:          folderPolicy{pins: &swarm.PinPolicy{Store: d.node.Store()}, fs: d.folders},
-		Extensions:      []swarm.Extension{d.folders.session},
+		Extensions:      d.extensions(),
 	})
 	if err != nil {
 		return err
@@ -174,17 +209,30 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 			return err
 		}
 	}
-	d.dialer = newDialer(d)
+	if err := d.startDialer(ctx, peers); err != nil {
+		return err
+	}
+	if opt.MDNS {
+		d.startMDNS(ctx)
+	}
 	if d.dht != nil {
 		d.content = d.startContentRouting(ctx)
 	}
 	if err := d.startAPI(ctx); err != nil {
 		return err
 	}
-	d.goRun(func() error { return d.acceptLoop(ctx) })
-	for _, addr := range peers {
-		d.dialer.keep(ctx, addr)
+	if len(opt.Trackers) > 0 {
+		if err := d.startTrackers(ctx); err != nil {
+			return err
+		}
 	}
+	if d.pex != nil {
+		d.startPex(ctx)
+	}
+	if d.dht != nil && opt.Folders != nil {
+		d.startRendezvous(ctx)
+	}
+	d.goRun(func() error { return d.acceptLoop(ctx) })
 	if err := d.writeAddrs(); err != nil {
 		return err
 	}
@@ -296,9 +344,14 @@ func (d *Daemon) startAPI(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	if err := m.Registry().Register(newFolderCollector(d.folders)); err != nil {
+		ln.Close()
+		return err
+	}
 	b := newBackend(d.node, d.swarm)
 	d.backend = b
 	b.content = d.content
+	d.backend = b
 	b.log = d.log.With("part", "api")
 	st := d.node.Store()
 	gwLog := d.log.With("part", "gateway")
@@ -310,9 +363,9 @@ func (d *Daemon) startAPI(ctx context.Context) error {
 		}}, gateway.Options{Logger: gwLog}),
 		Metrics:  m,
 		Info:     func(context.Context) (any, error) { return d.Info(), nil },
-		Peers:    func(context.Context) (any, error) { return d.Peers(), nil },
+		Peers:    func(context.Context) (any, error) { return d.PeerInfos(), nil },
 		Bans:     func(context.Context) (any, error) { return d.swarm.Bans(), nil },
-		Handlers: d.folders.handlers(),
+		Handlers: d.handlers(),
 		DHTTable: func(context.Context) (any, error) {
 			if d.dht == nil {
 				return nil, errors.New("this daemon runs no DHT node (--no-dht)")

@@ -17,6 +17,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/folder"
 	"github.com/shoal-sync/shoal/sync/folder/conflict"
@@ -26,6 +27,9 @@ import (
 	"github.com/shoal-sync/shoal/sync/swarm"
 	"github.com/shoal-sync/shoal/sync/wire"
 )
+
+// folderFloor is the free space kept on a folder's disk.
+func folderFloor() diskfree.Floor { return diskfree.Floor{Percent: diskfree.DefaultPercent} }
 
 // folderConfig is a folder as the daemon remembers it across restarts.
 type folderConfig struct {
@@ -159,6 +163,8 @@ func (fs *folders) add(path string, key identity.FolderKey) (*runningFolder, err
 	}
 	for _, rf := range fs.list() {
 		switch {
+		case rf.key.ID() == key.ID() && rf.cfg.Path == abs && rf.key.Writable() == key.Writable():
+			return rf, nil // joined already: a foreground join run again
 		case rf.key.ID() == key.ID():
 			return nil, fmt.Errorf("this daemon syncs that folder already, at %s", rf.cfg.Path)
 		case rf.cfg.Path == abs:
@@ -211,6 +217,9 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 	rf.f, err = folder.New(folder.Options{
 		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{fs.d.swarm}, Device: fs.d.node.Identity().ID(),
 		Push: func(recs []index.Signed) { fs.session.Push(id, toWire(recs)) }, Events: fs.bus,
+		// Syncthing's minDiskFree for the folder's disk: a pull that would
+		// go below it stops cleanly and is tried again later.
+		Space:  func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
 		Logger: fs.log.With("path", cfg.Path),
 	})
 	if err != nil {
@@ -250,6 +259,28 @@ func (fs *folders) stop() {
 		rf.cancel()
 		<-rf.done
 	}
+}
+
+// ids returns the IDs of the folders synced, for their rendezvous keys.
+func (fs *folders) ids(context.Context) ([][]byte, error) {
+	var out [][]byte
+	for _, rf := range fs.list() {
+		id := rf.key.ID()
+		out = append(out, id[:])
+	}
+	return out, nil
+}
+
+// SharedFolders returns the folders peer proved on its connection and we
+// hold: peer exchange runs in them.
+func (fs *folders) SharedFolders(peer identity.NodeID) [][]byte {
+	var out [][]byte
+	for _, rf := range fs.list() {
+		if id := rf.key.ID(); fs.session.Shares(peer, id) {
+			out = append(out, id[:])
+		}
+	}
+	return out
 }
 
 // fetcher fetches through the swarm.

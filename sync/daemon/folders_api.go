@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/sync/folder"
+	"github.com/shoal-sync/shoal/sync/folder/snapshot"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
 
@@ -36,13 +39,15 @@ type FolderInfo struct {
 
 func (fs *folders) handlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /api/v0/folders/share":  fs.apiShare,
-		"POST /api/v0/folders/join":   fs.apiJoin,
-		"POST /api/v0/folders/leave":  fs.apiLeave,
-		"POST /api/v0/folders/list":   fs.apiStatus,
-		"POST /api/v0/folders/status": fs.apiStatus,
-		"POST /api/v0/folders/rescan": fs.apiRescan,
-		"POST /api/v0/events":         fs.apiEvents,
+		"POST /api/v0/folders/share":    fs.apiShare,
+		"POST /api/v0/folders/join":     fs.apiJoin,
+		"POST /api/v0/folders/leave":    fs.apiLeave,
+		"POST /api/v0/folders/list":     fs.apiStatus,
+		"POST /api/v0/folders/status":   fs.apiStatus,
+		"POST /api/v0/folders/rescan":   fs.apiRescan,
+		"POST /api/v0/folders/revert":   fs.apiRevert,
+		"POST /api/v0/folders/snapshot": fs.apiSnapshot,
+		"POST /api/v0/events":           fs.apiEvents,
 	}
 }
 
@@ -69,6 +74,16 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (fs *folders) apiShare(w http.ResponseWriter, r *http.Request) {
 	req, ok := readReq(w, r)
 	if !ok {
+		return
+	}
+	if rf, err := fs.byPath(req.Path); err == nil {
+		// Shared already (a foreground share run again): its keys.
+		info := fs.info(r, rf)
+		if rf.key.Writable() {
+			info.RWKey = rf.key.Text()
+		}
+		info.ROKey = rf.key.ROText()
+		writeJSON(w, info)
 		return
 	}
 	rw, err := identity.NewRWKey()
@@ -129,6 +144,56 @@ func (fs *folders) apiRescan(w http.ResponseWriter, r *http.Request) {
 	}
 	rf.f.Rescan()
 	writeJSON(w, struct{}{})
+}
+
+func (fs *folders) apiRevert(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := rf.f.Revert(r.Context()); err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, fs.info(r, rf))
+}
+
+// SnapshotInfo is the reply of folders/snapshot.
+type SnapshotInfo struct {
+	Path string `json:"path"`
+	Cid  string `json:"cid"`
+}
+
+func (fs *folders) apiSnapshot(w http.ResponseWriter, r *http.Request) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	st := fs.d.node.Store()
+	b := st.NewBatch(r.Context())
+	defer b.Discard()
+	root, err := snapshot.Build(r.Context(), rf.ix, st, func(blk unixfs.Block) error { return b.Put(blk.Cid, blk.Data) })
+	if err == nil {
+		err = b.Pin(root, store.PinRecursive)
+	}
+	if err == nil {
+		err = b.Commit()
+	}
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, fmt.Errorf("snapshot %s: %w", rf.cfg.Path, err))
+		return
+	}
+	writeJSON(w, SnapshotInfo{Path: rf.cfg.Path, Cid: root.String()})
 }
 
 func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/sync/api"
 )
 
@@ -75,5 +76,44 @@ func TestGateway(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("public on A for Host evil.example: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestGatewayUnpin: after an unpin, the token-less gateway and peers stop
+// serving the content at once; a new pin serves it again at once.
+func TestGatewayUnpin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := startPair(t, ctx, Options{})
+	_, root := addRandom(t, ctx, a, 300<<10, 4)
+	get := func() int {
+		resp, err := http.Get("http://" + a.Info().API + "/ipfs/" + root.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := get(); st != 200 {
+		t.Fatalf("public while pinned: %d", st)
+	}
+	if err := a.Node().PinRm(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	if st := get(); st != 404 {
+		t.Fatalf("public right after pin rm: %d, want 404", st)
+	}
+	short, stop := context.WithTimeout(ctx, time.Second)
+	err := newBackend(b.Node(), b.Swarm()).Cat(short, root.String(), io.Discard)
+	stop()
+	if err == nil {
+		t.Fatal("a peer still got the content right after pin rm")
+	}
+	if err := a.Node().Store().Pin(ctx, root, store.PinRecursive); err != nil {
+		t.Fatal(err)
+	}
+	if st := get(); st != 200 {
+		t.Fatalf("public right after pinning again: %d", st)
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/shoal-sync/shoal/discovery/dialer"
 	"github.com/shoal-sync/shoal/discovery/providers"
-	"github.com/shoal-sync/shoal/sync/transport"
 )
 
 // contentRouter is content routing through the DHT: it keeps the pinned
@@ -107,11 +107,7 @@ func (r *contentRouter) dialProviders(ctx context.Context, c cid.Cid) {
 		}
 		dialed++
 		r.d.log.Debug("dialing provider", "cid", c, "addr", a)
-		go func() {
-			if _, err := r.d.dialer.dial(ctx, transport.PeerAddr{HostPort: a.String()}); err != nil && ctx.Err() == nil {
-				r.d.log.Debug("dial provider", "addr", a, "err", err)
-			}
-		}()
+		r.d.dialer.Add(dialer.Candidate{Addr: a.String(), Source: dialer.DHT})
 	}
 }
 

@@ -29,9 +29,12 @@ type streamFetch struct {
 const blockWait = 2 * time.Minute
 
 // stream starts fetching the DAG under c into the store, for as long as
-// ctx lasts or until it is all here.
+// ctx lasts or until it is all here. What it fetched is held from garbage
+// collection for as long as ctx lasts (the reader's), not only while the
+// fetch runs.
 func (b *backend) stream(ctx context.Context, c cid.Cid) *streamFetch {
 	f := &streamFetch{st: b.Store(), done: make(chan struct{}), waits: make(map[cid.Cid]chan struct{})}
+	context.AfterFunc(ctx, b.hold(c))
 	go func() {
 		defer close(f.done)
 		sink := &notifyingSink{&swarm.PublicStoreSink{Store: b.Store()}, func(c cid.Cid, _ int) { f.arrived(c) }}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +65,10 @@ type Folder struct {
 	id   string
 	wake chan struct{} // remote records arrived
 	scan chan []string // paths to scan (from the API)
+	// pending counts the paths the last pull could not bring in.
+	pending int
+	cleaned bool // stale temporary files removed since the start
+	revert  chan chan error
 
 	mu     sync.Mutex
 	status Status
@@ -83,10 +88,13 @@ const (
 
 // Status is a folder's state for `shoal status`.
 type Status struct {
-	State       State            `json:"state"`
-	Error       string           `json:"error,omitempty"`
-	Watch       string           `json:"watch,omitempty"` // why the watcher is degraded
-	PathErrors  []scan.PathError `json:"path_errors,omitempty"`
+	State      State            `json:"state"`
+	Error      string           `json:"error,omitempty"`
+	Watch      string           `json:"watch,omitempty"` // why the watcher is degraded
+	PathErrors []scan.PathError `json:"path_errors,omitempty"`
+	// PullErrors are paths that could not be written here (a name this
+	// disk cannot hold, no peer with the blocks yet, a write error).
+	PullErrors  []scan.PathError `json:"pull_errors,omitempty"`
 	Conflicts   []string         `json:"conflicts,omitempty"`
 	LastScan    time.Time        `json:"last_scan"`
 	LastSync    time.Time        `json:"last_sync"`
@@ -113,7 +121,7 @@ func New(opt Options) (*Folder, error) {
 	}
 	id := opt.Key.ID().String()
 	return &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
-		scan: make(chan []string, 16), status: Status{State: StateStarting}}, nil
+		scan: make(chan []string, 16), revert: make(chan chan error), status: Status{State: StateStarting}}, nil
 }
 
 // Init creates the folder's marker at root (a new share or join).
@@ -151,6 +159,7 @@ func (f *Folder) Status() Status {
 	st := f.status
 	st.PathErrors = append([]scan.PathError(nil), st.PathErrors...)
 	st.Conflicts = append([]string(nil), st.Conflicts...)
+	st.PullErrors = append([]scan.PathError(nil), st.PullErrors...)
 	return st
 }
 
@@ -208,19 +217,25 @@ func (f *Folder) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read .shoalignore: %w", err)
 	}
+	// The watcher's goroutine reads the matcher; this loop replaces it
+	// when .shoalignore changes.
+	var cur atomic.Pointer[ignore.Matcher]
+	cur.Store(ign)
 	var changes <-chan []string
+	var w *watch.Watcher
 	if !f.opt.NoWatch {
-		w, err := watch.New(ctx, f.opt.Root, watch.Options{
-			Ignore: func(rel string, isDir bool) bool { return ignore.IsInternal(rel) || ign.Ignored(rel, isDir) },
+		w, err = watch.New(ctx, f.opt.Root, watch.Options{
+			Ignore: func(rel string, isDir bool) bool { return cur.Load().Ignored(rel, isDir) },
 			Logger: f.log,
 		})
 		if err != nil {
 			f.log.Warn("watcher", "err", err)
 			f.setWatch(err)
+			w = nil
 		} else {
 			defer w.Close()
 			changes = w.Changes()
-			defer func() { f.setWatch(w.Degraded()) }()
+			f.setWatch(w.Degraded())
 		}
 	}
 	if err := f.scanPaths(ctx, ign); err != nil {
@@ -231,21 +246,39 @@ func (f *Folder) run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(f.opt.Rescan)
 	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	backoff := time.Second
 	for {
+		if f.pending > 0 {
+			// Some files could not be pulled (no peer had their blocks
+			// yet, a disk error): try again, less often each time.
+			retry.Reset(backoff)
+			backoff = min(2*backoff, time.Minute)
+		} else {
+			backoff = time.Second
+		}
 		f.setState(StateIdle, nil)
 		var err error
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-retry.C:
 		case paths, ok := <-changes:
 			if !ok {
 				changes = nil
 				continue
 			}
+			f.setWatch(w.Degraded())
 			if slicesContains(paths, ".shoalignore") {
 				if ign, err = ignore.Load(f.opt.Root); err != nil {
 					return err
 				}
+				cur.Store(ign)
+				if err := w.Refresh(ctx); err != nil {
+					f.log.Warn("watch paths no longer ignored", "err", err)
+				}
+				paths = nil // what is ignored changed: look at everything
 			}
 			if slicesContains(paths, "") {
 				paths = nil // an overflow: everything
@@ -253,6 +286,12 @@ func (f *Folder) run(ctx context.Context) error {
 			err = f.scanPaths(ctx, ign, paths...)
 		case paths := <-f.scan:
 			err = f.scanPaths(ctx, ign, paths...)
+		case done := <-f.revert:
+			rerr := f.doRevert(ctx, ign)
+			done <- rerr
+			if rerr != nil {
+				continue
+			}
 		case <-tick.C:
 			err = f.scanPaths(ctx, ign)
 		case <-f.wake:
@@ -329,6 +368,20 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 	}
 }
 
+// setPathError sets (or, with nil, clears) the error of path in errs.
+func setPathError(errs []scan.PathError, path string, err error) []scan.PathError {
+	out := errs[:0:0]
+	for _, e := range errs {
+		if e.Path != path {
+			out = append(out, e)
+		}
+	}
+	if err != nil {
+		out = append(out, scan.PathError{Path: path, Err: err.Error()})
+	}
+	return out
+}
+
 // mergeErrors replaces the errors under the scanned paths with new ones.
 func mergeErrors(old, fresh []scan.PathError, paths []string) []scan.PathError {
 	var out []scan.PathError
@@ -362,6 +415,17 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 		})
 		if err != nil {
 			return err
+		}
+		f.pending = len(need)
+		if !f.cleaned {
+			// Temporary files of versions no longer wanted (left by a
+			// crash) go; those of versions still needed are taken up.
+			keep := make(map[string]bool, len(need))
+			for _, g := range need {
+				keep[pull.TempName(g)] = true
+			}
+			pull.CleanTemp(f.opt.Root, keep)
+			f.cleaned = true
 		}
 		if len(need) == 0 {
 			return nil
@@ -429,9 +493,11 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 			return
 		default:
 			f.log.Warn("pull", "path", g.Path, "err", err)
+			f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, err)
 			f.opt.Events.Publish(events.Event{Type: events.PullError, Folder: f.id, Path: g.Path, Data: err.Error()})
 			return
 		}
+		f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, nil)
 		if err := f.opt.Index.SetLocal(ctx, g.Path, res.Local, res.Blocks); err != nil {
 			fatal = cmpErr(fatal, err)
 			return
@@ -484,6 +550,60 @@ func cmpErr(old, err error) error {
 		return old
 	}
 	return err
+}
+
+// Revert puts a read-only folder back to the global state: every path
+// changed here is moved into .shoal/versions/ (kept, not deleted) and the
+// global version is pulled in its place.
+func (f *Folder) Revert(ctx context.Context) error {
+	if f.opt.Index.Writable() {
+		return errors.New("revert is for read-only folders: a read-write folder publishes its changes")
+	}
+	done := make(chan error, 1)
+	select {
+	case f.revert <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
+	if err := f.scanPaths(ctx, ign); err != nil {
+		return err
+	}
+	var changed []string
+	err := f.opt.Index.Locals(ctx, "", func(p string, l *index.Local) error {
+		if l.Changed {
+			changed = append(changed, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Deepest first, so a directory's entries move before it.
+	sort.Sort(sort.Reverse(sort.StringSlice(changed)))
+	for _, p := range changed {
+		abs := filepath.Join(f.opt.Root, filepath.FromSlash(p))
+		if info, err := os.Lstat(abs); err == nil {
+			if info.IsDir() {
+				os.Remove(abs) // only when empty: its entries were moved first
+			} else if err := pull.KeepVersion(f.opt.Root, p); err != nil {
+				return err
+			}
+		}
+		if err := f.opt.Index.ForgetLocal(ctx, p); err != nil {
+			return err
+		}
+	}
+	f.log.Info("reverted local changes", "paths", len(changed))
+	return f.pullAll(ctx, ign)
 }
 
 // Roots returns the content the folder needs kept by garbage collection.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,7 +98,7 @@ func FuzzServe(f *testing.F) {
 	} {
 		f.Add(s.rel, s.method, s.query, s.accept, s.rng)
 	}
-	allowed := []int{200, 206, 301, 304, 400, 404, 405, 416, 501}
+	allowed := []int{200, 206, 301, 304, 400, 404, 405, 406, 412, 416, 501}
 	f.Fuzz(func(t *testing.T, rel, method, query, accept, rng string) {
 		var p string
 		if strings.HasPrefix(rel, Prefix) {
@@ -121,13 +122,55 @@ func FuzzServe(f *testing.F) {
 		if _, after, ok := strings.Cut(tag, "_CID-"); ok {
 			tag = after // a directory listing
 		}
-		tag = strings.TrimSuffix(strings.TrimSuffix(tag, ".raw"), ".car")
+		if i := strings.Index(tag, ".car."); i >= 0 {
+			tag = tag[:i]
+		}
+		tag = strings.TrimSuffix(tag, ".raw")
 		c, err := cid.Decode(tag)
 		if err != nil {
 			t.Fatalf("%s %q: served with ETag %q: %v", method, p, rec.Header().Get("Etag"), err)
 		}
 		if !inDAG[string(c.Hash())] {
 			t.Fatalf("%s %q: served %s, which is not in the DAG", method, p, c)
+		}
+	})
+}
+
+// FuzzCARParams feeds arbitrary dag-scope, entity-bytes and Accept values
+// to the CAR parameter parsers: they must not panic, and a range they
+// accept must resolve, for any entity size, to offsets inside it.
+func FuzzCARParams(f *testing.F) {
+	for _, s := range [][3]string{
+		{"entity", "0:*", "application/vnd.ipld.car; version=1; order=dfs; dups=y"},
+		{"", "-1024:*", ""},
+		{"block", "", "application/vnd.ipld.car;order=unk"},
+		{"all", "499:-1000", "application/vnd.ipld.raw, */*;q=0.1"},
+		{"", "9223372036854775807:-9223372036854775808", "application/vnd.ipld.car; version=2"},
+		{"entity", "-0:0", "text/html,application/xhtml+xml;q=0.9"},
+	} {
+		f.Add(s[0], s[1], s[2], int64(1<<20))
+	}
+	f.Fuzz(func(t *testing.T, scope, rng, accept string, size int64) {
+		q := url.Values{}
+		if scope != "" {
+			q.Set("dag-scope", scope)
+		}
+		if rng != "" {
+			q.Set("entity-bytes", rng)
+		}
+		req := httptest.NewRequest("GET", "/ipfs/x", nil)
+		req.Header.Set("Accept", accept)
+		_, params, _, _ := negotiate(req)
+		cp, err := parseCARParams(q, params)
+		if err != nil || cp.rng == nil {
+			return
+		}
+		if size < 0 {
+			size = -(size + 1)
+		}
+		from, to, ok := cp.rng.resolve(size)
+		if ok && (from < 0 || to < from || to >= size) {
+			t.Fatalf("entity-bytes=%s on %d bytes resolves to [%d, %d]", rng, size, from, to)
 		}
 	})
 }

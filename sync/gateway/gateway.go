@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -68,10 +68,12 @@ func New(src Source, opt Options) *Handler {
 
 // Errors the Handler maps to statuses.
 var (
-	errBadFormat   = errors.New("bad format")    // 400
-	errFetch       = errors.New("fetch failed")  // 502
-	errUnsupported = errors.New("not supported") // 501
-	errMethod      = errors.New("method not allowed")
+	errBadFormat      = errors.New("bad format")      // 400
+	errUnsupportedCID = errors.New("unsupported CID") // 400
+	errFetch          = errors.New("fetch failed")    // 502
+	errUnsupported    = errors.New("not supported")   // 501
+	errMethod         = errors.New("method not allowed")
+	errNotCached      = errors.New("not held here and only-if-cached") // 412
 )
 
 // Response formats besides UnixFS.
@@ -82,62 +84,94 @@ const (
 
 // ServeHTTP serves one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.fail(w, r, fmt.Errorf("%w: %s (only GET and HEAD)", errMethod, r.Method))
+	setCORS(w.Header())
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		// A CORS preflight: the headers above are the answer.
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		w.WriteHeader(http.StatusOK)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		h.fail(w, r, fmt.Errorf("%w: %s (only GET, HEAD and OPTIONS)", errMethod, r.Method))
 		return
 	}
 	p, err := parsePath(r.URL.Path)
+	if err == nil {
+		err = checkCID(p.root)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	format, err := responseFormat(r)
+	format, params, byAccept, err := negotiate(r)
+	var cp carParams
+	if err == nil && format == formatCAR {
+		cp, err = parseCARParams(r.URL.Query(), params)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	ctx := r.Context()
-	g := needGetter{h: h}
-	c, err := unixfs.Resolve(ctx, g, p.root, strings.Join(p.elems, "/"))
+	g := needGetter{h: h, local: onlyIfCached(r)}
+	res, err := h.resolve(ctx, g, p, format == formatCAR)
+	if err == nil && g.local {
+		// only-if-cached: the block the path names must be here now.
+		_, err = g.Get(ctx, res.target)
+	}
 	if err != nil {
+		if g.local && errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", errNotCached, err)
+		}
 		h.fail(w, r, err)
 		return
 	}
 	w.Header().Set("X-Ipfs-Path", p.String())
+	w.Header().Set("X-Ipfs-Roots", res.rootsHeader())
 	w.Header().Add("Vary", "Accept")
+	if byAccept {
+		w.Header().Set("Content-Location", contentLocation(r, format))
+	}
 	switch format {
 	case formatRaw:
-		h.serveRaw(ctx, w, r, g, c)
+		h.serveRaw(ctx, w, r, g, res.target)
 	case formatCAR:
-		h.serveCAR(ctx, w, r, g, c)
+		h.serveCAR(ctx, w, r, g, res, cp)
 	default:
-		h.serveUnixFS(ctx, w, r, g, p, c)
+		h.serveUnixFS(ctx, w, r, g, p, res.target)
 	}
 }
 
-// responseFormat reads ?format= or, without it, the Accept header.
-func responseFormat(r *http.Request) (string, error) {
-	switch f := r.URL.Query().Get("format"); f {
-	case "":
-	case formatRaw, formatCAR:
-		return f, nil
-	default:
-		return "", fmt.Errorf("%w: %q (want raw or car)", errBadFormat, f)
-	}
-	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch mt {
-		case "application/vnd.ipld.raw":
-			return formatRaw, nil
-		case "application/vnd.ipld.car":
-			return formatCAR, nil
+// setCORS lets any web page read every response, with the headers
+// IPFS clients need, as boxo's gateway does.
+func setCORS(h http.Header) {
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Range, User-Agent, X-Requested-With, If-None-Match, Cache-Control")
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Content-Type, Content-Disposition, Content-Location, Etag, X-Chunked-Output, X-Stream-Output, X-Ipfs-Path, X-Ipfs-Roots")
+}
+
+// onlyIfCached reports whether the request's Cache-Control says
+// only-if-cached: answer from what is held, fetch nothing.
+func onlyIfCached(r *http.Request) bool {
+	for _, v := range r.Header.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(d), "only-if-cached") {
+				return true
+			}
 		}
 	}
-	return "", nil
+	return false
+}
+
+// contentLocation is the request's URL with the format Accept chose in
+// ?format=, so that caches keep the formats apart.
+func contentLocation(r *http.Request, format string) string {
+	q := r.URL.Query()
+	q.Set("format", format)
+	return (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String()
 }
 
 // need asks the source for c, within the timeout for one block or for a
@@ -183,13 +217,21 @@ func (h *Handler) needWhole(ctx context.Context, r *http.Request, c cid.Cid) (ne
 
 // needGetter reads blocks from the source (or first, if set, a Streamer's
 // getter), asking the source for each block it does not have yet, within
-// the handler's timeout.
+// the handler's timeout; with local (only-if-cached) it asks for nothing.
+// An identity CID's bytes come from the CID itself.
 type needGetter struct {
 	h     *Handler
 	first unixfs.Getter
+	local bool
 }
 
 func (g needGetter) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	if data, ok := unixfs.IdentityData(c); ok {
+		return data, nil
+	}
+	if g.local {
+		return g.h.src.Get(ctx, c)
+	}
 	get := g.h.src.Get
 	if g.first != nil {
 		get = g.first.Get
@@ -209,8 +251,12 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, errBadPath), errors.Is(err, errBadFormat):
+	case errors.Is(err, errBadPath), errors.Is(err, errBadFormat), errors.Is(err, errUnsupportedCID):
 		return http.StatusBadRequest
+	case errors.Is(err, errNotAcceptable):
+		return http.StatusNotAcceptable
+	case errors.Is(err, errNotCached):
+		return http.StatusPreconditionFailed
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, unixfs.ErrNoLink), errors.Is(err, unixfs.ErrNotDir):
 		return http.StatusNotFound
 	case errors.Is(err, context.DeadlineExceeded):
@@ -237,8 +283,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		h.log.Debug("gateway request refused", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
 	}
-	for _, k := range []string{"Etag", "Cache-Control", "Content-Disposition", "X-Ipfs-Path"} {
+	for _, k := range []string{"Etag", "Cache-Control", "Content-Disposition", "X-Ipfs-Path", "X-Ipfs-Roots", "Content-Location", "Content-Type", "X-Content-Type-Options", "Trailer"} {
 		w.Header().Del(k)
+	}
+	if code == http.StatusBadGateway || code == http.StatusGatewayTimeout {
+		w.Header().Set("Retry-After", "30")
 	}
 	http.Error(w, fmt.Sprintf("%d %s: %v", code, http.StatusText(code), err), code)
 }

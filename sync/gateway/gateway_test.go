@@ -92,11 +92,11 @@ func TestServe(t *testing.T) {
 		{name: "type from extension", path: "/ipfs/" + root + "/docs/" + nameSpace, status: 200, body: []byte(`{"ok":true}`),
 			header: map[string]string{"Content-Type": "application/json"}},
 		{name: "filename inline", path: "/ipfs/" + helloCid.String(), query: "filename=report.json", status: 200,
-			header: map[string]string{"Content-Disposition": `inline; filename=report.json`, "Content-Type": "application/json"}},
+			header: map[string]string{"Content-Disposition": `inline; filename="report.json"`, "Content-Type": "application/json"}},
 		{name: "filename download", path: "/ipfs/" + helloCid.String(), query: "filename=a%20b.txt&download=true", status: 200,
 			header: map[string]string{"Content-Disposition": `attachment; filename="a b.txt"`}},
 		{name: "filename not ASCII", path: "/ipfs/" + helloCid.String(), query: "filename=na%C3%AFve.txt", status: 200,
-			header: map[string]string{"Content-Disposition": `inline; filename*=utf-8''na%C3%AFve.txt`}},
+			header: map[string]string{"Content-Disposition": `inline; filename="na_ve.txt"; filename*=UTF-8''na%C3%AFve.txt`}},
 		{name: "directory redirect", path: "/ipfs/" + root + "/docs", query: "x=1", status: 301,
 			header: map[string]string{"Location": "/ipfs/" + root + "/docs/?x=1"}},
 		{name: "root directory redirect", path: "/ipfs/" + root, status: 301,
@@ -124,7 +124,7 @@ func TestServe(t *testing.T) {
 		{name: "double trailing slash", path: "/ipfs/" + root + "/docs//", status: 400},
 		{name: "NUL", path: "/ipfs/" + root + "/docs/hel\x00lo.txt", status: 400},
 		{name: "bad format", path: "/ipfs/" + root + "/", query: "format=xml", status: 400},
-		{name: "POST", method: "POST", path: "/ipfs/" + root + "/", status: 405, header: map[string]string{"Allow": "GET, HEAD"}},
+		{name: "POST", method: "POST", path: "/ipfs/" + root + "/", status: 405, header: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
 		{name: "PUT", method: "PUT", path: "/ipfs/" + root + "/docs/hello.txt", status: 405},
 		{name: "DELETE", method: "DELETE", path: "/ipfs/" + root, status: 405},
 	}
@@ -293,10 +293,11 @@ func TestRawAndCAR(t *testing.T) {
 	for _, tt := range []struct {
 		name, path, query string
 		hdr               map[string]string
-		root              cid.Cid
+		target            cid.Cid
+		onPath            []cid.Cid // blocks on the path, before the target's DAG
 	}{
-		{"car of the tree by query", "/ipfs/" + fx.pinned.String(), "format=car", nil, fx.pinned},
-		{"car of a path by Accept", "/ipfs/" + fx.pinned.String() + "/docs/big.bin", "", map[string]string{"Accept": "application/vnd.ipld.car; version=1"}, big},
+		{"car of the tree by query", "/ipfs/" + fx.pinned.String(), "format=car", nil, fx.pinned, nil},
+		{"car of a path by Accept", "/ipfs/" + fx.pinned.String() + "/docs/big.bin", "", map[string]string{"Accept": "application/vnd.ipld.car; version=1"}, big, []cid.Cid{fx.pinned, docs}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := get(t, srv, "GET", tt.path, tt.query, tt.hdr)
@@ -310,10 +311,13 @@ func TestRawAndCAR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if roots := cr.Roots(); len(roots) != 1 || !roots[0].Equals(tt.root) {
-				t.Fatalf("CAR roots %v, want %s", roots, tt.root)
+			if roots := cr.Roots(); len(roots) != 1 || !roots[0].Equals(fx.pinned) {
+				t.Fatalf("CAR roots %v, want the request's CID %s", roots, fx.pinned)
 			}
-			want := reachable(t, fx.st, tt.root)
+			want := reachable(t, fx.st, tt.target)
+			for _, c := range tt.onPath {
+				want[string(c.Hash())] = true
+			}
 			seen := map[string]bool{}
 			for {
 				c, data, err := cr.Next()
@@ -447,6 +451,10 @@ func TestStatusOf(t *testing.T) {
 		{store.ErrUnsupportedCid, 501},
 		{unixfs.ErrDecode, 502},
 		{unixfs.ErrInconsistent, 502},
+		{errUnsupportedCID, 400},
+		{errNotAcceptable, 406},
+		{errNotCached, 412},
+		{store.ErrRefChanged, 500},
 		{errors.New("disk on fire"), 500},
 	}
 	for _, tt := range tests {

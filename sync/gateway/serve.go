@@ -3,8 +3,9 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"mime"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,11 +14,10 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
-	"github.com/shoal-sync/shoal/store/dag"
 )
 
 // serveUnixFS serves c as UnixFS: a file's bytes, a directory's
-// index.html or listing.
+// index.html or listing, a symlink's target.
 func (h *Handler) serveUnixFS(ctx context.Context, w http.ResponseWriter, r *http.Request, g needGetter, p contentPath, c cid.Cid) {
 	info, err := unixfs.Stat(ctx, g, c)
 	if err != nil {
@@ -31,11 +31,20 @@ func (h *Handler) serveUnixFS(ctx context.Context, w http.ResponseWriter, r *htt
 			name = p.elems[len(p.elems)-1]
 		}
 		h.serveFile(ctx, w, r, g, c, name)
-	case unixfs.TypeDirectory:
+	case unixfs.TypeDirectory, unixfs.TypeHAMT:
 		if !p.slash {
 			// Relative links in the listing and in index.html need the slash.
 			loc := (&url.URL{Path: p.String() + "/", RawQuery: r.URL.RawQuery}).String()
 			http.Redirect(w, r, loc, http.StatusMovedPermanently)
+			return
+		}
+		index, err := unixfs.Lookup(ctx, g, c, "index.html")
+		switch {
+		case err == nil:
+			h.serveFile(ctx, w, r, g, index, "index.html")
+			return
+		case !errors.Is(err, unixfs.ErrNoLink):
+			h.fail(w, r, err)
 			return
 		}
 		links, err := unixfs.ListDir(ctx, g, c)
@@ -43,16 +52,36 @@ func (h *Handler) serveUnixFS(ctx context.Context, w http.ResponseWriter, r *htt
 			h.fail(w, r, err)
 			return
 		}
-		for _, l := range links {
-			if l.Name == "index.html" {
-				h.serveFile(ctx, w, r, g, l.Cid, l.Name)
-				return
-			}
-		}
 		h.serveListing(w, r, p, c, links)
+	case unixfs.TypeSymlink:
+		h.serveSymlink(ctx, w, r, g, c)
 	default:
 		h.fail(w, r, fmt.Errorf("%s is a UnixFS %s: %w", c, info.Type, errUnsupported))
 	}
+}
+
+// serveSymlink answers with the link's target as the body, typed
+// inode/symlink as boxo does: a gateway never follows a symlink, whose
+// target may name anything on the reader's machine.
+func (h *Handler) serveSymlink(ctx context.Context, w http.ResponseWriter, r *http.Request, g needGetter, c cid.Cid) {
+	data, err := g.Get(ctx, c)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	n, err := unixfs.Decode(c, data)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	etag := `"` + c.String() + `"`
+	setImmutable(w, etag)
+	w.Header().Set("Content-Type", "inode/symlink")
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(n.FS.Data))
 }
 
 // serveFile serves the file c through http.ServeContent (ranges,
@@ -68,7 +97,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	// A HEAD needs only what sniffing the type reads, and a range only its
 	// own blocks: both fetch lazily, block by block. A whole GET gets the
 	// DAG first, or streams it from a Streamer.
-	if r.Method == http.MethodGet && r.Header.Get("Range") == "" {
+	if r.Method == http.MethodGet && r.Header.Get("Range") == "" && !g.local {
 		var err error
 		if g, err = h.needWhole(ctx, r, c); err != nil {
 			h.fail(w, r, err)
@@ -81,7 +110,60 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 		return
 	}
 	defer fr.Close()
-	http.ServeContent(w, r, name, time.Time{}, fr)
+	// Read the first byte before any header goes out, so that a block
+	// that does not read back (a --nocopy file changed since it was
+	// added, a block that fails its hash) fails the request with its own
+	// error rather than with ServeContent's "seeker can't seek".
+	if fr.Size() > 0 {
+		var one [1]byte
+		_, err := io.ReadFull(fr, one[:])
+		if err == nil {
+			_, err = fr.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	tr := &trackingReader{r: fr}
+	http.ServeContent(w, r, name, time.Time{}, tr)
+	if tr.err != nil {
+		h.abort(r, tr.err)
+	}
+}
+
+// trackingReader remembers the first error of the reader under it, so
+// that a body cut short by it is aborted, not ended as if complete.
+type trackingReader struct {
+	r   io.ReadSeeker
+	err error
+}
+
+func (t *trackingReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
+	return n, err
+}
+
+func (t *trackingReader) Seek(off int64, whence int) (int64, error) {
+	n, err := t.r.Seek(off, whence)
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// abort ends a response whose headers are sent but whose body could not
+// be: the connection is reset (HTTP/2: the stream), so the client sees a
+// failed transfer, never a body that merely looks short or complete.
+func (h *Handler) abort(r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	h.log.Warn("gateway response aborted after its headers", "method", r.Method, "path", r.URL.Path, "err", err)
+	panic(http.ErrAbortHandler)
 }
 
 // serveRaw serves the single block c.
@@ -91,45 +173,16 @@ func (h *Handler) serveRaw(ctx context.Context, w http.ResponseWriter, r *http.R
 		h.fail(w, r, err)
 		return
 	}
-	setImmutable(w, `"`+c.String()+`.raw"`)
-	w.Header().Set("Content-Type", "application/vnd.ipld.raw")
+	etag := `"` + c.String() + `.raw"`
+	setImmutable(w, etag)
+	w.Header().Set("Content-Type", mediaRaw)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	setDownload(w, r, c.String()+".bin")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
-}
-
-// serveCAR serves the DAG under c as a CAR v1. An error after the first
-// byte can only be reported in the X-Stream-Error trailer, as kubo does;
-// the CAR then ends early.
-func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.Request, g needGetter, c cid.Cid) {
-	etag := `"` + c.String() + `.car"`
-	// A HEAD only learns whether the root is there.
-	err := h.need(ctx, c, false)
-	if err == nil && r.Method == http.MethodGet {
-		g, err = h.needWhole(ctx, r, c)
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	setImmutable(w, etag)
-	w.Header().Set("Content-Type", "application/vnd.ipld.car; version=1")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	setDownload(w, r, c.String()+".car")
 	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if r.Method == http.MethodHead {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	w.Header().Set("Trailer", "X-Stream-Error")
-	w.WriteHeader(http.StatusOK)
-	if err := dag.Export(r.Context(), g, c, w); err != nil {
-		w.Header().Set("X-Stream-Error", err.Error())
-		h.log.Warn("gateway CAR stream failed", "path", r.URL.Path, "err", err)
-	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 
 func setImmutable(w http.ResponseWriter, etag string) {
@@ -166,13 +219,30 @@ func setDownload(w http.ResponseWriter, r *http.Request, name string) {
 	disposition(w, "attachment", name)
 }
 
+// disposition sets Content-Disposition to kind with name, quoted, and
+// for a name that is not plain ASCII also as RFC 8187 UTF-8, beside an
+// ASCII fallback with "_" for each other character, as the Path Gateway
+// spec asks.
 func disposition(w http.ResponseWriter, kind, name string) {
 	v := kind
 	if name != "" {
-		// FormatMediaType quotes the name, or encodes it by RFC 2231 when
-		// it is not ASCII; it gives "" for a name it cannot encode.
-		if f := mime.FormatMediaType(kind, map[string]string{"filename": name}); f != "" {
-			v = f
+		var ascii strings.Builder
+		plain := true
+		for _, r := range name {
+			switch {
+			case r == '"' || r == '\\':
+				ascii.WriteByte('\\')
+				ascii.WriteRune(r)
+			case r < 0x20 || r >= 0x7f:
+				ascii.WriteByte('_')
+				plain = false
+			default:
+				ascii.WriteRune(r)
+			}
+		}
+		v += `; filename="` + ascii.String() + `"`
+		if !plain {
+			v += "; filename*=UTF-8''" + url.PathEscape(name)
 		}
 	}
 	w.Header().Set("Content-Disposition", v)

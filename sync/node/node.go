@@ -13,12 +13,16 @@ import (
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
 
 // Options configures Open.
 type Options struct {
 	Logger *slog.Logger
+	// MinFree is the free space the store keeps on its filesystem (zero:
+	// badgerstore.DefaultMinFree).
+	MinFree diskfree.Floor
 }
 
 // Node is an open home: the block store and what is done with it.
@@ -38,7 +42,7 @@ func Open(home string, opt Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", home, err)
 	}
-	s, err := badgerstore.Open(filepath.Join(home, blocksDir), badgerstore.Options{Logger: opt.Logger})
+	s, err := badgerstore.Open(filepath.Join(home, blocksDir), badgerstore.Options{Logger: opt.Logger, MinFree: opt.MinFree})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", home, err)
 	}

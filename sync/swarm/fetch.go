@@ -72,7 +72,7 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 	}
 	defer s.send(context.Background(), event{kind: evFetchEnd, fetch: f})
 	sd, _ := sink.(Seeder)
-	if sd != nil {
+	if sd != nil && !isPrivate(sd) {
 		s.seeders.add(sd)
 		defer s.seeders.remove(sd)
 	}
@@ -105,6 +105,11 @@ func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
 			w := queue[0]
 			queue = queue[1:]
 			data, err := s.opt.Store.Get(ctx, w.c)
+			if errors.Is(err, store.ErrRefChanged) {
+				// The file a reference pointed into changed or moved:
+				// the block is as good as missing here; peers may have it.
+				err = store.ErrNotFound
+			}
 			if errors.Is(err, store.ErrNotFound) && sd != nil && sd.HasBlock(w.c) {
 				// The sink has it already (a get resumed from its
 				// temporary file, which checked it): no need to ask

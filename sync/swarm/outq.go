@@ -57,6 +57,13 @@ func (q *outq) push(it outItem) {
 	q.signal()
 }
 
+// overflowed reports whether the queue passed maxCtrl.
+func (q *outq) overflowed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.overflow
+}
+
 // maxServes bounds the block requests queued for one peer; a peer that
 // asks for more before we catch up has the excess ignored (its picker
 // times them out and asks elsewhere).

@@ -20,6 +20,17 @@ const forgetWants = time.Minute
 // maxCids bounds the CIDs in one want/have message.
 const maxCids = 512
 
+// A fetch asks connected peers again about wanted blocks none of them has
+// (they said don't-have, or have not answered): first reaskFirst after a
+// want, then at doubling intervals up to reaskMax, at most reaskCids
+// blocks a time. A peer that gains a block announces it with a have; this
+// catches a peer that gained it some other way.
+const (
+	reaskFirst = time.Second
+	reaskMax   = 30 * time.Second
+	reaskCids  = 2 * maxCids
+)
+
 // histLen is how many one-second samples of each peer's byte counters
 // are kept: the choker looks 20 s back.
 const histLen = 21
@@ -43,6 +54,9 @@ type owner struct {
 	swept    time.Time
 	idle     time.Time // when the last fetch ended
 	dirty    bool      // the picker may have new requests to make
+
+	reaskAt    time.Time     // when to ask about sourceless blocks again
+	reaskEvery time.Duration // the interval after that
 }
 
 func newOwner(s *Swarm) *owner {
@@ -63,12 +77,20 @@ func (o *owner) run() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	o.rechoked = time.Now()
+	pins := o.s.opt.Store.WatchPins()
 	for {
 		select {
 		case ev := <-o.s.events:
 			o.handle(ev)
 		case now := <-tick.C:
 			o.tick(now)
+		case <-pins.Changed:
+			// What the policy serves may have grown: tell peers that
+			// asked for blocks we lacked (their writers check each).
+			pins = o.s.opt.Store.WatchPins()
+			o.announceWanted()
+		case <-o.s.servable:
+			o.announceWanted()
 		case <-o.s.ctx.Done():
 			for _, p := range o.peers {
 				p.link.close()
@@ -100,6 +122,7 @@ func (o *owner) handle(ev event) {
 		o.s.npeers.Store(int32(len(o.peers)))
 		o.picker.AddPeer(p.id)
 		ev.reply <- nil
+		o.s.peerSubs.publish(p.event(true))
 		if missing := o.picker.Missing(); len(missing) > 0 {
 			o.sendCids(p, mWantHave, missing)
 		}
@@ -128,7 +151,13 @@ func (o *owner) handle(ev event) {
 			if len(w) < maxPeerWants {
 				w[c] = now
 			}
-			p.out.push(outItem{announce: c}) // we may have got it meanwhile
+		}
+		p.out.push(outItem{announce: ev.cids}) // we may have got them meanwhile
+	case evAnnounced:
+		if w := o.wantedBy[p]; w != nil {
+			for _, c := range ev.cids {
+				delete(w, c)
+			}
 		}
 	case evPeerCancels:
 		if w := o.wantedBy[p]; w != nil {
@@ -150,14 +179,22 @@ func (o *owner) handle(ev event) {
 		for _, q := range o.peers {
 			o.sendCids(q, mWantHave, fresh)
 		}
+		if len(fresh) > 0 {
+			o.reaskEvery = reaskFirst
+			o.reaskAt = now.Add(reaskFirst)
+		}
 		o.dirty = true
 	case evStored:
 		for q, w := range o.wantedBy {
+			var got []cid.Cid
 			for _, c := range ev.cids {
 				if _, ok := w[c]; ok {
 					delete(w, c)
-					q.out.push(outItem{announce: c})
+					got = append(got, c)
 				}
+			}
+			if len(got) > 0 {
+				q.out.push(outItem{announce: got})
 			}
 		}
 		o.dirty = true // the fetch's queue shrank
@@ -172,10 +209,43 @@ func (o *owner) handle(ev event) {
 	}
 }
 
+// announceWanted asks every peer's writer to send have for the blocks the
+// peer asked about that we may serve now.
+func (o *owner) announceWanted() {
+	for q, w := range o.wantedBy {
+		if len(w) == 0 {
+			continue
+		}
+		cs := make([]cid.Cid, 0, len(w))
+		for c := range w {
+			cs = append(cs, c)
+		}
+		q.out.push(outItem{announce: cs})
+	}
+}
+
+// reask asks every peer again about wanted blocks none has, with backoff.
+func (o *owner) reask(now time.Time) {
+	if o.picker.Remaining() == 0 || now.Before(o.reaskAt) || len(o.peers) == 0 {
+		return
+	}
+	o.reaskEvery = min(max(2*o.reaskEvery, reaskFirst), reaskMax)
+	o.reaskAt = now.Add(o.reaskEvery)
+	cs := o.picker.Sourceless(reaskCids)
+	if len(cs) == 0 {
+		return
+	}
+	o.s.log.Debug("asking peers again about blocks none has", "blocks", len(cs), "next in", o.reaskEvery)
+	for _, q := range o.peers {
+		o.sendCids(q, mWantHave, cs)
+	}
+}
+
 // removePeer forgets p and hands its slots and requests to others.
 func (o *owner) removePeer(now time.Time, p *peer) {
 	delete(o.peers, p.id)
 	o.s.npeers.Store(int32(len(o.peers)))
+	o.s.peerSubs.publish(p.event(false))
 	delete(o.hist, p)
 	delete(o.wantedBy, p)
 	o.picker.RemovePeer(p.id)
@@ -367,6 +437,7 @@ func (o *owner) tick(now time.Time) {
 		o.dirty = true
 	}
 	o.trim(now)
+	o.reask(now)
 	if now.Sub(o.rechoked) >= o.choker.Config().Interval {
 		o.rechoked = now
 		o.apply(o.choker.Rechoke(now, o.stats(now), o.picker.Remaining() == 0))

@@ -65,7 +65,7 @@ type outItem struct {
 	m        msg
 	serve    cid.Cid   // a block to read and send (m unused)
 	job      *serveJob // set by pop for a serve
-	announce cid.Cid   // send have if we now hold c and may serve it
+	announce []cid.Cid // send have for those we now hold and may serve
 }
 
 // serveJob is a requested block being read (and, for a reference,
@@ -168,6 +168,11 @@ func (s *Swarm) reader(ctx context.Context, p *peer) error {
 			if len(dont) > 0 {
 				p.out.push(outItem{m: msg{kind: mDontHave, cids: dont}})
 				toOwner(event{kind: evPeerWants, peer: p, cids: dont})
+			}
+			if p.out.overflowed() {
+				// The writer may be stuck on a peer that does not read:
+				// closing the connection frees it.
+				return fmt.Errorf("read from %s: %w", p.id.Short(), errOverflow)
 			}
 		case mWantBlock:
 			if !p.amChoking.Load() {
@@ -309,11 +314,24 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 			pending = append(pending, it.job)
 			go s.load(ctx, p, it.job)
 			continue
-		case it.announce.Defined():
-			if !s.mayServe(ctx, p.id, it.announce) {
+		case len(it.announce) > 0:
+			var have []cid.Cid
+			for _, c := range it.announce {
+				if s.mayServe(ctx, p.id, c) {
+					have = append(have, c)
+				}
+			}
+			if len(have) == 0 {
 				continue
 			}
-			m = msg{kind: mHave, cids: []cid.Cid{it.announce}}
+			s.send(ctx, event{kind: evAnnounced, peer: p, cids: have})
+			for len(have) > maxCids {
+				if err := write(msg{kind: mHave, cids: have[:maxCids]}); err != nil {
+					return err
+				}
+				have = have[maxCids:]
+			}
+			m = msg{kind: mHave, cids: have}
 		default:
 			m = it.m
 		}

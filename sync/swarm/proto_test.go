@@ -84,7 +84,7 @@ func TestPinPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newTestCluster(t, stores, func(i int) Options {
-		return Options{Policy: &PinPolicy{Store: stores[i], Refresh: time.Nanosecond}}
+		return Options{Policy: &PinPolicy{Store: stores[i]}}
 	})
 	if err := c.connectAll(ctx); err != nil {
 		t.Fatal(err)

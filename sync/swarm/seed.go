@@ -25,6 +25,19 @@ type Seeder interface {
 	GetBlock(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error)
 }
 
+// PrivateSeeder is a Seeder whose blocks are only its own fetch's (a
+// resumed pull into a synced folder): Fetch takes what it holds instead
+// of asking peers, but nothing of it is served while the fetch runs.
+type PrivateSeeder interface {
+	Seeder
+	Private()
+}
+
+func isPrivate(sd Seeder) bool {
+	_, ok := sd.(PrivateSeeder)
+	return ok
+}
+
 // seeders are the Seeder sinks of the fetches running now.
 type seeders struct {
 	mu  sync.Mutex

@@ -104,10 +104,11 @@ type Swarm struct {
 	upLimit   *Limiter
 	downLimit *Limiter
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	events chan event
-	wg     sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	events   chan event
+	servable chan struct{} // ServableChanged wakes the owner
+	wg       sync.WaitGroup
 
 	bans                                   banList
 	protMu                                 sync.Mutex
@@ -119,6 +120,7 @@ type Swarm struct {
 	recvBufs                               recvPool // blocks received
 	bytesIn, bytesOut, dupBytes, badBlocks atomic.Int64
 	blocksIn, blocksOut                    atomic.Int64
+	peerSubs                               peerHub // SubscribePeers
 }
 
 // New starts a Swarm on opt.Store.
@@ -148,6 +150,7 @@ func New(opt Options) (*Swarm, error) {
 		upLimit:   NewLimiter(opt.MaxUploadRate),
 		downLimit: NewLimiter(opt.MaxDownloadRate),
 		events:    make(chan event, 256),
+		servable:  make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -184,6 +187,17 @@ func (s *Swarm) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	return nil
+}
+
+// ServableChanged tells the swarm that its Policy may serve more than
+// before: peers that asked for blocks it could not serve then are sent
+// have for those it serves now. Pin changes of the store are followed
+// without it; a Policy with other inputs (a folder's key proved) calls it.
+func (s *Swarm) ServableChanged() {
+	select {
+	case s.servable <- struct{}{}:
+	default:
+	}
 }
 
 // Protect keeps peer id connected however many peers there are (a peer
@@ -261,9 +275,15 @@ func (s *Swarm) addPeer(p *peer) error {
 		p.link.close()
 		return ErrClosed
 	}
-	if err := <-reply; err != nil {
+	select {
+	case err := <-reply:
+		if err != nil {
+			p.link.close()
+			return err
+		}
+	case <-s.ctx.Done(): // the owner may have stopped before taking it
 		p.link.close()
-		return err
+		return ErrClosed
 	}
 	p.ext = &Conn{p: p, exporter: p.exporter}
 	for _, e := range s.opt.Extensions {
@@ -392,4 +412,5 @@ const (
 	evStored // a fetch's sink took a block
 	evFetchEnd
 	evPeers
+	evAnnounced // a peer's writer sent have for blocks it had asked about
 )

@@ -9,19 +9,33 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-sync/shoal/sync/identity"
 )
 
 // Options bound what a Listener accepts. Zero fields take the defaults.
+//
+// Handshakes in progress are bounded per IP, per network (an IPv4 /24 or
+// an IPv6 /64, what one party usually holds) and in all. When all slots
+// are taken, a handshake from a network holding fewer of them than the
+// network holding most (by more than one) takes that network's oldest
+// slot, so that a few sources of silent connections cannot lock others
+// out however many slots they fill.
 type Options struct {
-	// HandshakeTimeout bounds each inbound TLS handshake (default 10 s).
+	// HandshakeTimeout bounds each inbound TLS handshake (default 5 s).
 	HandshakeTimeout time.Duration
+	// HelloTimeout bounds the wait for a client's first byte (default 2 s):
+	// a peer that means to connect speaks at once.
+	HelloTimeout time.Duration
 	// MaxHandshakes bounds handshakes in progress across all sources (default 64).
 	MaxHandshakes int
 	// MaxHandshakesPerIP bounds handshakes in progress from one IP (default 4).
 	MaxHandshakesPerIP int
+	// MaxHandshakesPerNet bounds handshakes in progress from one /24
+	// (IPv4) or /64 (IPv6) (default 16).
+	MaxHandshakesPerNet int
 	// MaxConnsPerIP bounds established plus handshaking connections from one IP (default 32).
 	MaxConnsPerIP int
 	// Logger receives refusals and failed handshakes at debug level (default slog.Default()).
@@ -30,7 +44,13 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = DefaultHandshakeTimeout
+		o.HandshakeTimeout = DefaultAcceptTimeout
+	}
+	if o.HelloTimeout <= 0 {
+		o.HelloTimeout = 2 * time.Second
+	}
+	if o.MaxHandshakesPerNet <= 0 {
+		o.MaxHandshakesPerNet = 16
 	}
 	if o.MaxHandshakes <= 0 {
 		o.MaxHandshakes = 64
@@ -65,9 +85,35 @@ type Listener struct {
 	mu         sync.Mutex
 	handshakes int
 	perIP      map[netip.Addr]*ipCount
+	perNet     map[netip.Prefix][]*pending // handshakes in progress, oldest first
 }
 
 type ipCount struct{ handshakes, conns int }
+
+// DefaultAcceptTimeout bounds an inbound TLS handshake by default.
+const DefaultAcceptTimeout = 5 * time.Second
+
+// pending is one handshake in progress.
+type pending struct {
+	ip      netip.Addr
+	net     netip.Prefix
+	cancel  context.CancelFunc
+	evicted bool // its slot was given to another: settle counts nothing
+}
+
+// netOf returns the network an address counts against: its /24 for IPv4,
+// its /64 for IPv6.
+func netOf(ip netip.Addr) netip.Prefix {
+	bits := 64
+	if ip.Is4() {
+		bits = 24
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return p
+}
 
 // Listen listens on addr ("host:port"; port 0 picks a free one) and accepts
 // peers that present any valid node certificate except id's own. The
@@ -83,12 +129,13 @@ func Listen(ctx context.Context, addr string, id *identity.Identity, opts Option
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	l := &Listener{
-		ln:    ln,
-		cfg:   tlsConfig(cert, id.ID(), identity.NodeID{}),
-		opts:  opts.withDefaults(),
-		ready: make(chan *Conn),
-		done:  make(chan struct{}),
-		perIP: make(map[netip.Addr]*ipCount),
+		ln:     ln,
+		cfg:    tlsConfig(cert, id.ID(), identity.NodeID{}),
+		opts:   opts.withDefaults(),
+		ready:  make(chan *Conn),
+		done:   make(chan struct{}),
+		perIP:  make(map[netip.Addr]*ipCount),
+		perNet: make(map[netip.Prefix][]*pending),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.stop = context.AfterFunc(ctx, l.shutdown)
@@ -156,12 +203,15 @@ func (l *Listener) acceptLoop() {
 		}
 		backoff = 5 * time.Millisecond
 		ip := remoteIP(raw)
-		if reason := l.admit(ip); reason != "" {
+		ctx, cancel := context.WithTimeout(l.ctx, l.opts.HandshakeTimeout)
+		hs, reason := l.admit(ip, cancel)
+		if reason != "" {
+			cancel()
 			l.opts.Logger.Debug("transport: refused connection", "remote", raw.RemoteAddr(), "reason", reason)
 			raw.Close()
 			continue
 		}
-		l.wg.Go(func() { l.handshake(raw, ip) })
+		l.wg.Go(func() { l.handshake(ctx, cancel, raw, hs) })
 	}
 }
 
@@ -172,39 +222,93 @@ func remoteIP(c net.Conn) netip.Addr {
 	return netip.Addr{}
 }
 
-// admit counts a new handshake from ip, or says why it is refused.
-func (l *Listener) admit(ip netip.Addr) string {
+// admit counts a new handshake from ip, or says why it is refused. When
+// every slot is taken it may take one from the network holding most.
+func (l *Listener) admit(ip netip.Addr, cancel context.CancelFunc) (*pending, string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.perIP[ip]
 	if c == nil {
 		c = &ipCount{}
 	}
+	n := netOf(ip)
 	switch {
-	case l.handshakes >= l.opts.MaxHandshakes:
-		return fmt.Sprintf("%d handshakes in progress", l.handshakes)
 	case c.handshakes >= l.opts.MaxHandshakesPerIP:
-		return fmt.Sprintf("%d handshakes in progress from %s", c.handshakes, ip)
+		return nil, fmt.Sprintf("%d handshakes in progress from %s", c.handshakes, ip)
+	case len(l.perNet[n]) >= l.opts.MaxHandshakesPerNet:
+		return nil, fmt.Sprintf("%d handshakes in progress from %s", len(l.perNet[n]), n)
 	case c.handshakes+c.conns >= l.opts.MaxConnsPerIP:
-		return fmt.Sprintf("%d connections from %s", c.handshakes+c.conns, ip)
+		return nil, fmt.Sprintf("%d connections from %s", c.handshakes+c.conns, ip)
+	case l.handshakes >= l.opts.MaxHandshakes && !l.evictFor(n):
+		return nil, fmt.Sprintf("%d handshakes in progress", l.handshakes)
 	}
 	l.handshakes++
 	c.handshakes++
 	l.perIP[ip] = c
-	return ""
+	hs := &pending{ip: ip, net: n, cancel: cancel}
+	l.perNet[n] = append(l.perNet[n], hs)
+	return hs, ""
 }
 
-// settle ends a handshake from ip; established says whether it became a connection.
-func (l *Listener) settle(ip netip.Addr, established bool) {
+// evictFor frees a slot for a handshake from network n by aborting the
+// oldest handshake of the network holding most, if that one holds more
+// than n would with the new one. It reports whether it freed one.
+func (l *Listener) evictFor(n netip.Prefix) bool {
+	var worst netip.Prefix
+	most := 0
+	for p, hs := range l.perNet {
+		if len(hs) > most {
+			worst, most = p, len(hs)
+		}
+	}
+	if most <= len(l.perNet[n])+1 {
+		return false
+	}
+	victim := l.perNet[worst][0]
+	l.forget(victim)
+	victim.evicted = true
+	victim.cancel()
+	l.opts.Logger.Debug("transport: handshake evicted for another network's", "remote", victim.ip, "net", worst, "for", n)
+	return true
+}
+
+// forget drops hs from the counts.
+func (l *Listener) forget(hs *pending) {
+	l.handshakes--
+	c := l.perIP[hs.ip]
+	c.handshakes--
+	l.dropIfIdle(hs.ip, c)
+	list := l.perNet[hs.net]
+	for i, h := range list {
+		if h == hs {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(l.perNet, hs.net)
+	} else {
+		l.perNet[hs.net] = list
+	}
+}
+
+// settle ends a handshake; established says whether it became a connection.
+func (l *Listener) settle(hs *pending, established bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.handshakes--
-	c := l.perIP[ip]
-	c.handshakes--
+	if hs.evicted {
+		return false
+	}
+	l.forget(hs)
 	if established {
+		c := l.perIP[hs.ip]
+		if c == nil {
+			c = &ipCount{}
+			l.perIP[hs.ip] = c
+		}
 		c.conns++
 	}
-	l.dropIfIdle(ip, c)
+	return true
 }
 
 func (l *Listener) release(ip netip.Addr) {
@@ -221,29 +325,54 @@ func (l *Listener) dropIfIdle(ip netip.Addr, c *ipCount) {
 	}
 }
 
-func (l *Listener) handshake(raw net.Conn, ip netip.Addr) {
-	// Derived from the listener's context: Close aborts the handshake.
-	ctx, cancel := context.WithTimeout(l.ctx, l.opts.HandshakeTimeout)
+func (l *Listener) handshake(ctx context.Context, cancel context.CancelFunc, raw net.Conn, hs *pending) {
+	// ctx derives from the listener's context: Close aborts the handshake,
+	// and so does an eviction.
 	defer cancel()
-	bc := &batchConn{Conn: raw}
+	fr := &firstRead{Conn: raw}
+	hello := time.AfterFunc(l.opts.HelloTimeout, func() {
+		if !fr.got.Load() {
+			cancel()
+		}
+	})
+	defer hello.Stop()
+	bc := &batchConn{Conn: fr}
 	tc := tls.Server(bc, l.cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		l.settle(ip, false)
+		l.settle(hs, false)
 		l.opts.Logger.Debug("transport: inbound handshake failed", "remote", raw.RemoteAddr(), "err", err)
 		return
 	}
-	c, err := newConn(tc, bc, false, func() { l.release(ip) })
+	c, err := newConn(tc, bc, false, func() { l.release(hs.ip) })
 	if err != nil {
 		raw.Close()
-		l.settle(ip, false)
+		l.settle(hs, false)
 		l.opts.Logger.Debug("transport: inbound connection refused", "remote", raw.RemoteAddr(), "err", err)
 		return
 	}
-	l.settle(ip, true)
+	if !l.settle(hs, true) {
+		c.onClose = nil // evicted just as it finished: it holds no slot
+		c.Close()
+		return
+	}
 	select {
 	case l.ready <- c:
 	case <-l.done:
 		c.Close()
 	}
+}
+
+// firstRead notes when the client's first byte arrives.
+type firstRead struct {
+	net.Conn
+	got atomic.Bool
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	n, err := f.Conn.Read(p)
+	if n > 0 {
+		f.got.Store(true)
+	}
+	return n, err
 }

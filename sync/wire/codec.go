@@ -169,6 +169,9 @@ func Decode(f Frame) (Message, error) {
 	if m, ok, err := decodeFolder(f); ok {
 		return m, err
 	}
+	if m, ok, err := decodePex(f); ok {
+		return m, err
+	}
 	if f.Type.Reserved() {
 		return nil, fmt.Errorf("decode %s (0x%02x): %w: reserved, not supported by protocol %d.%d",
 			f.Type, uint8(f.Type), ErrUnknownType, ProtocolMajor, ProtocolMinor)
@@ -264,6 +267,9 @@ func validate(msg Message) error {
 		return checkBlock(&m)
 	case *Block:
 		return checkBlock(m)
+	}
+	if err := validatePex(msg); err != nil {
+		return err
 	}
 	return validateFolder(msg)
 }

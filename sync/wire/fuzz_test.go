@@ -92,6 +92,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(byte(TypeHave), []byte{0xa1, 0x01, 0x9f, 0xff})
 	f.Add(byte(TypePing), []byte{0xa2, 0x01, 0x05, 0x18, 99, 0x63, 'n', 'e', 'w'})
 	f.Add(byte(TypeFolderProof), []byte{0xa0})
+	f.Add(byte(TypePeerExchange), []byte{0xa1, 0x01, 0x54, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
 	f.Add(byte(0xff), []byte{})
 	f.Fuzz(func(t *testing.T, typ byte, payload []byte) {
 		m, err := Decode(Frame{Type: MsgType(typ), ReqID: 7, Payload: payload})

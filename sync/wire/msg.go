@@ -29,8 +29,7 @@ const (
 	TypeFolderProof  MsgType = 0x20
 	TypeIndexSummary MsgType = 0x21
 	TypeIndexRecords MsgType = 0x22
-	// Reserved for peer exchange; not decoded by this version.
-	TypePeerExchange MsgType = 0x23
+	TypePeerExchange MsgType = 0x23 // PeerExchange (sync/wire/pex.go)
 )
 
 var typeNames = map[MsgType]string{
@@ -52,8 +51,8 @@ func (t MsgType) String() string {
 }
 
 // Reserved reports whether t is set aside for a later message this version
-// does not decode.
-func (t MsgType) Reserved() bool { return t == TypePeerExchange }
+// does not decode: none is, in this version.
+func (t MsgType) Reserved() bool { return false }
 
 // Message is any decoded message.
 type Message interface {

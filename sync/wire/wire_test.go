@@ -38,6 +38,9 @@ func sampleMessages() []Message {
 		IndexSummary{Folder: bytes.Repeat([]byte{1}, 32), Marks: []Mark{{Origin: 9, Seq: 3}}, Reply: true},
 		IndexRecords{Folder: bytes.Repeat([]byte{1}, 32), Records: []SignedRecord{{Data: []byte{0xa0}, Sig: bytes.Repeat([]byte{2}, 64)}},
 			Complete: []Mark{{Origin: 9, Seq: 4}}, Last: true},
+		PeerExchange{Scope: bytes.Repeat([]byte{3}, 20),
+			Added:   []PexPeer{{ID: append([]byte{0x12, 0x20}, bytes.Repeat([]byte{4}, 32)...), Addrs: []string{"192.0.2.1:4777", "[2001:db8::1]:4777"}}},
+			Dropped: []PexPeer{{ID: append([]byte{0x12, 0x20}, bytes.Repeat([]byte{5}, 32)...)}}},
 	}
 }
 
@@ -193,7 +196,14 @@ func TestDecodeMalformed(t *testing.T) {
 	}{
 		{"unknown type", Frame{Type: 0x7f, Payload: []byte{0xa0}}, ErrUnknownType, "0x7f"},
 		{"type zero", Frame{Type: 0, Payload: []byte{0xa0}}, ErrUnknownType, "0x00"},
-		{"reserved type", Frame{Type: TypePeerExchange, Payload: []byte{0xa0}}, ErrUnknownType, "PeerExchange"},
+		{"pex without scope", Frame{Type: TypePeerExchange, Payload: []byte{0xa0}}, ErrMalformed, "scope of 0 bytes"},
+		{"pex flood", Frame{Type: TypePeerExchange, Payload: cborOf(PeerExchange{Scope: make([]byte, 20), Added: make([]PexPeer, MaxPexAdded+1)})}, ErrMalformed, "51 added"},
+		{"pex host name", Frame{Type: TypePeerExchange, Payload: cborOf(PeerExchange{Scope: make([]byte, 32),
+			Added: []PexPeer{{ID: make([]byte, 34), Addrs: []string{"example.org:1"}}}})}, ErrMalformed, "address"},
+		{"pex port 0", Frame{Type: TypePeerExchange, Payload: cborOf(PeerExchange{Scope: make([]byte, 20),
+			Dropped: []PexPeer{{ID: make([]byte, 34), Addrs: []string{"192.0.2.1:0"}}}})}, ErrMalformed, "address"},
+		{"pex short node ID", Frame{Type: TypePeerExchange, Payload: cborOf(PeerExchange{Scope: make([]byte, 20),
+			Added: []PexPeer{{ID: make([]byte, 3)}}})}, ErrMalformed, "node ID"},
 		{"short folder proof", Frame{Type: TypeFolderProof, Payload: []byte{0xa1, 0x01, 0x41, 0x00}}, ErrMalformed, "proof"},
 		{"records without folder", Frame{Type: TypeIndexRecords, Payload: []byte{0xa0}}, ErrMalformed, "folder ID"},
 		{"summary with short folder", Frame{Type: TypeIndexSummary, Payload: []byte{0xa1, 0x01, 0x41, 0x00}}, ErrMalformed, "folder ID"},
@@ -387,7 +397,7 @@ func TestMsgTypeString(t *testing.T) {
 	if s := MsgType(0xee).String(); s != "type 0xee" {
 		t.Errorf("MsgType(0xee) = %q", s)
 	}
-	if !TypePeerExchange.Reserved() || TypeBlock.Reserved() {
+	if TypePeerExchange.Reserved() || TypeBlock.Reserved() {
 		t.Error("Reserved() wrong")
 	}
 }

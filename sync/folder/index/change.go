@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/sync/folder/gossip"
 )
 
 // Change is a change found on this machine's disk: what the path holds
@@ -220,23 +222,16 @@ func (t txn) applyRemote(r *Record, s Signed) (*Applied, error) {
 // It returns our marks for the origins it went through, which the peer
 // may take as complete once it has stored the records.
 func (ix *Index) Since(ctx context.Context, theirs []Mark, fn func(Signed) error) ([]Mark, error) {
-	have := make(map[uint64]uint64, len(theirs))
-	for _, m := range theirs {
-		have[m.Origin] = m.Seq
-	}
 	mine, err := ix.Marks(ctx)
 	if err != nil {
 		return nil, err
 	}
+	ranges := gossip.Missing(toGossip(mine), toGossip(theirs))
 	var complete []Mark
 	err = ix.view(ctx, func(t txn) error {
-		for _, m := range mine {
-			from := have[m.Origin]
-			if m.Seq <= from {
-				continue
-			}
-			prefix := binary.BigEndian.AppendUint64([]byte{pSeq}, m.Origin)
-			err := t.t.IterateFrom(prefix, sKey(m.Origin, from+1), func(k, v []byte) error {
+		for _, r := range ranges {
+			prefix := binary.BigEndian.AppendUint64([]byte{pSeq}, r.Origin)
+			err := t.t.IterateFrom(prefix, sKey(r.Origin, r.After+1), func(k, v []byte) error {
 				_, s, err := t.global(string(v))
 				if err != nil {
 					return err
@@ -249,11 +244,19 @@ func (ix *Index) Since(ctx context.Context, theirs []Mark, fn func(Signed) error
 			if err != nil {
 				return err
 			}
-			complete = append(complete, m)
+			complete = append(complete, Mark{Origin: r.Origin, Seq: r.Upto})
 		}
 		return nil
 	})
 	return complete, err
+}
+
+func toGossip(ms []Mark) []gossip.Mark {
+	out := make([]gossip.Mark, len(ms))
+	for i, m := range ms {
+		out[i] = gossip.Mark{Origin: m.Origin, Seq: m.Seq}
+	}
+	return out
 }
 
 // Needs calls fn with every path whose global record is not on disk

@@ -44,7 +44,8 @@ type Options struct {
 	Fetch  Fetcher
 	Device string // this device, naming conflict copies of its losing versions
 	// Idle is how long a file may wait for its next block before the pull
-	// gives up on it for now. Default 60 s.
+	// gives up on it for now (the folder tries again later, asking every
+	// peer afresh). Default 10 s.
 	Idle time.Duration
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
@@ -69,7 +70,10 @@ const (
 // index last saw there.
 func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*Result, error) {
 	if opt.Idle <= 0 {
-		opt.Idle = 60 * time.Second
+		opt.Idle = 10 * time.Second
+	}
+	if err := CheckName("", g.Path); err != nil {
+		return nil, err
 	}
 	abs := filepath.Join(opt.Root, filepath.FromSlash(g.Path))
 	cur, err := os.Lstat(abs)
@@ -175,11 +179,34 @@ func (opt *Options) tempPath(g *index.Record) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	h := sha256.Sum256(append([]byte(g.Path+"\x00"), g.Root...))
-	return filepath.Join(dir, hex.EncodeToString(h[:12])), nil
+	return filepath.Join(dir, TempName(g)), nil
 }
 
-func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.Record, cur fs.FileInfo, exists bool) (*Result, error) {
+// TempName is the name, in TempDir, of the temporary file a pull of g
+// writes: the same for every try of the same version, so a later try
+// takes up what an interrupted one wrote.
+func TempName(g *index.Record) string {
+	h := sha256.Sum256(append([]byte(g.Path+"\x00"), g.Root...))
+	return hex.EncodeToString(h[:12])
+}
+
+// CleanTemp removes the temporary files in root's TempDir that no pull
+// of keep (names from TempName) can take up.
+func CleanTemp(root string, keep map[string]bool) {
+	dir := filepath.Join(root, filepath.FromSlash(TempDir))
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// resumeMin is the size from which an interrupted pull's temporary file
+// is kept for the next try.
+const resumeMin = 1 << 20
+
+func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.Record, cur fs.FileInfo, exists bool) (_ *Result, err error) {
 	if opt.Space != nil {
 		if err := opt.Space(g.Size); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", g.Path, err)
@@ -192,15 +219,27 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A temporary file of this version left by an interrupted pull (a
+	// crash, a lost peer) is taken up: what it holds is kept where it
+	// still hashes right.
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		return nil, err
+	}
+	resumed := false
+	if info, err := f.Stat(); err == nil && info.Size() == g.Size && g.Size >= resumeMin {
+		resumed = true
+	} else if err := f.Truncate(0); err != nil {
+		f.Close()
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
 			f.Close()
-			os.Remove(tmp)
+			if g.Size < resumeMin || ctx.Err() == nil && !errors.Is(err, ErrStalled) {
+				os.Remove(tmp)
+			}
 		}
 	}()
 	if err := f.Truncate(g.Size); err != nil {
@@ -208,6 +247,7 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	}
 	root := g.Cid()
 	sink := newFileSink(f, root, g.Size)
+	sink.resumed = resumed
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go watchIdle(fctx, cancel, sink, opt.Idle)
@@ -269,6 +309,12 @@ func (opt *Options) remove(abs, rel string, cur fs.FileInfo) error {
 		return nil
 	}
 	return opt.keepVersion(abs, rel)
+}
+
+// KeepVersion moves the file at rel into the versions directory by a
+// rename (no copy), as a pull does with what it replaces.
+func KeepVersion(root, rel string) error {
+	return (&Options{Root: root}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
 }
 
 // keepVersion moves abs into the versions directory by a rename.

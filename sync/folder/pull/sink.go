@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
 )
 
 // leaf is a raw block written at an offset of the file.
@@ -31,17 +32,26 @@ type fileSink struct {
 	f      *os.File
 	size   int64
 	mu     sync.Mutex
-	place  map[cid.Cid][]int64      // where blocks not yet arrived go
+	place  map[cid.Cid][]slot       // where blocks not yet arrived go
 	done   map[cid.Cid]leaf         // leaves written, for later links to them
 	seen   map[cid.Cid]*unixfs.Node // inner nodes arrived, likewise
 	leaves []leaf
 	nodes  []node
 	left   int64 // bytes not yet written
 	last   time.Time
+	// resumed: f holds what an earlier, interrupted pull wrote; a leaf
+	// whose bytes there still hash right is not fetched again.
+	resumed bool
+}
+
+// slot is where a block goes: its offset and, for a raw leaf, its length.
+type slot struct {
+	off int64
+	n   int
 }
 
 func newFileSink(f *os.File, root cid.Cid, size int64) *fileSink {
-	return &fileSink{f: f, size: size, left: size, place: map[cid.Cid][]int64{root: {0}},
+	return &fileSink{f: f, size: size, left: size, place: map[cid.Cid][]slot{root: {{off: 0, n: int(size)}}},
 		done: make(map[cid.Cid]leaf), seen: make(map[cid.Cid]*unixfs.Node), last: time.Now()}
 }
 
@@ -53,8 +63,8 @@ func (s *fileSink) Put(_ context.Context, c cid.Cid, data []byte) error {
 	offs := s.place[c]
 	delete(s.place, c)
 	if c.Type() == unixfs.CodecRaw {
-		for _, off := range offs {
-			if err := s.write(c, data, off); err != nil {
+		for _, sl := range offs {
+			if err := s.write(c, data, sl.off); err != nil {
 				return err
 			}
 		}
@@ -72,8 +82,8 @@ func (s *fileSink) Put(_ context.Context, c cid.Cid, data []byte) error {
 	}
 	s.nodes = append(s.nodes, node{c: c, data: append([]byte(nil), data...)})
 	s.seen[c] = n
-	for _, off := range offs {
-		if err := s.expand(n, off); err != nil {
+	for _, sl := range offs {
+		if err := s.expand(n, sl.off); err != nil {
 			return err
 		}
 	}
@@ -89,7 +99,7 @@ func (s *fileSink) expand(n *unixfs.Node, off int64) error {
 		off += int64(len(n.FS.Data))
 	}
 	for i, l := range n.Links {
-		if err := s.link(l.Cid, off); err != nil {
+		if err := s.link(l.Cid, slot{off: off, n: int(n.FS.BlockSizes[i])}); err != nil {
 			return err
 		}
 		off += int64(n.FS.BlockSizes[i])
@@ -97,16 +107,17 @@ func (s *fileSink) expand(n *unixfs.Node, off int64) error {
 	return nil
 }
 
-// link places child c at off: at once if it was already written.
-func (s *fileSink) link(c cid.Cid, off int64) error {
+// link places child c at sl: at once if it was already written.
+func (s *fileSink) link(c cid.Cid, sl slot) error {
 	if n, ok := s.seen[c]; ok {
-		return s.expand(n, off) // a repeated subtree: it comes only once
+		return s.expand(n, sl.off) // a repeated subtree: it comes only once
 	}
 	d, ok := s.done[c]
 	if !ok {
-		s.place[c] = append(s.place[c], off)
+		s.place[c] = append(s.place[c], sl)
 		return nil
 	}
+	off := sl.off
 	buf := make([]byte, d.n)
 	if _, err := s.f.ReadAt(buf, d.off); err != nil {
 		return fmt.Errorf("copy repeated block %s: %w", c, err)
@@ -136,6 +147,48 @@ func (s *fileSink) writeRaw(data []byte, off int64) error {
 	s.left -= int64(len(data))
 	return nil
 }
+
+// HasBlock reports whether leaf c is in the resumed file already, at
+// every place it goes, with the right bytes (read back and hashed); if so
+// it counts as written and is not fetched.
+func (s *fileSink) HasBlock(c cid.Cid) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slots := s.place[c]
+	if !s.resumed || c.Type() != unixfs.CodecRaw || len(slots) == 0 {
+		return false
+	}
+	buf := make([]byte, slots[0].n)
+	for _, sl := range slots {
+		if sl.n != len(buf) || sl.off+int64(sl.n) > s.size {
+			return false
+		}
+		if _, err := s.f.ReadAt(buf, sl.off); err != nil || store.VerifyBlock(c, buf) != nil {
+			return false
+		}
+	}
+	delete(s.place, c)
+	for _, sl := range slots {
+		l := leaf{c: c, off: sl.off, n: sl.n}
+		s.leaves = append(s.leaves, l)
+		if _, ok := s.done[c]; !ok {
+			s.done[c] = l
+		}
+		s.left -= int64(sl.n)
+	}
+	s.last = time.Now()
+	return true
+}
+
+// GetBlock is never needed: HasBlock holds only raw leaves, which the
+// fetch does not read back.
+func (s *fileSink) GetBlock(context.Context, cid.Cid, []byte) ([]byte, error) {
+	return nil, store.ErrNotFound
+}
+
+// Private: a folder's blocks are served by the folder's policy, never
+// to anyone from a running pull.
+func (s *fileSink) Private() {}
 
 // complete reports whether every byte of the file was written.
 func (s *fileSink) complete() error {

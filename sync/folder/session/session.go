@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-sync/shoal/sync/identity"
@@ -58,6 +59,19 @@ type Session struct {
 
 	mu    sync.Mutex
 	conns map[*swarm.Conn]*connState
+
+	recordsIn, recordsOut atomic.Int64
+}
+
+// Counts returns how many index records were received and sent.
+func (s *Session) Counts() (in, out int64) { return s.recordsIn.Load(), s.recordsOut.Load() }
+
+func (s *Session) sendRecords(c *swarm.Conn, m wire.IndexRecords) error {
+	if err := c.Send(m); err != nil {
+		return err
+	}
+	s.recordsOut.Add(int64(len(m.Records)))
+	return nil
 }
 
 type connState struct {
@@ -201,6 +215,7 @@ func (s *Session) Handle(c *swarm.Conn, m wire.Message) error {
 		if m.Last {
 			complete = m.Complete
 		}
+		s.recordsIn.Add(int64(len(m.Records)))
 		return s.opt.Model.Records(ctx, c.ID(), f, m.Records, complete)
 	}
 	return nil
@@ -269,7 +284,7 @@ func (s *Session) answer(ctx context.Context, c *swarm.Conn, f identity.FolderID
 	complete, err := s.opt.Model.Since(ctx, f, theirs, func(r wire.SignedRecord) error {
 		batch = append(batch, r)
 		if len(batch) == maxBatch {
-			err := c.Send(wire.IndexRecords{Folder: f[:], Records: batch})
+			err := s.sendRecords(c, wire.IndexRecords{Folder: f[:], Records: batch})
 			batch = nil
 			return err
 		}
@@ -279,7 +294,7 @@ func (s *Session) answer(ctx context.Context, c *swarm.Conn, f identity.FolderID
 		s.log.Warn("index records for peer", "peer", c.ID().Short(), "err", err)
 		return ignoreClosed(err)
 	}
-	return ignoreClosed(c.Send(wire.IndexRecords{Folder: f[:], Records: batch, Complete: complete, Last: true}))
+	return ignoreClosed(s.sendRecords(c, wire.IndexRecords{Folder: f[:], Records: batch, Complete: complete, Last: true}))
 }
 
 // Push sends new records of f to every peer sharing it (a rumour).
@@ -294,7 +309,7 @@ func (s *Session) PushExcept(f identity.FolderID, recs []wire.SignedRecord, from
 		n := min(len(recs), maxBatch)
 		for _, c := range s.peersOf(f) {
 			if c.ID() != from {
-				c.Send(wire.IndexRecords{Folder: f[:], Records: recs[:n]})
+				s.sendRecords(c, wire.IndexRecords{Folder: f[:], Records: recs[:n]})
 			}
 		}
 		recs = recs[n:]

@@ -57,6 +57,7 @@ type Watcher struct {
 	log     *slog.Logger
 	be      backend
 	changes chan []string
+	refresh chan chan struct{}
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -105,6 +106,7 @@ func newWatcher(ctx context.Context, root string, opt Options, be backend) (*Wat
 		log:     opt.Logger.With("watch", abs),
 		be:      be,
 		changes: make(chan []string),
+		refresh: make(chan chan struct{}),
 		done:    make(chan struct{}),
 		dirs:    map[string]bool{},
 		kids:    map[string]map[string]bool{},
@@ -134,6 +136,29 @@ func (w *Watcher) Degraded() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.degraded
+}
+
+// Refresh walks the folder again and watches every directory that is not
+// ignored now: call it after the Ignore func changed its mind (a new
+// .shoalignore). It reports nothing; it returns once the walk is done, or
+// when ctx ends or the watcher stops.
+func (w *Watcher) Refresh(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case w.refresh <- done:
+	case <-w.done:
+		return fmt.Errorf("watch %s: stopped", w.root)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-w.done:
+		return fmt.Errorf("watch %s: stopped", w.root)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops the watcher and closes Changes.
@@ -317,6 +342,11 @@ func (w *Watcher) loop(ctx context.Context) {
 			} else {
 				w.log.Warn("watch error", "err", err)
 			}
+		case done := <-w.refresh:
+			if err := w.addTree("", nil); err != nil {
+				w.log.Warn("refresh", "err", err)
+			}
+			close(done)
 		case <-timer.C:
 		case send <- out:
 			out, outSet = nil, map[string]bool{}

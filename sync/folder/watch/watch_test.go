@@ -456,3 +456,27 @@ func TestSymlinkedRoot(t *testing.T) {
 	tt.wait("sentinel")
 	tt.never("sub/out/x")
 }
+
+// TestRefresh: a directory ignored at the start is watched once the
+// Ignore func stops ignoring it and Refresh is called.
+func TestRefresh(t *testing.T) {
+	var m atomic.Pointer[ignore.Matcher]
+	m.Store(ignore.Parse([]string{"later/"}))
+	tt := start(t, Options{Ignore: func(rel string, isDir bool) bool { return m.Load().Ignored(rel, isDir) }}, "later/sub/")
+	tt.make("later/sub/before")
+	tt.make("sentinel")
+	tt.wait("sentinel")
+	tt.never("later/sub/before")
+
+	m.Store(ignore.Parse(nil))
+	if err := tt.w.Refresh(t.Context()); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	tt.make("later/sub/after")
+	tt.wait("later/sub/after")
+
+	tt.w.Close()
+	if err := tt.w.Refresh(t.Context()); err == nil {
+		t.Error("Refresh after Close: want an error")
+	}
+}

@@ -386,3 +386,19 @@ func (p *Picker) Size(c cid.Cid) (int, bool) {
 	}
 	return 0, false
 }
+
+// Sourceless returns up to n wanted blocks, in DAG order, that no peer has
+// said it has and none is requested from: the ones to ask about again, as
+// a peer that said don't-have may have got them since.
+func (p *Picker) Sourceless(n int) []cid.Cid {
+	if len(p.avail) == 0 || n <= 0 {
+		return nil
+	}
+	var out []cid.Cid
+	p.avail[0].each(func(seq int) {
+		if len(out) < n {
+			out = append(out, p.blocks[seq].c)
+		}
+	})
+	return out
+}

@@ -1,0 +1,259 @@
+package lookup
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/shoal-sync/shoal/dht/krpc"
+	"github.com/shoal-sync/shoal/dht/nodeid"
+)
+
+func fixed(d time.Duration) TimeoutFunc {
+	return func(Contact) Timing { return Timing{Stall: d, Timeout: d} }
+}
+
+// byte19 makes a node whose distance to the zero target is b.
+func byte19(b byte) krpc.NodeInfo {
+	var id nodeid.ID
+	id[19] = b
+	return krpc.NodeInfo{ID: id}
+}
+
+// TestNextContact: the closest fresh contact among the k closest that have
+// not failed is queried next; failed ones make room, answered and in-flight
+// ones are skipped.
+func TestNextContact(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	tests := []struct {
+		name     string
+		k        int
+		nodes    []byte
+		answered []byte
+		inFlight []byte
+		failed   []byte
+		want     byte // 0: none
+	}{
+		{"closest first", 3, []byte{9, 3, 5}, nil, nil, nil, 3},
+		{"skips answered and in flight", 3, []byte{9, 3, 5}, []byte{3}, []byte{5}, nil, 9},
+		{"only among the k closest", 2, []byte{9, 3, 5}, []byte{3}, []byte{5}, nil, 0},
+		{"a failed contact makes room", 2, []byte{9, 3, 5}, nil, []byte{5}, []byte{3}, 9},
+		{"nothing left", 3, []byte{3}, []byte{3}, nil, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewShortlist(nodeid.ID{}, tt.k, 1)
+			for _, b := range tt.nodes {
+				s.Add([]krpc.NodeInfo{byte19(b)}, 1)
+			}
+			mark := func(bs []byte, st status) {
+				for _, b := range bs {
+					c := s.byID[byte19(b).ID]
+					if c.st == fresh && st != fresh {
+						s.inFlight++
+					}
+					c.st, c.attempts, c.deadline, c.stallAt = st, 1, t0.Add(time.Second), t0.Add(time.Second)
+					if st != inFlight {
+						s.inFlight--
+					}
+				}
+			}
+			mark(tt.answered, answered)
+			mark(tt.inFlight, inFlight)
+			mark(tt.failed, failed)
+			c, ok := s.Next(t0, fixed(time.Second))
+			if got := c.ID[19]; ok != (tt.want != 0) || got != tt.want {
+				t.Errorf("Next = %d (%v), want %d", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+// TestTimeoutPolicy: a measured contact times out after SRTT + 4·RTTVar,
+// bounded; a contact never measured after the short Unknown default.
+func TestTimeoutPolicy(t *testing.T) {
+	ms := time.Millisecond
+	steady := RTT{}
+	for range 20 {
+		steady = steady.Add(80 * ms)
+	}
+	jittery := RTT{}.Add(50 * ms).Add(450 * ms)
+	network := RTT{}
+	for i := range 40 {
+		network = network.Add(time.Duration(90+i%3*10) * ms)
+	}
+	lognormal := RTT{SRTT: 170 * ms, RTTVar: 150 * ms, Samples: 500}
+	tests := []struct {
+		name   string
+		p      Policy
+		r, all RTT
+		want   time.Duration
+	}{
+		{"unknown: default", Policy{}, RTT{}, RTT{}, 700 * ms},
+		{"unknown: configured", Policy{Unknown: 300 * ms}, RTT{}, RTT{}, 300 * ms},
+		{"unknown, few network samples: default", Policy{}, RTT{}, RTT{}.Add(100 * ms), 700 * ms},
+		{"unknown, steady network: its spread", Policy{Min: 10 * ms}, RTT{}, network, network.SRTT + 4*network.RTTVar},
+		{"unknown, steady network: Min", Policy{}, RTT{}, network, 150 * ms},
+		{"unknown, heavy-tailed network: Unknown", Policy{}, RTT{}, lognormal, 700 * ms},
+		{"first sample: 3×", Policy{}, RTT{}.Add(100 * ms), RTT{}, 300 * ms},
+		{"steady 80ms: Min", Policy{}, steady, network, 150 * ms},
+		{"steady 80ms, low Min", Policy{Min: 10 * ms}, steady, RTT{}, steady.SRTT + 4*steady.RTTVar},
+		{"jittery: mean plus deviation", Policy{}, jittery, RTT{}, jittery.SRTT + 4*jittery.RTTVar},
+		{"slow contact: Max", Policy{}, RTT{}.Add(1500 * ms), RTT{}, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.Timeout(tt.r, tt.all); got != tt.want {
+				t.Errorf("Timeout(%+v) = %v, want %v", tt.r, got, tt.want)
+			}
+		})
+	}
+	timings := []struct {
+		name   string
+		r, all RTT
+		want   Timing
+	}{
+		{"nothing known: a third of Unknown", RTT{}, RTT{}, Timing{Stall: 700 * ms / 3, Timeout: 700 * ms}},
+		{"unknown contact: twice the network's SRTT", RTT{}, lognormal, Timing{Stall: 340 * ms, Timeout: 700 * ms}},
+		{"known contact: twice its SRTT", steady, lognormal, Timing{Stall: 160 * ms, Timeout: 150 * ms}.clamped()},
+	}
+	for _, tt := range timings {
+		if got := (Policy{}).Timing(tt.r, tt.all); got != tt.want {
+			t.Errorf("%s: Timing = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+	if steady.SRTT != 80*ms || steady.RTTVar > 5*ms {
+		t.Errorf("20 samples of 80ms: %+v", steady)
+	}
+	if jittery.SRTT != 100*ms || jittery.RTTVar != 118750*time.Microsecond {
+		t.Errorf("samples 50ms, 450ms: %+v, want SRTT 100ms, RTTVar 118.75ms (RFC 6298)", jittery)
+	}
+}
+
+// TestTimedOutAndWiden follows one contact through its attempts: it holds
+// an α slot until its first timeout (then the lookup widens), is asked
+// again while it has attempts, is given up after the last, and still
+// counts if its answer comes late.
+func TestTimedOutAndWiden(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	ms := time.Millisecond
+	s := NewShortlist(nodeid.ID{}, 8, 3)
+	s.Add([]krpc.NodeInfo{byte19(1), byte19(2)}, 1)
+	s.Next(t0, fixed(100*ms))
+	s.Next(t0.Add(50*ms), fixed(100*ms))
+	steps := []struct {
+		at             time.Duration
+		active         int
+		resend, gaveUp []byte
+		inFlight       int
+	}{
+		{60 * ms, 2, nil, nil, 2},
+		{100 * ms, 1, []byte{1}, nil, 2}, // 1 stalls: asked again, no longer holds a slot
+		{150 * ms, 0, []byte{2}, nil, 2},
+		{200 * ms, 0, []byte{1}, nil, 2},
+		{250 * ms, 0, []byte{2}, nil, 2},
+		{300 * ms, 0, nil, []byte{1}, 1}, // three attempts unanswered: given up
+		{350 * ms, 0, nil, []byte{2}, 0},
+	}
+	ids := func(cs []Contact) []byte {
+		var out []byte
+		for _, c := range cs {
+			out = append(out, c.ID[19])
+		}
+		return out
+	}
+	for _, st := range steps {
+		now := t0.Add(st.at)
+		resend, gaveUp := s.Expire(now, fixed(100*ms))
+		if a := s.Active(now); a != st.active || !slices.Equal(ids(resend), st.resend) || !slices.Equal(ids(gaveUp), st.gaveUp) || s.InFlight() != st.inFlight {
+			t.Errorf("at %v: active %d, resend %v, gave up %v, in flight %d; want %d, %v, %v, %d",
+				st.at, a, ids(resend), ids(gaveUp), s.InFlight(), st.active, st.resend, st.gaveUp, st.inFlight)
+		}
+	}
+	if !s.Done() {
+		t.Error("not done once every contact was given up")
+	}
+	if !s.Answered(byte19(2).ID, "late") || s.Answered(byte19(2).ID, "again") {
+		t.Error("a late answer must count once")
+	}
+	if got := s.Closest(); len(got) != 1 || got[0].Token != "late" {
+		t.Errorf("Closest = %+v, want the late answerer", got)
+	}
+}
+
+// TestRunDoesNotWaitOnTheDead runs lookups in fake time over a network
+// where 30 % of the nodes never answer and the others answer in 20–300 ms:
+// every lookup finds the true 8 closest live nodes (the nodes answer with
+// their 16 closest, so that the dead do not hide live ones), and lookups
+// wait on a dead contact only as long as giving up on it takes (3 attempts
+// of 350 ms), while querying the next contacts in its place.
+func TestRunDoesNotWaitOnTheDead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		nw := newNetwork(rng, 1500)
+		rtt := map[nodeid.ID]time.Duration{}
+		var live []krpc.NodeInfo
+		for _, n := range nw.nodes {
+			if rng.Float64() < 0.3 {
+				nw.down[n.ID] = true
+			} else {
+				live = append(live, n)
+			}
+			rtt[n.ID] = time.Duration(20+rng.IntN(280)) * time.Millisecond
+		}
+		q := func(ctx context.Context, n krpc.NodeInfo) (Reply, error) {
+			if nw.down[n.ID] {
+				<-ctx.Done() // silent: only the lookup's own timeouts end it
+				return Reply{}, ctx.Err()
+			}
+			select {
+			case <-time.After(rtt[n.ID]):
+			case <-ctx.Done():
+				return Reply{}, ctx.Err()
+			}
+			return nw.query(nodeid.ID{})(ctx, n)
+		}
+		var took []time.Duration
+		for i := range 40 {
+			target := nw.nodes[rng.IntN(len(nw.nodes))].ID
+			query := func(ctx context.Context, n krpc.NodeInfo) (Reply, error) {
+				r, err := q(ctx, n)
+				if err == nil {
+					r.Nodes = closest(nw.known[n.ID], target, 16) // the dead hide fewer live nodes
+				}
+				return r, err
+			}
+			start := time.Now()
+			res, err := Run(t.Context(), Config{Target: target, Query: query, Timeout: fixed(350 * time.Millisecond)},
+				[]krpc.NodeInfo{live[rng.IntN(len(live))]})
+			took = append(took, time.Since(start))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := closest(live, target, 8)
+			var got, wantIDs []nodeid.ID
+			for _, c := range res.Closest {
+				got = append(got, c.ID)
+			}
+			for _, w := range want {
+				wantIDs = append(wantIDs, w.ID)
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("lookup %d: not the true 8 closest live nodes", i)
+			}
+		}
+		slices.Sort(took)
+		// Giving up on a dead contact takes 3 × 350 ms; a lookup meets
+		// about one new dead contact near the target per round.
+		if med, worst := took[len(took)/2], took[len(took)-1]; med > 2*time.Second || worst > 4*time.Second {
+			t.Errorf("lookups took median %v, max %v: they waited on the dead", med, worst)
+		}
+		t.Logf("40 lookups: median %v, max %v", took[len(took)/2], took[len(took)-1])
+	})
+}
+
+// clamped is t with Stall no later than Timeout.
+func (t Timing) clamped() Timing { t.Stall = min(t.Stall, t.Timeout); return t }

@@ -1,0 +1,240 @@
+package dialer
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/shoal-sync/shoal/sync/identity"
+)
+
+// nid returns a NodeID whose digest starts with b (0 gives the zero ID).
+func nid(t testing.TB, b byte) identity.NodeID {
+	t.Helper()
+	raw := make([]byte, identity.NodeIDLen)
+	raw[0], raw[1], raw[2] = 0x12, 0x20, b
+	id, err := identity.NodeIDFromBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestBackoff(t *testing.T) {
+	b := Backoff{Min: time.Second, Max: time.Minute}
+	for _, tc := range []struct {
+		fails int
+		want  time.Duration
+	}{{0, 0}, {1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {6, 32 * time.Second}, {7, time.Minute}, {50, time.Minute}} {
+		if got := b.After(tc.fails); got != tc.want {
+			t.Errorf("After(%d) = %v, want %v", tc.fails, got, tc.want)
+		}
+	}
+}
+
+func addrs(as []Attempt) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Addr)
+	}
+	return out
+}
+
+// TestDueOrder: what the table dials first, and what it never dials.
+func TestDueOrder(t *testing.T) {
+	self, a, b := nid(t, 9), nid(t, 1), nid(t, 2)
+	tests := []struct {
+		name  string
+		setup func(tb *table)
+		n     int
+		full  bool
+		want  []string
+	}{
+		{
+			name: "better sources first",
+			setup: func(tb *table) {
+				tb.add(t0, Candidate{Addr: "10.0.0.3:1", Source: Tracker})
+				tb.add(t0, Candidate{Addr: "10.0.0.2:1", Source: MDNS})
+				tb.add(t0, Candidate{Addr: "10.0.0.1:1", Source: Static})
+			},
+			n: 3, want: []string{"10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"},
+		},
+		{
+			name: "addresses that worked before first",
+			setup: func(tb *table) {
+				tb.add(t0, Candidate{Addr: "10.0.0.1:1", Source: Static})
+				tb.restore(t0, "10.0.0.2:1", a, t0.Add(-time.Hour), false)
+			},
+			n: 2, want: []string{"10.0.0.2:1", "10.0.0.1:1"},
+		},
+		{
+			name: "bounded by n",
+			setup: func(tb *table) {
+				for _, s := range []string{"10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"} {
+					tb.add(t0, Candidate{Addr: s, Source: DHT})
+				}
+			},
+			n: 2, want: []string{"10.0.0.1:1", "10.0.0.2:1"},
+		},
+		{
+			name: "one address a node at a time",
+			setup: func(tb *table) {
+				tb.add(t0, Candidate{Addr: "10.0.0.1:1", ID: a, Source: MDNS})
+				tb.add(t0, Candidate{Addr: "[fe80::1%eth0]:1", ID: a, Source: MDNS})
+				tb.add(t0, Candidate{Addr: "10.0.0.2:1", ID: b, Source: MDNS})
+			},
+			n: 3, want: []string{"10.0.0.1:1", "10.0.0.2:1"},
+		},
+		{
+			name: "never itself, never a connected node",
+			setup: func(tb *table) {
+				tb.add(t0, Candidate{Addr: "10.0.0.1:1", ID: self, Source: MDNS})
+				tb.add(t0, Candidate{Addr: "10.0.0.2:1", ID: a, Source: MDNS})
+				tb.connect(t0, Event{Connected: true, ID: a, Addr: "10.0.0.9:5", Outbound: true})
+				tb.selfAddrs["10.0.0.3:1"] = true
+				tb.add(t0, Candidate{Addr: "10.0.0.3:1", Source: Tracker})
+			},
+			n: 3, want: nil,
+		},
+		{
+			name: "full: only static",
+			setup: func(tb *table) {
+				tb.add(t0, Candidate{Addr: "10.0.0.1:1", Source: MDNS})
+				tb.add(t0, Candidate{Addr: "10.0.0.2:1", Source: Static})
+			},
+			n: 2, full: true, want: []string{"10.0.0.2:1"},
+		},
+		{
+			name: "backing off: not yet",
+			setup: func(tb *table) {
+				tb.add(t0, Candidate{Addr: "10.0.0.1:1", Source: Static})
+				tb.due(t0, 1, false)
+				tb.done(t0, "10.0.0.1:1", Outcome{Err: errors.New("refused")})
+			},
+			n: 1, want: nil,
+		},
+		{
+			name: "one address, several spellings",
+			setup: func(tb *table) {
+				tb.add(t0, Candidate{Addr: "[::ffff:10.0.0.1]:1", Source: DHT})
+				tb.add(t0, Candidate{Addr: "10.0.0.1:1", Source: PEX})
+			},
+			n: 2, want: []string{"10.0.0.1:1"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newTable(self, Backoff{Min: time.Second, Max: time.Minute})
+			tc.setup(tb)
+			if got := addrs(tb.due(t0, tc.n, tc.full)); !slices.Equal(got, tc.want) {
+				t.Fatalf("due = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestOutcomes: backoff grows on failure and resets on success; a ban
+// holds an address until it ends; the node's own address is never tried
+// again; a drop brings the peer's addresses back after the first step.
+func TestOutcomes(t *testing.T) {
+	self, a := nid(t, 9), nid(t, 1)
+	tb := newTable(self, Backoff{Min: time.Second, Max: time.Minute})
+	const addr = "10.0.0.1:1"
+	tb.add(t0, Candidate{Addr: addr, Source: Static})
+	now := t0
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		if got := tb.due(now, 1, false); len(got) != 1 {
+			t.Fatalf("attempt %d: nothing due", i)
+		}
+		tb.done(now, addr, Outcome{Err: errors.New("refused")})
+		if w := tb.wake(now, false); w.Sub(now) != want {
+			t.Fatalf("after %d failures: wake in %v, want %v", i+1, w.Sub(now), want)
+		}
+		now = tb.wake(now, false)
+	}
+	tb.due(now, 1, false)
+	remember, _ := tb.done(now, addr, Outcome{ID: a})
+	if !remember || tb.entries[addr].fails != 0 || tb.entries[addr].id != a {
+		t.Fatalf("success: remember %v, entry %+v", remember, tb.entries[addr])
+	}
+	if tb.sourcesOf()[a] != Static {
+		t.Fatalf("peer source %q, want static", tb.sourcesOf()[a])
+	}
+	if got := tb.due(now, 1, false); got != nil {
+		t.Fatalf("connected peer dialed again: %v", got)
+	}
+	tb.disconnect(now, Event{ID: a})
+	if w := tb.wake(now, false); w.Sub(now) != time.Second {
+		t.Fatalf("after a drop: wake in %v, want 1s", w.Sub(now))
+	}
+	now = now.Add(time.Second)
+	tb.due(now, 1, false)
+	ban := now.Add(time.Hour)
+	tb.done(now, addr, Outcome{ID: a, Err: errors.New("banned"), RetryAt: ban})
+	if w := tb.wake(now, false); !w.Equal(ban) {
+		t.Fatalf("banned: wake %v, want %v", w, ban)
+	}
+
+	tb.add(now, Candidate{Addr: "10.0.0.2:1", Source: Tracker})
+	tb.due(now, 1, false)
+	tb.done(now, "10.0.0.2:1", Outcome{ID: self, Err: ErrSelf, Self: true})
+	tb.add(now, Candidate{Addr: "10.0.0.2:1", Source: PEX})
+	if got := tb.due(now.Add(time.Hour), 5, false); slices.Contains(addrs(got), "10.0.0.2:1") {
+		t.Fatal("own address dialed again")
+	}
+}
+
+// TestInboundAddrs: a peer that dialed us is reachable at its listen port
+// on the address it came from, or at a specific address it named.
+func TestInboundAddrs(t *testing.T) {
+	tests := []struct {
+		remote string
+		listen []string
+		want   []string
+	}{
+		{"10.0.0.5:40000", []string{"0.0.0.0:4777"}, []string{"10.0.0.5:4777"}},
+		{"[fe80::1%eth0]:40000", []string{"[::]:4777"}, []string{"[fe80::1%eth0]:4777"}},
+		{"10.0.0.5:40000", []string{"192.0.2.1:4777", "0.0.0.0:4777"}, []string{"192.0.2.1:4777", "10.0.0.5:4777"}},
+		{"10.0.0.5:40000", []string{"127.0.0.1:4777"}, nil},
+		{"127.0.0.1:40000", []string{"127.0.0.1:4777"}, []string{"127.0.0.1:4777"}},
+		{"10.0.0.5:40000", []string{"garbage", "0.0.0.0:0"}, nil},
+	}
+	for _, tc := range tests {
+		if got := InboundAddrs(tc.remote, tc.listen); !slices.Equal(got, tc.want) {
+			t.Errorf("InboundAddrs(%s, %v) = %v, want %v", tc.remote, tc.listen, got, tc.want)
+		}
+	}
+}
+
+// TestExpireAndForget: a source's word runs out; a remembered address
+// that keeps failing long after it last worked is forgotten.
+func TestExpireAndForget(t *testing.T) {
+	tb := newTable(nid(t, 9), Backoff{Min: time.Second, Max: time.Minute})
+	tb.add(t0, Candidate{Addr: "10.0.0.1:1", Source: MDNS, TTL: 2 * time.Minute})
+	tb.add(t0, Candidate{Addr: "10.0.0.2:1", Source: Static})
+	tb.expire(t0.Add(2 * time.Minute))
+	if tb.entries["10.0.0.1:1"] != nil || tb.entries["10.0.0.2:1"] == nil {
+		t.Fatalf("after the TTL: entries %v", tb.infos(t0))
+	}
+	tb.restore(t0, "10.0.0.3:1", nid(t, 3), t0.Add(-30*24*time.Hour), false)
+	now := t0
+	forgot := false
+	for i := 0; i < forgetAfter && !forgot; i++ {
+		if len(tb.due(now, 5, false)) == 0 {
+			now = tb.wake(now, false)
+			i--
+			continue
+		}
+		tb.done(now, "10.0.0.2:1", Outcome{Err: errors.New("x")})
+		_, forgot = tb.done(now, "10.0.0.3:1", Outcome{Err: errors.New("x")})
+	}
+	if !forgot || tb.entries["10.0.0.3:1"] != nil {
+		t.Fatalf("remembered address not forgotten after %d failures", forgetAfter)
+	}
+	if tb.entries["10.0.0.2:1"] == nil {
+		t.Fatal("static address forgotten")
+	}
+}

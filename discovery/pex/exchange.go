@@ -1,0 +1,231 @@
+package pex
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-sync/shoal/discovery/dialer"
+	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/wire"
+)
+
+// Dialer takes the addresses learnt (a *dialer.Dialer).
+type Dialer interface {
+	Add(cands ...dialer.Candidate)
+	Remove(src dialer.Source, addr string)
+}
+
+// Folders says which folders a peer shares with this node: those both
+// proved on their connection. The folder engine implements it.
+type Folders interface {
+	SharedFolders(peer identity.NodeID) [][]byte
+}
+
+// Options configure an Exchange. Self and Dialer are required.
+type Options struct {
+	Self   identity.NodeID
+	Dialer Dialer
+	// PublicKeys returns the provider keys of the public roots this node
+	// serves or fetches; read again every Rescan and after Kick.
+	PublicKeys func(ctx context.Context) ([][20]byte, error)
+	// Folders, if set, makes folder scopes.
+	Folders Folders
+	// Interval is the least time between two deltas to one peer in one
+	// scope, and what a peer's allowance refills by one message in.
+	// Default one minute (BEP 11).
+	Interval time.Duration
+	// Rescan is how often PublicKeys is read. Default 5 s.
+	Rescan time.Duration
+	Logger *slog.Logger
+}
+
+// Exchange is peer exchange as a swarm Extension.
+type Exchange struct {
+	opt  Options
+	log  *slog.Logger
+	kick chan struct{}
+
+	mu    sync.Mutex
+	st    *state
+	conns map[identity.NodeID]*swarm.Conn
+
+	floods, learnt atomic.Int64
+}
+
+var _ swarm.Extension = (*Exchange)(nil)
+
+// New returns an Exchange; Run keeps it going.
+func New(opt Options) *Exchange {
+	if opt.Interval <= 0 {
+		opt.Interval = time.Minute
+	}
+	if opt.Rescan <= 0 {
+		opt.Rescan = 5 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Exchange{opt: opt, log: opt.Logger, kick: make(chan struct{}, 1),
+		st: newState(opt.Self, opt.Interval), conns: make(map[identity.NodeID]*swarm.Conn)}
+}
+
+// Handles claims PeerExchange messages.
+func (x *Exchange) Handles(t wire.MsgType) bool { return t == wire.TypePeerExchange }
+
+// Connected starts exchanging with c.
+func (x *Exchange) Connected(c *swarm.Conn) {
+	info := peerInfo{ID: c.ID(), Addrs: peerAddrs(c), Loopback: isLoopback(c.Addr())}
+	x.mu.Lock()
+	x.st.connect(info)
+	x.conns[c.ID()] = c
+	x.mu.Unlock()
+	x.flush()
+}
+
+// Disconnected forgets c; its peers learn it is gone with the next delta.
+func (x *Exchange) Disconnected(c *swarm.Conn) {
+	x.mu.Lock()
+	if x.conns[c.ID()] == c {
+		x.st.disconnect(c.ID())
+		delete(x.conns, c.ID())
+	}
+	x.mu.Unlock()
+}
+
+// Handle takes a PeerExchange from c. A flood or a scope not shared is
+// ignored and logged, never a reason to drop the peer.
+func (x *Exchange) Handle(c *swarm.Conn, m wire.Message) error {
+	pm, ok := m.(wire.PeerExchange)
+	if !ok {
+		return nil
+	}
+	x.mu.Lock()
+	r := x.st.receive(time.Now(), c.ID(), pm, x.shared())
+	x.mu.Unlock()
+	if r.Flood {
+		if x.floods.Add(1)%100 == 1 {
+			x.log.Info("pex: ignored messages over the limit", "peer", c.ID().Short(), "ignored so far", x.floods.Load())
+		}
+		return nil
+	}
+	if r.Why != "" {
+		x.log.Debug("pex: ignored", "peer", c.ID().Short(), "why", r.Why)
+	}
+	if len(r.Add) > 0 {
+		x.learnt.Add(int64(len(r.Add)))
+		x.log.Debug("pex: learnt", "from", c.ID().Short(), "addrs", len(r.Add))
+		x.opt.Dialer.Add(r.Add...)
+	}
+	for _, a := range r.Drop {
+		x.opt.Dialer.Remove(dialer.PEX, a)
+	}
+	x.flush()
+	return nil
+}
+
+// Kick reads the public keys again now.
+func (x *Exchange) Kick() {
+	select {
+	case x.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Stats are the exchange's counters.
+type Stats struct {
+	Ignored int64 // messages over a peer's allowance
+	Learnt  int64 // addresses handed to the dialer
+}
+
+// Stats returns the counters.
+func (x *Exchange) Stats() Stats { return Stats{Ignored: x.floods.Load(), Learnt: x.learnt.Load()} }
+
+// Run rereads the public keys and sends the deltas due until ctx ends.
+func (x *Exchange) Run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var rescanned time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-x.kick:
+			rescanned = time.Time{}
+		}
+		if x.opt.PublicKeys != nil && time.Since(rescanned) >= x.opt.Rescan {
+			keys, err := x.opt.PublicKeys(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				x.log.Warn("pex: public keys", "err", err)
+			} else {
+				x.mu.Lock()
+				x.st.setOurs(keys)
+				x.mu.Unlock()
+			}
+			rescanned = time.Now()
+		}
+		x.flush()
+	}
+}
+
+func (x *Exchange) shared() Shared {
+	if x.opt.Folders == nil {
+		return nil
+	}
+	f := x.opt.Folders
+	return func(peer identity.NodeID, folder []byte) bool {
+		for _, id := range f.SharedFolders(peer) {
+			if string(id) == string(folder) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// flush sends what is due.
+func (x *Exchange) flush() {
+	var folders func(identity.NodeID) [][]byte
+	if x.opt.Folders != nil {
+		folders = x.opt.Folders.SharedFolders
+	}
+	x.mu.Lock()
+	out := x.st.flush(time.Now(), x.shared(), folders)
+	conns := make([]*swarm.Conn, len(out))
+	for i, o := range out {
+		conns[i] = x.conns[o.To]
+	}
+	x.mu.Unlock()
+	for i, o := range out {
+		if c := conns[i]; c != nil {
+			c.Send(o.Msg)
+		}
+	}
+}
+
+// peerAddrs is where others may reach c's peer: the address dialed, or
+// its listen port at the address it came from.
+func peerAddrs(c *swarm.Conn) []string {
+	if c.Outbound() {
+		return []string{c.Addr()}
+	}
+	return dialer.InboundAddrs(c.Addr(), c.ListenAddrs())
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
