@@ -351,7 +351,6 @@ func (d *Daemon) startAPI(ctx context.Context) error {
 	b := newBackend(d.node, d.swarm)
 	d.backend = b
 	b.content = d.content
-	d.backend = b
 	b.log = d.log.With("part", "api")
 	st := d.node.Store()
 	gwLog := d.log.With("part", "gateway")
