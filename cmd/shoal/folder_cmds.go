@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
@@ -291,6 +292,101 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		for _, pe := range in.PullErrors {
 			fmt.Fprintf(e.stdout, "  not synced %s: %s\n", pe.Path, pe.Err)
 		}
+	}
+	return nil
+}
+
+func cmdHistory(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("history", e)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("history: want one file: shoal history PATH")
+	}
+	c, err := connectDaemon(ctx, e, "history")
+	if err != nil {
+		return err
+	}
+	var vs []daemon.Version
+	if err := c.CallJSON(ctx, "folders/history", daemon.HistoryRequest{Path: absPath(pos[0])}, &vs); err != nil {
+		return fmt.Errorf("history %s: %w", pos[0], err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(vs)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tTIME\tSIZE\tDEVICE\tBLOCKS\tCID")
+	for _, v := range vs {
+		where := "peers only"
+		if v.Here {
+			where = "here"
+		}
+		size := humanize.IBytes(uint64(v.Size))
+		if v.Deleted {
+			size, where = "deleted", "-"
+		}
+		mark := ""
+		if v.Current {
+			mark = " (current)"
+		}
+		fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\t%s\t%s\n", v.Version, mark, v.Time.Format("2006-01-02 15:04:05Z"), size, v.Device, where, v.Cid)
+	}
+	return tw.Flush()
+}
+
+func cmdRestore(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("restore", e)
+	version := fs.Int("version", 0, "the version `N` to bring back (shoal history numbers them, 1 the oldest)")
+	at := fs.String("at", "", "the version current at `TIME`: RFC 3339 (2026-12-01T09:30:00Z) or a duration back from now (2h)")
+	out := fs.String("o", "", "write the version to `OUT` and leave the folder as it is")
+	dry := fs.Bool("dry-run", false, "a directory: list what would change, change nothing")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("restore: want one path: shoal restore FILE --version N | --at TIME [-o OUT], or shoal restore DIR --at TIME [--dry-run]")
+	}
+	c, err := connectDaemon(ctx, e, "restore")
+	if err != nil {
+		return err
+	}
+	req := daemon.HistoryRequest{Path: absPath(pos[0]), Version: *version, At: *at, DryRun: *dry}
+	if *out != "" {
+		req.Out = absPath(*out)
+	}
+	var raw json.RawMessage
+	if err := c.CallJSON(ctx, "folders/restore", req, &raw); err != nil {
+		return fmt.Errorf("restore %s: %w", pos[0], err)
+	}
+	if len(raw) > 0 && raw[0] == '[' { // a directory
+		var changes []daemon.TreeChange
+		if err := json.Unmarshal(raw, &changes); err != nil {
+			return err
+		}
+		verb := "restored"
+		if *dry {
+			verb = "would restore"
+		}
+		for _, ch := range changes {
+			fmt.Fprintf(e.stdout, "%-8s %s\n", ch.Action, ch.Path)
+		}
+		fmt.Fprintf(e.stdout, "%s %d paths of %s as they were at %s\n", verb, len(changes), pos[0], *at)
+		return nil
+	}
+	var v daemon.Version
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	if *out != "" {
+		fmt.Fprintf(e.stdout, "wrote version %d of %s (%s) to %s\n", v.Version, pos[0], v.Time.Format(time.RFC3339), *out)
+	} else {
+		fmt.Fprintf(e.stdout, "restored version %d of %s (%s); the version it replaced is kept\n", v.Version, pos[0], v.Time.Format(time.RFC3339))
 	}
 	return nil
 }

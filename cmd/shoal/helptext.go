@@ -48,6 +48,20 @@ error), files and bytes in the folder and still needed here, the peers
 sharing it now, conflict copies made, paths skipped (unreadable, or names
 this disk cannot hold) and, for read-only folders, files changed here.
 `
+	case "history":
+		return `Lists every version of the file the folder's index knows (the last 10
+replaced ones and the current one), oldest first: when, its size, the device
+that made it, whether its blocks are all on this machine, and its CID.
+Versions replaced by a peer's change are kept in DIR/.shoal/versions/.
+`
+	case "restore":
+		return `Brings back a version listed by shoal history, chosen by --version N or
+--at TIME. Without -o it comes back as a new change of the file, synced to
+the peers, and the version it replaces is kept in .shoal/versions/; with -o
+it is written to OUT and the folder is left as it is. Blocks this machine
+lacks are fetched from peers, each verified; if none has them the restore
+fails and changes nothing.
+`
 	case "snapshot":
 		return `Builds the folder's tree as it is now from its index, without reading or
 copying file data, pins it and prints its CID: the same CID shoal add

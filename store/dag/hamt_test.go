@@ -14,14 +14,14 @@ import (
 )
 
 // writeShardedTree writes a folder with a subdirectory big enough for
-// kubo to shard it (1200 entries of 236 bytes each in its estimate) and a
+// kubo to shard it (950 entries of 285 bytes each in its estimate) and a
 // file beside it, and returns the folder and big/'s names.
 func writeShardedTree(t *testing.T) (string, []string) {
 	t.Helper()
 	top := filepath.Join(t.TempDir(), "top")
 	var names []string
-	for i := range 1200 {
-		name := fmt.Sprintf("%04d-%s.txt", i, strings.Repeat("n", 195))
+	for i := range 950 {
+		name := fmt.Sprintf("%04d-%s.txt", i, strings.Repeat("n", 240))
 		writeFile(t, top, filepath.Join("big", name), []byte(fmt.Sprintf("entry %d\n", i)))
 		names = append(names, name)
 	}

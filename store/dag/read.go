@@ -249,7 +249,7 @@ func WriteFileAtomic(path string, perm os.FileMode, fill func(*os.File) error) (
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, ".shoal-tmp-"+base+"-*")
+	f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

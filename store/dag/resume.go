@@ -2,9 +2,12 @@ package dag
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 
@@ -18,9 +21,22 @@ import (
 // resumes from its temporary files. Smaller files are fetched again.
 const resumeMin = flushMin
 
-// tempPrefix is how a TreeWriter's temporary files for target base begin;
-// a random decimal number follows (os.CreateTemp).
-func tempPrefix(base string) string { return ".shoal-tmp-" + base + "-" }
+// tempPrefix is how the temporary files for target base begin; a random
+// decimal number follows (os.CreateTemp). A long base is cut, with a hash
+// of the whole name in its place, so that the temporary name stays within
+// the 255 bytes a file name may have wherever base itself fits.
+func tempPrefix(base string) string {
+	const keep = 200
+	if len(base) > keep+10 {
+		sum := sha256.Sum256([]byte(base))
+		cut := keep
+		for cut > 0 && !utf8.RuneStart(base[cut]) {
+			cut--
+		}
+		base = base[:cut] + "~" + hex.EncodeToString(sum[:4])
+	}
+	return ".shoal-tmp-" + base + "-"
+}
 
 // openTemp returns a temporary file for a file of size bytes at dir/base,
 // locked for this get: a leftover of an earlier get of the same size when

@@ -47,17 +47,23 @@ func (fs *folders) handlers() map[string]http.HandlerFunc {
 		"POST /api/v0/folders/rescan":   fs.apiRescan,
 		"POST /api/v0/folders/revert":   fs.apiRevert,
 		"POST /api/v0/folders/snapshot": fs.apiSnapshot,
+		"POST /api/v0/folders/history":  fs.apiHistory,
+		"POST /api/v0/folders/restore":  fs.apiRestore,
 		"POST /api/v0/events":           fs.apiEvents,
 	}
 }
 
 func readReq(w http.ResponseWriter, r *http.Request) (FolderRequest, bool) {
 	var req FolderRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+	return req, readJSON(w, r, &req)
+}
+
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(v); err != nil {
 		httpError(w, http.StatusBadRequest, fmt.Errorf("bad request: %w", err))
-		return req, false
+		return false
 	}
-	return req, true
+	return true
 }
 
 func httpError(w http.ResponseWriter, code int, err error) {

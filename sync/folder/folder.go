@@ -67,8 +67,8 @@ type Folder struct {
 	scan chan []string // paths to scan (from the API)
 	// pending counts the paths the last pull could not bring in.
 	pending int
-	cleaned bool // stale temporary files removed since the start
-	revert  chan chan error
+	cleaned bool      // stale temporary files removed since the start
+	calls   chan call // work that must not overlap a scan or a pull
 
 	mu     sync.Mutex
 	status Status
@@ -121,7 +121,7 @@ func New(opt Options) (*Folder, error) {
 	}
 	id := opt.Key.ID().String()
 	return &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
-		scan: make(chan []string, 16), revert: make(chan chan error), status: Status{State: StateStarting}}, nil
+		scan: make(chan []string, 16), calls: make(chan call), status: Status{State: StateStarting}}, nil
 }
 
 // Init creates the folder's marker at root (a new share or join).
@@ -286,10 +286,10 @@ func (f *Folder) run(ctx context.Context) error {
 			err = f.scanPaths(ctx, ign, paths...)
 		case paths := <-f.scan:
 			err = f.scanPaths(ctx, ign, paths...)
-		case done := <-f.revert:
-			rerr := f.doRevert(ctx, ign)
-			done <- rerr
-			if rerr != nil {
+		case c := <-f.calls:
+			cerr := c.fn(ctx, ign)
+			c.done <- cerr
+			if cerr != nil {
 				continue
 			}
 		case <-tick.C:
@@ -550,60 +550,6 @@ func cmpErr(old, err error) error {
 		return old
 	}
 	return err
-}
-
-// Revert puts a read-only folder back to the global state: every path
-// changed here is moved into .shoal/versions/ (kept, not deleted) and the
-// global version is pulled in its place.
-func (f *Folder) Revert(ctx context.Context) error {
-	if f.opt.Index.Writable() {
-		return errors.New("revert is for read-only folders: a read-write folder publishes its changes")
-	}
-	done := make(chan error, 1)
-	select {
-	case f.revert <- done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
-	if err := f.scanPaths(ctx, ign); err != nil {
-		return err
-	}
-	var changed []string
-	err := f.opt.Index.Locals(ctx, "", func(p string, l *index.Local) error {
-		if l.Changed {
-			changed = append(changed, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// Deepest first, so a directory's entries move before it.
-	sort.Sort(sort.Reverse(sort.StringSlice(changed)))
-	for _, p := range changed {
-		abs := filepath.Join(f.opt.Root, filepath.FromSlash(p))
-		if info, err := os.Lstat(abs); err == nil {
-			if info.IsDir() {
-				os.Remove(abs) // only when empty: its entries were moved first
-			} else if err := pull.KeepVersion(f.opt.Root, p); err != nil {
-				return err
-			}
-		}
-		if err := f.opt.Index.ForgetLocal(ctx, p); err != nil {
-			return err
-		}
-	}
-	f.log.Info("reverted local changes", "paths", len(changed))
-	return f.pullAll(ctx, ign)
 }
 
 // Roots returns the content the folder needs kept by garbage collection.

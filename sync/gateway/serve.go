@@ -47,6 +47,9 @@ func (h *Handler) serveUnixFS(ctx context.Context, w http.ResponseWriter, r *htt
 			h.fail(w, r, err)
 			return
 		}
+		if listingNotModified(w, r, c) {
+			return
+		}
 		links, err := unixfs.ListDir(ctx, g, c)
 		if err != nil {
 			h.fail(w, r, err)

@@ -395,6 +395,7 @@ func TestPathGatewaySpec(t *testing.T) {
 	}{
 		{name: "HAMT listing", method: "GET", path: "/ipfs/" + fx.root.String() + "/shard/", status: 200, body: fx.shardName},
 		{name: "file through a HAMT", method: "GET", path: "/ipfs/" + fx.root.String() + "/shard/" + fx.shardName, status: 200, body: "777"},
+		{name: "HAMT listing revalidated", method: "GET", path: "/ipfs/" + fx.root.String() + "/shard/", hdr: map[string]string{"If-None-Match": listingETag(fx.shard)}, status: 304},
 		{name: "missing name in a HAMT", method: "GET", path: "/ipfs/" + fx.root.String() + "/shard/nope", status: 404},
 		{name: "HAMT without slash redirects", method: "GET", path: "/ipfs/" + fx.root.String() + "/shard", status: 301},
 		{name: "symlink", method: "GET", path: "/ipfs/" + fx.linkDir.String() + "/link", status: 200,

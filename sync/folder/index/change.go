@@ -213,8 +213,15 @@ func (t txn) applyRemote(r *Record, s Signed) (*Applied, error) {
 		if t.ix.opt.Wins(r, g) {
 			return &Applied{Record: r, Signed: s, Replaced: g, Conflict: true}, t.putGlobal(r, s, g)
 		}
+	case Equal:
+		return nil, nil
 	}
-	return nil, nil
+	// An older version (or a losing one): kept as history if new here,
+	// so that every peer knows the path's recent versions.
+	if has, err := t.historyHas(r); err != nil || has {
+		return nil, err
+	}
+	return nil, t.keepHistory(r, s)
 }
 
 // Since calls fn, in order of origin and sequence, with every record held
@@ -232,12 +239,9 @@ func (ix *Index) Since(ctx context.Context, theirs []Mark, fn func(Signed) error
 		for _, r := range ranges {
 			prefix := binary.BigEndian.AppendUint64([]byte{pSeq}, r.Origin)
 			err := t.t.IterateFrom(prefix, sKey(r.Origin, r.After+1), func(k, v []byte) error {
-				_, s, err := t.global(string(v))
-				if err != nil {
-					return err
-				}
-				if s.Data == nil {
-					return nil
+				var s Signed
+				if err := decMode.Unmarshal(v, &s); err != nil {
+					return fmt.Errorf("index: stored record %x: %w", k, err)
 				}
 				return fn(s)
 			})

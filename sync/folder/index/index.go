@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/badgerstore"
@@ -15,12 +16,16 @@ import (
 // Key prefixes inside a folder's namespace. Part of the on-disk format.
 const (
 	pGlobal = 'g' // g ‖ path → Signed: the newest record known for path
-	pSeq    = 's' // s ‖ origin ‖ seq → path, for records held in g
+	pSeq    = 's' // s ‖ origin ‖ seq → Signed: every record held, current (in g) or kept in h
 	pMark   = 'm' // m ‖ origin → seq: every record of origin up to seq is held (or superseded)
 	pLocal  = 'l' // l ‖ path → Local: what this machine has on disk
 	pNeed   = 'n' // n ‖ path → empty: the global record is not on disk here
 	pBlock  = 'b' // b ‖ multihash → empty: a block of this folder's files
+	pHist   = 'h' // h ‖ path ‖ 0 ‖ origin ‖ seq → Signed: a superseded record of path
 )
+
+// MaxHistory is how many superseded records of a path the index keeps.
+const MaxHistory = 10
 
 // ErrReadOnly is returned when a read-only folder is asked to publish.
 var ErrReadOnly = errors.New("folder is read-only")
@@ -130,6 +135,25 @@ func (t txn) global(path string) (*Record, Signed, error) {
 	return r, s, nil
 }
 
+// decodeSigned decodes a stored Signed and its record.
+func decodeSigned(v []byte) (*Record, error) {
+	var s Signed
+	if err := decMode.Unmarshal(v, &s); err != nil {
+		return nil, err
+	}
+	return Decode(s.Data)
+}
+
+// historyHas reports whether the record of path by origin at seq is kept.
+func (t txn) historyHas(r *Record) (bool, error) {
+	k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(hPrefix(r.Path), r.Origin), r.Seq)
+	_, err := t.t.Get(k)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (t txn) local(path string) (*Local, error) {
 	v, err := t.t.Get(lKey(path))
 	if errors.Is(err, store.ErrNotFound) {
@@ -164,7 +188,11 @@ func (t txn) setMark(origin, seq uint64) error {
 // replacing old, and updates the need flag against the local state.
 func (t txn) putGlobal(r *Record, s Signed, old *Record) error {
 	if old != nil {
-		if err := t.t.Delete(sKey(old.Origin, old.Seq)); err != nil {
+		_, olds, err := t.global(old.Path)
+		if err != nil {
+			return err
+		}
+		if err := t.keepHistory(old, olds); err != nil {
 			return err
 		}
 	}
@@ -175,7 +203,7 @@ func (t txn) putGlobal(r *Record, s Signed, old *Record) error {
 	if err := t.t.Put(gKey(r.Path), enc); err != nil {
 		return err
 	}
-	if err := t.t.Put(sKey(r.Origin, r.Seq), []byte(r.Path)); err != nil {
+	if err := t.t.Put(sKey(r.Origin, r.Seq), enc); err != nil {
 		return err
 	}
 	l, err := t.local(r.Path)
@@ -183,6 +211,87 @@ func (t txn) putGlobal(r *Record, s Signed, old *Record) error {
 		return err
 	}
 	return t.setNeed(r.Path, r, l)
+}
+
+func hPrefix(path string) []byte { return append(append([]byte{pHist}, path...), 0) }
+
+// keepHistory keeps old (signed as s), a record of a path that a newer
+// one replaced, so that every peer knows the path's recent versions: it
+// stays among the records gossip sends (s ‖ origin ‖ seq), signed as its
+// author made it. Past MaxHistory the oldest go.
+func (t txn) keepHistory(old *Record, s Signed) error {
+	enc, err := encMode.Marshal(s)
+	if err != nil {
+		return err
+	}
+	k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(hPrefix(old.Path), old.Origin), old.Seq)
+	if err := t.t.Put(k, enc); err != nil {
+		return err
+	}
+	if err := t.t.Put(sKey(old.Origin, old.Seq), enc); err != nil {
+		return err
+	}
+	var keys [][]byte
+	var times []int64
+	var recs []*Record
+	err = t.t.Iterate(hPrefix(old.Path), func(k, v []byte) error {
+		r, err := decodeSigned(v)
+		if err != nil {
+			return nil
+		}
+		keys = append(keys, append([]byte(nil), k...))
+		times = append(times, r.ModTime)
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil || len(keys) <= MaxHistory {
+		return err
+	}
+	// Drop the oldest by mtime.
+	for len(keys) > MaxHistory {
+		oldest := 0
+		for i := range times {
+			if times[i] < times[oldest] {
+				oldest = i
+			}
+		}
+		if err := t.t.Delete(keys[oldest]); err != nil {
+			return err
+		}
+		if err := t.t.Delete(sKey(recs[oldest].Origin, recs[oldest].Seq)); err != nil {
+			return err
+		}
+		keys = append(keys[:oldest], keys[oldest+1:]...)
+		times = append(times[:oldest], times[oldest+1:]...)
+		recs = append(recs[:oldest], recs[oldest+1:]...)
+	}
+	return nil
+}
+
+// History returns the versions of path the index knows, oldest first:
+// the superseded records kept, then the current one.
+func (ix *Index) History(ctx context.Context, path string) ([]*Record, error) {
+	var out []*Record
+	err := ix.view(ctx, func(t txn) error {
+		err := t.t.Iterate(hPrefix(path), func(_, v []byte) error {
+			r, err := decodeSigned(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		g, _, err := t.global(path)
+		if g != nil {
+			out = append(out, g)
+		}
+		return err
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ModTime < out[j].ModTime })
+	return out, err
 }
 
 func (t txn) putLocal(path string, l *Local) error {

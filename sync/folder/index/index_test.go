@@ -226,12 +226,16 @@ func TestGossipThroughRelay(t *testing.T) {
 	a.write(t, "x", "one", 10)
 	a.write(t, "y", "two", 10)
 	a.write(t, "x", "three", 20) // supersedes a's seq 1
-	if got := exchange(t, a, b); len(got) != 2 {
-		t.Fatalf("b applied %d records, want 2", len(got))
+	// Superseded records travel too (history): x's first version, y, x's second.
+	if got := exchange(t, a, b); len(got) != 3 {
+		t.Fatalf("b applied %d records, want 3", len(got))
 	}
 	// c never meets a: it learns through the read-only b, signatures intact.
-	if got := exchange(t, b, c); len(got) != 2 {
-		t.Fatalf("c applied %d records, want 2", len(got))
+	if got := exchange(t, b, c); len(got) != 3 {
+		t.Fatalf("c applied %d records, want 3", len(got))
+	}
+	if h, err := c.ix.History(ctx, "x"); err != nil || len(h) != 2 || h[0].Size != 3 || h[1].Size != 5 {
+		t.Fatalf("c's history of x: %v, %v", h, err)
 	}
 	if got := needPaths(t, c); len(got) != 2 {
 		t.Fatalf("c needs %v", got)

@@ -50,6 +50,8 @@ type Options struct {
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
 	Logger *slog.Logger
+
+	old *index.Local // what Apply replaces, for keepVersion
 }
 
 // Result is what a pull left on disk.
@@ -72,6 +74,7 @@ func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*
 	if opt.Idle <= 0 {
 		opt.Idle = 10 * time.Second
 	}
+	opt.old = l
 	if err := CheckName("", g.Path); err != nil {
 		return nil, err
 	}
@@ -312,12 +315,15 @@ func (opt *Options) remove(abs, rel string, cur fs.FileInfo) error {
 }
 
 // KeepVersion moves the file at rel into the versions directory by a
-// rename (no copy), as a pull does with what it replaces.
-func KeepVersion(root, rel string) error {
-	return (&Options{Root: root}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
+// rename (no copy), as a pull does with what it replaces; l, what the
+// index knows of it (or nil), lets the references to its blocks follow.
+func KeepVersion(root, rel string, s store.Store, l *index.Local) error {
+	return (&Options{Root: root, Store: s, old: l}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
 }
 
-// keepVersion moves abs into the versions directory by a rename.
+// keepVersion moves abs into the versions directory by a rename; when
+// the index knew its content (opt.old), the references to its blocks
+// follow it there.
 func (opt *Options) keepVersion(abs, rel string) error {
 	dst := filepath.Join(opt.Root, filepath.FromSlash(VersionsDir), filepath.FromSlash(rel)+"~"+time.Now().UTC().Format("20060102-150405.000000000"))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
@@ -325,6 +331,13 @@ func (opt *Options) keepVersion(abs, rel string) error {
 	}
 	if err := os.Rename(abs, dst); err != nil {
 		return fmt.Errorf("keep old version of %s: %w", rel, err)
+	}
+	if l := opt.old; l != nil && l.Type == index.TypeFile && !l.Deleted && opt.Store != nil {
+		if c, err := cid.Cast(l.Root); err == nil {
+			if err := repoint(context.Background(), opt.Store, c, dst); err != nil && opt.Logger != nil {
+				opt.Logger.Warn("references of a kept version", "path", rel, "err", err)
+			}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,255 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/sync/folder/index"
+)
+
+// HistoryRequest asks for the versions of a file, or restores one.
+type HistoryRequest struct {
+	Path    string `json:"path"`              // the file, absolute
+	Version int    `json:"version,omitempty"` // restore: 1 is the oldest kept
+	At      string `json:"at,omitempty"`      // restore: the version current at this RFC 3339 time
+	Out     string `json:"out,omitempty"`     // restore there instead of into the folder
+	DryRun  bool   `json:"dry_run,omitempty"` // a tree restore: list what would change
+}
+
+// TreeChange is one path a tree restore changes.
+type TreeChange struct {
+	Path   string `json:"path"`
+	Action string `json:"action"` // "restore" (a version comes back) or "remove" (it did not exist then)
+	Size   int64  `json:"size,omitempty"`
+}
+
+// restoreTree restores every path under rel (a directory, "" the whole
+// folder) to what it was at the time req.At names.
+func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runningFolder, rel string, req HistoryRequest) {
+	if req.At == "" || req.Version != 0 || req.Out != "" {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("a directory is restored with --at TIME (no --version, no -o)"))
+		return
+	}
+	ctx := r.Context()
+	prefix := rel
+	if prefix != "" {
+		prefix += "/"
+	}
+	paths := map[string]bool{}
+	err := rf.ix.Globals(ctx, prefix, func(g *index.Record) error { paths[g.Path] = true; return nil })
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err)
+		return
+	}
+	want := map[string]*index.Record{}
+	var changes []TreeChange
+	now := time.Now()
+	for p := range paths {
+		vs, recs, err := fs.versions(ctx, rf, p)
+		if err != nil {
+			httpError(w, http.StatusInternalServerError, err)
+			return
+		}
+		cur, _ := rf.ix.Global(ctx, p)
+		i, err := pickVersion(vs, 0, req.At, now)
+		var then *index.Record
+		switch {
+		case err == nil:
+			then = recs[i]
+		case strings.Contains(err.Error(), "oldest known"):
+			// The path did not exist then.
+		default:
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		if cur == nil || cur.Type == index.TypeDir || then != nil && then.Type == index.TypeDir {
+			continue // directories come back with their files
+		}
+		switch {
+		case then == nil || then.Deleted:
+			if !cur.Deleted {
+				want[p] = nil
+				changes = append(changes, TreeChange{Path: p, Action: "remove"})
+			}
+		case cur.Deleted || !then.SameContent(cur):
+			want[p] = then
+			changes = append(changes, TreeChange{Path: p, Action: "restore", Size: then.Size})
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	if !req.DryRun && len(want) > 0 {
+		if err := rf.f.RestoreTree(ctx, want); err != nil {
+			httpError(w, http.StatusBadGateway, fmt.Errorf("restore %s: %w", req.Path, err))
+			return
+		}
+	}
+	if changes == nil {
+		changes = []TreeChange{}
+	}
+	writeJSON(w, changes)
+}
+
+// Version is one version of a file, for `shoal history`.
+type Version struct {
+	Version int       `json:"version"`
+	Time    time.Time `json:"time"`
+	Size    int64     `json:"size"`
+	Device  string    `json:"device"`
+	Cid     string    `json:"cid,omitempty"`
+	Deleted bool      `json:"deleted,omitempty"`
+	Current bool      `json:"current,omitempty"`
+	Here    bool      `json:"here"` // every block is on this machine
+}
+
+// locate finds the folder holding the file at abs and its path in it.
+func (fs *folders) locate(p string) (*runningFolder, string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, rf := range fs.list() {
+		if rel, err := filepath.Rel(rf.cfg.Path, abs); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			rel = filepath.ToSlash(rel)
+			if err := index.ValidatePath(rel); err != nil {
+				return nil, "", err
+			}
+			return rf, rel, nil
+		}
+	}
+	return nil, "", fmt.Errorf("%s is not inside a shared folder (shoal folders lists them)", p)
+}
+
+func (fs *folders) versions(ctx context.Context, rf *runningFolder, rel string) ([]Version, []*index.Record, error) {
+	recs, err := rf.ix.History(ctx, rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, _ := rf.ix.Global(ctx, rel)
+	out := make([]Version, len(recs))
+	for i, r := range recs {
+		v := Version{Version: i + 1, Time: r.Time().UTC(), Size: r.Size, Device: fmt.Sprintf("%016x", r.Origin)[:7],
+			Deleted: r.Deleted, Current: cur != nil && r.Origin == cur.Origin && r.Seq == cur.Seq}
+		if c := r.Cid(); c.Defined() {
+			v.Cid = c.String()
+			v.Here = fs.held(ctx, c)
+		}
+		out[i] = v
+	}
+	return out, recs, nil
+}
+
+// held reports whether every block of the DAG under c is on this machine.
+func (fs *folders) held(ctx context.Context, c cid.Cid) bool {
+	st := fs.d.node.Store()
+	err := unixfs.Walk(ctx, st, c, func(cid.Cid, []byte) error { return nil })
+	return err == nil
+}
+
+func (fs *folders) apiHistory(w http.ResponseWriter, r *http.Request) {
+	var req HistoryRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	rf, rel, err := fs.locate(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	vs, _, err := fs.versions(r.Context(), rf, rel)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if len(vs) == 0 {
+		httpError(w, http.StatusNotFound, fmt.Errorf("%s: the folder has no record of it", req.Path))
+		return
+	}
+	writeJSON(w, vs)
+}
+
+func (fs *folders) apiRestore(w http.ResponseWriter, r *http.Request) {
+	var req HistoryRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if rf, err := fs.byPath(req.Path); err == nil {
+		fs.restoreTree(w, r, rf, "", req)
+		return
+	}
+	rf, rel, err := fs.locate(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	if g, _ := rf.ix.Global(r.Context(), rel); g != nil && g.Type == index.TypeDir {
+		fs.restoreTree(w, r, rf, rel, req)
+		return
+	}
+	vs, recs, err := fs.versions(r.Context(), rf, rel)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err)
+		return
+	}
+	pick, err := pickVersion(vs, req.Version, req.At, time.Now())
+	if err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("%s: %w", req.Path, err))
+		return
+	}
+	rec := recs[pick]
+	if rec.Deleted || rec.Type != index.TypeFile {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("%s: version %d is not a file (deleted, or a %s)", req.Path, pick+1, rec.Type))
+		return
+	}
+	if err := rf.f.Restore(r.Context(), rec, req.Out); err != nil {
+		httpError(w, http.StatusBadGateway, fmt.Errorf("restore %s version %d: %w", req.Path, pick+1, err))
+		return
+	}
+	writeJSON(w, vs[pick])
+}
+
+// pickVersion chooses among vs (oldest first) by number, or the last one
+// at or before at (RFC 3339, or a duration back from now such as 2h).
+func pickVersion(vs []Version, n int, at string, now time.Time) (int, error) {
+	switch {
+	case len(vs) == 0:
+		return 0, fmt.Errorf("no versions known")
+	case n != 0 && at != "":
+		return 0, fmt.Errorf("give --version or --at, not both")
+	case n != 0:
+		if n < 1 || n > len(vs) {
+			return 0, fmt.Errorf("no version %d: versions 1 to %d are known", n, len(vs))
+		}
+		return n - 1, nil
+	case at != "":
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			d, derr := time.ParseDuration(at)
+			if derr != nil || d < 0 {
+				return 0, fmt.Errorf("--at %q: want an RFC 3339 time (2026-12-01T09:30:00Z) or a duration back from now (2h)", at)
+			}
+			t = now.Add(-d)
+		}
+		if t.After(now) {
+			return 0, fmt.Errorf("--at %s is in the future", t.Format(time.RFC3339))
+		}
+		best := -1
+		for i, v := range vs {
+			if !v.Time.After(t) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return 0, fmt.Errorf("no version at %s: the oldest known is from %s", t.Format(time.RFC3339), vs[0].Time.Format(time.RFC3339))
+		}
+		return best, nil
+	}
+	return 0, fmt.Errorf("give --version N or --at TIME (shoal history lists the versions)")
+}
