@@ -409,6 +409,9 @@ func cmdStat(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "home:        %s\n", e.home)
 	fmt.Fprintf(e.stdout, "blocks:      %d copied (%s), %d referenced (%s in files)\n",
 		st.Blocks, humanize.IBytes(uint64(st.DataBytes)), st.Refs, humanize.IBytes(uint64(st.RefBytes)))
+	if st.StaleRefs > 0 {
+		fmt.Fprintf(e.stdout, "stale:       %d references whose files moved or changed (not held; fetched again when needed)\n", st.StaleRefs)
+	}
 	fmt.Fprintf(e.stdout, "pins:        %d\n", st.Pins)
 	fmt.Fprintf(e.stdout, "disk:        %s\n", humanize.IBytes(uint64(st.DiskBytes)))
 	return nil

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netnstest builds small networks of Linux network namespaces for
 // tests and benchmarks: two namespaces joined by a veth pair, each with
 // its loopback up, addressed over IPv4 and IPv6 or IPv6 link-local only.
