@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -15,6 +16,8 @@ import (
 	"github.com/shoal-sync/shoal/chunker"
 	"github.com/shoal-sync/shoal/store/dag"
 	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/daemon"
+	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/node"
 )
 
@@ -39,6 +42,7 @@ func openBackend(ctx context.Context, e *env) (backend, error) {
 	if !errors.Is(err, api.ErrNoDaemon) {
 		return nil, err
 	}
+	e.offline = true
 	return openNode(e)
 }
 
@@ -52,11 +56,25 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
+	_, err := os.Stat(filepath.Join(e.home, identity.KeyFile))
+	existed := err == nil
+	if c, err := api.Connect(ctx, e.home); err == nil { // a daemon holds the store
+		var in daemon.Info
+		if err := c.Call(ctx, "id", &in); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "shoal home %s exists (its daemon runs); nothing changed\nnode ID %s\n", e.home, in.ID)
+		return nil
+	}
 	n, err := openNode(e)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
+	if existed {
+		fmt.Fprintf(e.stdout, "shoal home %s exists; nothing changed\nnode ID %s\n", e.home, n.Identity().ID())
+		return nil
+	}
 	fmt.Fprintf(e.stdout, "initialised shoal home in %s\nnode ID %s\n", e.home, n.Identity().ID())
 	return nil
 }
