@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -62,10 +64,10 @@ func CheckRef(ref Ref) error {
 	return nil
 }
 
-// ReadRef reads block c through ref. The file must still have the size and
-// mtime recorded in ref, and the bytes read must hash to c; otherwise the
-// error wraps ErrRefChanged and names the file. Unverified bytes are never
-// returned.
+// ReadRef reads block c through ref. The file must still have the size,
+// mtime, ctime and inode recorded in ref (the last two where recorded),
+// and the bytes read must hash to c; otherwise the error wraps
+// ErrRefChanged and names the file. Unverified bytes are never returned.
 func ReadRef(c cid.Cid, ref Ref) ([]byte, error) {
 	return ReadRefInto(c, ref, nil)
 }
@@ -73,11 +75,24 @@ func ReadRef(c cid.Cid, ref Ref) ([]byte, error) {
 // ReadRefInto is ReadRef reading into buf's memory when its capacity is
 // large enough, so that a caller serving many blocks can reuse buffers.
 func ReadRefInto(c cid.Cid, ref Ref, buf []byte) ([]byte, error) {
+	return readRef(c, ref, buf, true)
+}
+
+// ReadRefForPeer is ReadRefInto for a block that goes to a peer, which
+// hashes what it receives itself: when the file's size, mtime, ctime and
+// inode are all what they were when the block was hashed, the bytes are
+// not hashed again (DESIGN.md, Verification). A reference without ctime
+// and inode is hashed.
+func ReadRefForPeer(c cid.Cid, ref Ref, buf []byte) ([]byte, error) {
+	return readRef(c, ref, buf, ref.Inode == 0 || ref.CTime.IsZero())
+}
+
+func readRef(c cid.Cid, ref Ref, buf []byte, hash bool) ([]byte, error) {
 	if err := CheckCid(c); err != nil {
 		return nil, err
 	}
 	changed := func(format string, args ...any) error {
-		return fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)
+		return &staleRef{fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)}
 	}
 	f, err := openRefFile(ref.Path)
 	if err != nil {
@@ -87,15 +102,19 @@ func ReadRefInto(c cid.Cid, ref Ref, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("block %s: open %s: %w: %w", c, ref.Path, ErrRefChanged, err)
 	}
 	defer f.close()
-	size, mtime, err := f.stat()
+	st, err := f.stat()
 	if err != nil {
 		return nil, fmt.Errorf("block %s: stat %s: %w", c, ref.Path, err)
 	}
-	if size != ref.FileSize {
-		return nil, changed("size %d, recorded %d", size, ref.FileSize)
-	}
-	if !mtime.Equal(ref.ModTime) {
-		return nil, changed("mtime %s, recorded %s", mtime, ref.ModTime)
+	switch {
+	case st.size != ref.FileSize:
+		return nil, changed("size %d, recorded %d", st.size, ref.FileSize)
+	case !st.mtime.Equal(ref.ModTime):
+		return nil, changed("mtime %s, recorded %s", st.mtime, ref.ModTime)
+	case ref.Inode != 0 && st.inode != 0 && st.inode != ref.Inode:
+		return nil, changed("inode %d, recorded %d (replaced)", st.inode, ref.Inode)
+	case !ref.CTime.IsZero() && !st.ctime.IsZero() && !st.ctime.Equal(ref.CTime):
+		hash = true // changed since (perhaps not where this block is): look
 	}
 	if cap(buf) >= int(ref.Length) {
 		buf = buf[:ref.Length]
@@ -109,9 +128,45 @@ func ReadRefInto(c cid.Cid, ref Ref, buf []byte) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("block %s: read %s at %d: %w", c, ref.Path, ref.Offset, err)
 	}
+	if !hash {
+		return buf, nil
+	}
 	sum := sha256.Sum256(buf)
 	if !bytes.Equal(sum[:], Digest(c)) {
 		return nil, changed("bytes at %d no longer match the hash", ref.Offset)
 	}
 	return buf, nil
+}
+
+// refStat is what a reference checks of its file.
+type refStat struct {
+	size         int64
+	mtime, ctime time.Time
+	inode        uint64 // 0: unknown
+}
+
+// staleRef is the error of a reference whose file is gone or no longer
+// holds the block (not of one that could not be read for another reason).
+type staleRef struct{ err error }
+
+func (e *staleRef) Error() string { return e.err.Error() }
+func (e *staleRef) Unwrap() error { return e.err }
+
+// RefStale reports whether err says a reference can never read back as
+// it was (its file gone, changed or replaced), rather than that reading
+// failed: such a reference may be dropped, the block is missing.
+func RefStale(err error) bool {
+	var s *staleRef
+	return errors.As(err, &s)
+}
+
+// RefFileChanged reports whether the file of ref no longer is what ref
+// recorded (gone, another size, mtime or inode), from a stat alone.
+func RefFileChanged(ref Ref, info fs.FileInfo) bool {
+	if info == nil {
+		return true
+	}
+	_, inode := fileID(info)
+	return info.Size() != ref.FileSize || !info.ModTime().Equal(ref.ModTime) ||
+		(ref.Inode != 0 && inode != 0 && inode != ref.Inode)
 }

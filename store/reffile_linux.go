@@ -26,8 +26,8 @@ func openRefFile(path string) (refFile, error) {
 	}
 }
 
-// stat returns the file's size and modification time.
-func (f refFile) stat() (int64, time.Time, error) {
+// stat returns the file's size, times and inode.
+func (f refFile) stat() (refStat, error) {
 	var st unix.Stat_t
 	for {
 		err := unix.Fstat(f.fd, &st)
@@ -35,9 +35,14 @@ func (f refFile) stat() (int64, time.Time, error) {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			return 0, time.Time{}, os.NewSyscallError("fstat", err)
+			return refStat{}, os.NewSyscallError("fstat", err)
 		}
-		return st.Size, time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)), nil
+		return refStat{
+			size:  st.Size,
+			mtime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+			ctime: time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)),
+			inode: st.Ino,
+		}, nil
 	}
 }
 

@@ -2,10 +2,7 @@
 
 package store
 
-import (
-	"os"
-	"time"
-)
+import "os"
 
 // refFile is a file opened to read one block through a reference.
 type refFile struct{ f *os.File }
@@ -15,13 +12,14 @@ func openRefFile(path string) (refFile, error) {
 	return refFile{f}, err
 }
 
-// stat returns the file's size and modification time.
-func (f refFile) stat() (int64, time.Time, error) {
+// stat returns the file's size, times and inode (where known).
+func (f refFile) stat() (refStat, error) {
 	fi, err := f.f.Stat()
 	if err != nil {
-		return 0, time.Time{}, err
+		return refStat{}, err
 	}
-	return fi.Size(), fi.ModTime(), nil
+	ctime, inode := fileID(fi)
+	return refStat{size: fi.Size(), mtime: fi.ModTime(), ctime: ctime, inode: inode}, nil
 }
 
 // readAt reads len(b) bytes from off, as os.File.ReadAt.

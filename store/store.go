@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -25,15 +26,27 @@ var (
 	ErrUnsupportedCid = errors.New("unsupported CID: multihash must be sha2-256")
 )
 
-// Ref says where the bytes of a block live in a file outside the store.
-// Reading it back checks the file still has the recorded size and mtime and
-// that the bytes hash to the block's CID.
+// Ref says where the bytes of a block live in a file outside the store,
+// and what the file was when the block was hashed: its size, mtime, ctime
+// and inode (the last two zero where unknown: references recorded before
+// they were kept, or a platform that does not report them). Reading it
+// back checks the file still has them; a local reader also re-hashes the
+// bytes, a peer (which verifies them itself) need not (ReadRefForPeer).
 type Ref struct {
 	Path     string    // absolute path of the file
 	Offset   int64     // where the block starts in the file
 	Length   uint32    // length of the block
 	FileSize int64     // file size when the reference was recorded
 	ModTime  time.Time // file mtime when the reference was recorded
+	CTime    time.Time // file ctime then; zero: unknown, not checked
+	Inode    uint64    // file inode then; 0: unknown, not checked
+}
+
+// NewRef returns the reference to length bytes at offset of the file at
+// path, whose stat (taken when its bytes were hashed) is info.
+func NewRef(path string, info fs.FileInfo, offset int64, length uint32) Ref {
+	ctime, inode := fileID(info)
+	return Ref{Path: path, Offset: offset, Length: length, FileSize: info.Size(), ModTime: info.ModTime(), CTime: ctime, Inode: inode}
 }
 
 // PinMode says what a pin keeps.
@@ -113,7 +126,8 @@ type GCStats struct {
 // Stats describes a store's contents.
 type Stats struct {
 	Blocks    int   // blocks held as copies
-	Refs      int   // blocks held as references
+	Refs      int   // blocks held as references whose files are as recorded
+	StaleRefs int   // references whose files moved or changed: not held (a read drops them)
 	DataBytes int64 // bytes of copied block data
 	RefBytes  int64 // bytes of data referenced in files
 	Pins      int

@@ -28,7 +28,7 @@ func getDirNode(ctx context.Context, g Getter, c cid.Cid, visit Visit) (*Node, *
 	}
 	data, err := g.Get(ctx, c)
 	if err != nil {
-		return nil, nil, fmt.Errorf("get directory %s: %w", c, err)
+		return nil, nil, blockErr("get directory", c, err)
 	}
 	n, err := Decode(c, data)
 	if err != nil {
@@ -163,6 +163,9 @@ func ResolveVisit(ctx context.Context, g Getter, root cid.Cid, path string, visi
 		}
 		n, s, err := getDirNode(ctx, g, cur, visit)
 		if err != nil {
+			if walked == root.String() {
+				return cid.Undef, err // the root itself: the caller names it
+			}
 			return cid.Undef, fmt.Errorf("resolve %s: %w", walked, err)
 		}
 		next, ok, err := lookup(ctx, g, cur, n, s, name, visit)

@@ -188,7 +188,7 @@ func (r *FileReader) start(ctx context.Context, c cid.Cid, want uint64) *fetch {
 		defer close(f.done)
 		data, err := r.g.Get(ctx, c)
 		if err != nil {
-			f.err = fmt.Errorf("get file block %s: %w", c, err)
+			f.err = blockErr("get file block", c, err)
 			return
 		}
 		if want != noSizeCheck && uint64(len(data)) != want {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 )
@@ -67,7 +68,7 @@ func (i Info) IsDir() bool { return i.Type == TypeDirectory || i.Type == TypeHAM
 func Stat(ctx context.Context, g Getter, c cid.Cid) (Info, error) {
 	data, err := g.Get(ctx, c)
 	if err != nil {
-		return Info{}, fmt.Errorf("stat %s: %w", c, err)
+		return Info{}, blockErr("stat", c, err)
 	}
 	switch c.Type() {
 	case CodecRaw:
@@ -190,7 +191,7 @@ func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data [
 			return ctx.Err()
 		}
 		if f.err != nil {
-			return fmt.Errorf("walk: get %s: %w", c, f.err)
+			return blockErr("walk: get", c, f.err)
 		}
 		links, err := Links(c, f.data)
 		if err != nil {
@@ -206,4 +207,14 @@ func Walk(ctx context.Context, g Getter, root cid.Cid, fn func(c cid.Cid, data [
 		}
 	}
 	return nil
+}
+
+// blockErr is err from getting block c, told as what c failed, unless err
+// already names c (a store's "block CID: not found"), which is enough:
+// an error that repeats one CID three times helps nobody.
+func blockErr(what string, c cid.Cid, err error) error {
+	if strings.Contains(err.Error(), c.String()) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", what, c, err)
 }

@@ -59,7 +59,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(e.stderr, e.verbose)
+	log := daemonLogger(e.stderr, e.verbose)
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: *listen, API: *apiAddr, Peers: peers,
 		MaxUploadRate: upRate, MaxDownloadRate: downRate, MaxPeers: *maxPeers,

@@ -53,7 +53,7 @@ func folderCall(ctx context.Context, e *env, fg *foreground, what string, call f
 	}
 	d, err := daemon.Start(ctx, daemon.Options{
 		Home: e.home, Listen: fg.listen, API: fg.api, Peers: fg.peers, NoDHT: fg.noDHT, Bootstrap: boot, MDNS: !fg.noMDNS,
-		Version: shortVersion(), Logger: newLogger(e.stderr, e.verbose),
+		Version: shortVersion(), Logger: daemonLogger(e.stderr, e.verbose),
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ type env struct {
 	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
+	offline bool // the command opened the store itself: no daemon runs
 }
 
 // command is one line of the command table: its name, its usage line
@@ -130,7 +131,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return context.Cause(ctx)
 			}
-			return err
+			if err != nil && ctx.Err() != nil { // Ctrl-C or SIGTERM
+				return fmt.Errorf("%s: interrupted", name)
+			}
+			return explain(e, err)
 		}
 	}
 	return fmt.Errorf("unknown command %q (see `shoal --help`)", name)

@@ -16,29 +16,60 @@ import (
 
 // progress shows a bar on stderr for work that takes longer than a second,
 // and only when stderr is a terminal. Its zero behaviour is silence.
+//
+// The bar starts with the work, so its rate is bytes over the time since
+// then, but shows nothing for the first second (gate): a bar begun after a
+// second would count that second's bytes as done in an instant (a first
+// reading of "483 GB/s"). Sizes and rates are in IEC units (MiB), as the
+// rate flags take them.
 type progress struct {
-	mu      sync.Mutex
-	out     *os.File // nil: never show
-	total   int64
-	label   string
-	start   time.Time
-	pending int64
-	bar     *progressbar.ProgressBar
+	mu  sync.Mutex
+	bar *progressbar.ProgressBar // nil: never show
 }
 
 func newProgress(stderr io.Writer, total int64, label string) *progress {
-	p := &progress{total: total, label: label, start: time.Now()}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.out = f
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return &progress{}
 	}
-	return p
+	return newBar(&gate{w: f, open: time.Now().Add(time.Second)}, total, label)
+}
+
+// newBar returns a progress drawn on w.
+func newBar(w io.Writer, total int64, label string) *progress {
+	max := total
+	if max <= 0 {
+		max = -1
+	}
+	return &progress{bar: progressbar.NewOptions64(max,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(label),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionUseIECUnits(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+// gate drops what is written to it until open, then passes it on.
+type gate struct {
+	w    io.Writer
+	open time.Time
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	if time.Now().Before(g.open) {
+		return len(p), nil
+	}
+	return g.w.Write(p)
 }
 
 // SetTotal sets the bytes the work adds up to, once known.
 func (p *progress) SetTotal(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.total = n
 	if p.bar != nil {
 		p.bar.ChangeMax64(n)
 	}
@@ -48,30 +79,9 @@ func (p *progress) SetTotal(n int64) {
 func (p *progress) Add(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.out == nil {
-		return
+	if p.bar != nil {
+		_ = p.bar.Add64(n)
 	}
-	p.pending += n
-	if p.bar == nil {
-		if time.Since(p.start) < time.Second {
-			return
-		}
-		max := p.total
-		if max <= 0 {
-			max = -1
-		}
-		p.bar = progressbar.NewOptions64(max,
-			progressbar.OptionSetWriter(p.out),
-			progressbar.OptionSetDescription(p.label),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-	}
-	_ = p.bar.Add64(p.pending)
-	p.pending = 0
 }
 
 // Println prints a line to w without tearing the bar.
@@ -110,6 +120,16 @@ func walkFiles(p string, fn func(size int64)) error {
 		}
 		return nil
 	})
+}
+
+// daemonLogger is the daemon's logger: info and above (peers that come
+// and go, start and stop), as Syncthing logs; debug with -v.
+func daemonLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // newLogger returns the slog logger commands use: text to stderr, warnings

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -15,6 +16,8 @@ import (
 	"github.com/shoal-sync/shoal/chunker"
 	"github.com/shoal-sync/shoal/store/dag"
 	"github.com/shoal-sync/shoal/sync/api"
+	"github.com/shoal-sync/shoal/sync/daemon"
+	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/node"
 )
 
@@ -39,6 +42,7 @@ func openBackend(ctx context.Context, e *env) (backend, error) {
 	if !errors.Is(err, api.ErrNoDaemon) {
 		return nil, err
 	}
+	e.offline = true
 	return openNode(e)
 }
 
@@ -52,11 +56,25 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
+	_, err := os.Stat(filepath.Join(e.home, identity.KeyFile))
+	existed := err == nil
+	if c, err := api.Connect(ctx, e.home); err == nil { // a daemon holds the store
+		var in daemon.Info
+		if err := c.Call(ctx, "id", &in); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "shoal home %s exists (its daemon runs); nothing changed\nnode ID %s\n", e.home, in.ID)
+		return nil
+	}
 	n, err := openNode(e)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
+	if existed {
+		fmt.Fprintf(e.stdout, "shoal home %s exists; nothing changed\nnode ID %s\n", e.home, n.Identity().ID())
+		return nil
+	}
 	fmt.Fprintf(e.stdout, "initialised shoal home in %s\nnode ID %s\n", e.home, n.Identity().ID())
 	return nil
 }
@@ -391,6 +409,9 @@ func cmdStat(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "home:        %s\n", e.home)
 	fmt.Fprintf(e.stdout, "blocks:      %d copied (%s), %d referenced (%s in files)\n",
 		st.Blocks, humanize.IBytes(uint64(st.DataBytes)), st.Refs, humanize.IBytes(uint64(st.RefBytes)))
+	if st.StaleRefs > 0 {
+		fmt.Fprintf(e.stdout, "stale:       %d references whose files moved or changed (not held; fetched again when needed)\n", st.StaleRefs)
+	}
 	fmt.Fprintf(e.stdout, "pins:        %d\n", st.Pins)
 	fmt.Fprintf(e.stdout, "disk:        %s\n", humanize.IBytes(uint64(st.DiskBytes)))
 	return nil

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/shoal-sync/shoal/chunker"
@@ -273,10 +272,7 @@ func rssWrap(args []string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss << 10
-	}
+	rss := maxRSS(cmd.ProcessState)
 	fmt.Fprintf(os.Stderr, rssWrapReport+"\n", wall, rss)
 }
 

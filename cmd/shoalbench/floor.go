@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/shoal-sync/shoal/sync/transport"
@@ -119,14 +118,6 @@ func cpuOf(fn func() error) (time.Duration, error) {
 	}
 	after, err := selfCPU()
 	return after - before, err
-}
-
-func selfCPU() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("getrusage: %w", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 // procCPU returns the CPU time (user and system, all threads) process pid

@@ -8,6 +8,7 @@
 //	go run ./cmd/shoalbench discovery # mDNS in network namespaces, the dialer under dead candidates
 //	go run ./cmd/shoalbench dht-internet  # 100,000 simulated nodes, mainline-like conditions
 //	go run ./cmd/shoalbench gateway # trustless CARs, entity-bytes, ls of a big HAMT
+//	go run ./cmd/shoalbench sync    # folder sync between daemons (SHOAL_BENCH_QUICK=1: small sizes)
 package main
 
 import (
@@ -41,6 +42,7 @@ func scenarios() map[string]scenario {
 		"gateway":      {"GET ?format=car of 1 GiB vs shoal export and a page-cache read, entity-bytes block count, ls of a 100,000-entry HAMT", benchGateway},
 		"discovery":    {"mDNS on a LAN of two network namespaces (start to first connection), dialer under 1,000 dead candidates", benchDiscovery},
 		"dht-sim":      {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
+		"sync":         {"folder sync between two daemons: 10,000 and 100,000 small files, edit latency, 1-byte insert, 1 GiB file, scan, store size, RSS (issue 11)", benchSync},
 		"dht-internet": {"DHT lookups among 100,000 simulated nodes under mainline-like conditions (issue 15; about half an hour)", benchDHTInternet},
 	}
 }

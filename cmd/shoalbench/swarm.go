@@ -119,7 +119,7 @@ func benchSwarm(ctx context.Context, opt options, t *table) error {
 	t.add(row{"  seed upload", fmt.Sprintf("%.2f copies", rep.SeedCopies), "2 copies", fmt.Sprintf("%.2f", rep.SeedCopies/2), "<= 1.00"})
 	t.add(row{"  endgame duplicate bytes", fmt.Sprintf("%.2f %%", rep.DupPercent), "2 %", fmt.Sprintf("%.2f", rep.DupPercent/2), "< 1.00"})
 	t.note("%s", strings.TrimSpace(rep.String()))
-	t.note("get -o: two `shoal daemon` processes on loopback; the seed serves through --nocopy references (re-hashing each block), the leecher verifies each block and writes it into the output file")
+	t.note("get -o: two `shoal daemon` processes on loopback; the seed serves through --nocopy references (not re-hashed while the file is unchanged since it was hashed), the leecher verifies each block and writes it into the output file")
 	t.note("get -o runs (each by a new leecher): %s s (median used)", walls)
 	t.note("CPU floor for %d MiB: %s (each measured alone in this process; 'ceiling' = %d MiB x %d cores / floor)", size>>20, floor, size>>20, runtime.NumCPU())
 	return nil

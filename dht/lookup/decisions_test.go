@@ -96,10 +96,11 @@ func TestTimeoutPolicy(t *testing.T) {
 		{"unknown: configured", Policy{Unknown: 300 * ms}, RTT{}, RTT{}, 300 * ms},
 		{"unknown, few network samples: default", Policy{}, RTT{}, RTT{}.Add(100 * ms), 700 * ms},
 		{"unknown, steady network: its spread", Policy{Min: 10 * ms}, RTT{}, network, network.SRTT + 4*network.RTTVar},
-		{"unknown, steady network: Min", Policy{}, RTT{}, network, 150 * ms},
+		{"unknown, steady network: Min", Policy{}, RTT{}, network, 300 * ms},
 		{"unknown, heavy-tailed network: Unknown", Policy{}, RTT{}, lognormal, 700 * ms},
-		{"first sample: 3×", Policy{}, RTT{}.Add(100 * ms), RTT{}, 300 * ms},
-		{"steady 80ms: Min", Policy{}, steady, network, 150 * ms},
+		{"first sample: 3×", Policy{Min: 10 * ms}, RTT{}.Add(100 * ms), RTT{}, 300 * ms},
+		{"first sample of 200ms: 3×", Policy{}, RTT{}.Add(200 * ms), RTT{}, 600 * ms},
+		{"steady 80ms: Min", Policy{}, steady, network, 300 * ms},
 		{"steady 80ms, low Min", Policy{Min: 10 * ms}, steady, RTT{}, steady.SRTT + 4*steady.RTTVar},
 		{"jittery: mean plus deviation", Policy{}, jittery, RTT{}, jittery.SRTT + 4*jittery.RTTVar},
 		{"slow contact: Max", Policy{}, RTT{}.Add(1500 * ms), RTT{}, 2 * time.Second},
@@ -118,7 +119,8 @@ func TestTimeoutPolicy(t *testing.T) {
 	}{
 		{"nothing known: a third of Unknown", RTT{}, RTT{}, Timing{Stall: 700 * ms / 3, Timeout: 700 * ms}},
 		{"unknown contact: twice the network's SRTT", RTT{}, lognormal, Timing{Stall: 340 * ms, Timeout: 700 * ms}},
-		{"known contact: twice its SRTT", steady, lognormal, Timing{Stall: 160 * ms, Timeout: 150 * ms}.clamped()},
+		{"known contact: twice its SRTT", RTT{}.Add(100 * ms), lognormal, Timing{Stall: 200 * ms, Timeout: 300 * ms}},
+		{"fast LAN: no sooner than Min/2", RTT{}.Add(time.Millisecond), lognormal, Timing{Stall: 150 * ms, Timeout: 300 * ms}},
 	}
 	for _, tt := range timings {
 		if got := (Policy{}).Timing(tt.r, tt.all); got != tt.want {
@@ -176,6 +178,22 @@ func TestTimedOutAndWiden(t *testing.T) {
 	if !s.Done() {
 		t.Error("not done once every contact was given up")
 	}
+
+	// With a least give-up time, the last timeout waits for it.
+	g := NewShortlist(nodeid.ID{}, 8, 2)
+	g.SetMinGiveUp(time.Second)
+	g.Add([]krpc.NodeInfo{byte19(1)}, 1)
+	g.Next(t0, fixed(100*ms))
+	g.Expire(t0.Add(100*ms), fixed(100*ms)) // asked again
+	if _, gaveUp := g.Expire(t0.Add(200*ms), fixed(100*ms)); len(gaveUp) != 0 {
+		t.Error("given up 200ms after the first query, before the least give-up time of 1s")
+	}
+	if at, _ := g.NextDeadline(t0.Add(200 * ms)); at != t0.Add(time.Second) {
+		t.Errorf("next deadline %v, want the give-up time", at.Sub(t0))
+	}
+	if _, gaveUp := g.Expire(t0.Add(time.Second), fixed(100*ms)); len(gaveUp) != 1 {
+		t.Error("not given up at the least give-up time")
+	}
 	if !s.Answered(byte19(2).ID, "late") || s.Answered(byte19(2).ID, "again") {
 		t.Error("a late answer must count once")
 	}
@@ -227,7 +245,7 @@ func TestRunDoesNotWaitOnTheDead(t *testing.T) {
 				return r, err
 			}
 			start := time.Now()
-			res, err := Run(t.Context(), Config{Target: target, Query: query, Timeout: fixed(350 * time.Millisecond)},
+			res, err := Run(t.Context(), Config{Target: target, Query: query, Timeout: fixed(350 * time.Millisecond), MinGiveUp: time.Millisecond},
 				[]krpc.NodeInfo{live[rng.IntN(len(live))]})
 			took = append(took, time.Since(start))
 			if err != nil {
@@ -254,6 +272,3 @@ func TestRunDoesNotWaitOnTheDead(t *testing.T) {
 		t.Logf("40 lookups: median %v, max %v", took[len(took)/2], took[len(took)-1])
 	})
 }
-
-// clamped is t with Stall no later than Timeout.
-func (t Timing) clamped() Timing { t.Stall = min(t.Stall, t.Timeout); return t }

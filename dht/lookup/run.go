@@ -39,7 +39,10 @@ type Config struct {
 	// Attempts is how often a node that does not answer is asked before
 	// it counts as failed (lost datagrams are common); default 3.
 	Attempts int
-	Query    QueryFunc
+	// MinGiveUp is the least time from a node's first query to giving it
+	// up, however short its timeouts; default 1.5 s.
+	MinGiveUp time.Duration
+	Query     QueryFunc
 	// Visit, when set, sees each answer in the lookup's goroutine; it
 	// returns true to end the lookup at once (a value was found).
 	Visit func(from krpc.NodeInfo, r Reply) bool
@@ -88,7 +91,11 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 	if cfg.Timeout == nil {
 		cfg.Timeout = func(Contact) Timing { return Timing{Stall: time.Second, Timeout: time.Second} }
 	}
+	if cfg.MinGiveUp <= 0 {
+		cfg.MinGiveUp = 1500 * time.Millisecond
+	}
 	sl := NewShortlist(cfg.Target, cfg.K, cfg.Attempts)
+	sl.SetMinGiveUp(cfg.MinGiveUp)
 	sl.Add(seeds, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

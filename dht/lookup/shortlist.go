@@ -30,6 +30,7 @@ type cand struct {
 	attempts int       // queries sent to it
 	deadline time.Time // when the last one counts as timed out
 	stallAt  time.Time // when the first one stops holding an α slot
+	first    time.Time // when the first one was sent
 	stalled  bool      // in flight past its first timeout
 }
 
@@ -54,7 +55,13 @@ type Shortlist struct {
 	cands    []*cand // sorted by distance to target
 	byID     map[nodeid.ID]*cand
 	inFlight int
+	giveUp   time.Duration // least time from a contact's first query to giving it up
 }
+
+// SetMinGiveUp makes the lookup give a contact up no sooner than d after
+// its first query, however short its timeouts (a busy machine's own
+// delays must not make live contacts look dead).
+func (s *Shortlist) SetMinGiveUp(d time.Duration) { s.giveUp = d }
 
 // NewShortlist returns an empty shortlist for target that stops when the
 // k closest have answered; a node that does not answer is asked up to
@@ -100,6 +107,7 @@ func (s *Shortlist) Next(now time.Time, timeout TimeoutFunc) (Contact, bool) {
 			tm := timeout(c.Contact)
 			c.st = inFlight
 			c.attempts = 1
+			c.first = now
 			c.deadline = now.Add(tm.Timeout)
 			c.stallAt = now.Add(min(tm.Stall, tm.Timeout))
 			s.inFlight++
@@ -135,6 +143,10 @@ func (s *Shortlist) Expire(now time.Time, timeout TimeoutFunc) (resend, gaveUp [
 			c.attempts++
 			c.deadline = now.Add(timeout(c.Contact).Timeout)
 			resend = append(resend, c.Contact)
+			continue
+		}
+		if wait := c.first.Add(s.giveUp); now.Before(wait) {
+			c.deadline = wait
 			continue
 		}
 		c.st = failed

@@ -33,8 +33,9 @@ type Policy struct {
 	// query times out after what the network's spread suggests (SRTT +
 	// 4·RTTVar over every contact), when that is sooner.
 	Unknown time.Duration
-	// Min and Max bound a measured contact's timeout; default 150 ms and
-	// 2 s.
+	// Min and Max bound a measured contact's timeout; default 300 ms
+	// (so that a busy machine's scheduling delays on a LAN or loopback
+	// do not count as timeouts) and 2 s.
 	Min, Max time.Duration
 }
 
@@ -43,7 +44,7 @@ func (p Policy) withDefaults() Policy {
 		p.Unknown = 700 * time.Millisecond
 	}
 	if p.Min <= 0 {
-		p.Min = 150 * time.Millisecond
+		p.Min = 300 * time.Millisecond
 	}
 	if p.Max <= 0 {
 		p.Max = 2 * time.Second
@@ -73,7 +74,9 @@ func (p Policy) Timeout(r, all RTT) time.Duration {
 // Timing returns a query's Stall and Timeout for a contact with estimate
 // r: it stops holding an α slot after twice the contact's smoothed RTT
 // (the network's when the contact was never measured; a third of the
-// timeout before either is known), and times out after Timeout.
+// timeout before either is known), but not before Min/2, so that a
+// sub-millisecond LAN does not widen every lookup at once; and it times
+// out after Timeout.
 func (p Policy) Timing(r, all RTT) Timing {
 	t := Timing{Timeout: p.Timeout(r, all)}
 	switch {
@@ -84,6 +87,6 @@ func (p Policy) Timing(r, all RTT) Timing {
 	default:
 		t.Stall = t.Timeout / 3
 	}
-	t.Stall = min(t.Stall, t.Timeout)
+	t.Stall = min(max(t.Stall, p.withDefaults().Min/2), t.Timeout)
 	return t
 }

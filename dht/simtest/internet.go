@@ -60,14 +60,14 @@ type InternetReport struct {
 	Latency        Percentiles // full lookups (the k closest answered)
 	Floor          Percentiles // per lookup, the slowest round trip to its true k closest
 	PeerKeys       int
-	PeersFound     int         // FindPeers that saw Announcers peers
-	FirstPeers     Percentiles // time to the first Announcers peers
-	PeersFull      Percentiles // FindPeers to its end (the k closest, for an announce)
-	HeapPerNode    uint64      // live heap after building the network, over Nodes
-	StackPerNode   uint64      // goroutine stacks, over Nodes
-	Goroutines     float64     // per node
-	CPUPerLookup   time.Duration
-	PeakRSS        uint64 // the process's, at the end (run one network per process)
+	PeersFound     int           // FindPeers that saw Announcers peers
+	FirstPeers     Percentiles   // time to the first Announcers peers
+	PeersFull      Percentiles   // FindPeers to its end (the k closest, for an announce)
+	HeapPerNode    uint64        // live heap after building the network, over Nodes
+	StackPerNode   uint64        // goroutine stacks, over Nodes
+	Goroutines     float64       // per node
+	CPUPerLookup   time.Duration // the whole process's during the lookups (every node's work), over Lookups
+	PeakRSS        uint64        // the process's, at the end (run one network per process)
 	Net            simnet.Stats
 }
 
@@ -274,11 +274,9 @@ func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, erro
 	if err := c.announceKeys(ctx, up, &rep, opt); err != nil {
 		return rep, err
 	}
-	cpu0 := cpuTime()
 	if err := c.internetLookups(ctx, w, up, &rep, opt, k); err != nil {
 		return rep, err
 	}
-	rep.CPUPerLookup = (cpuTime() - cpu0) / time.Duration(opt.Lookups)
 	rep.Net = c.net.Stats()
 	rep.PeakRSS = peakRSS()
 	return rep, nil
@@ -305,12 +303,17 @@ func (c *cluster) deadEntries() float64 {
 	return float64(dead) / float64(all)
 }
 
+// truthCands is how many XOR-closest IDs are drawn, before a lookup, as
+// the candidates its truth is picked from when it ends; if too few of them
+// can be reached, truth scans everything.
+const truthCands = 96
+
 // truth returns the k nodes closest to target that from can reach now
-// with a round trip under timeout, and how many closer ones were dropped
-// for being too slow.
-func (c *cluster) truth(w *world, from *node, target nodeid.ID, k int, timeout time.Duration) (best []nodeid.ID, floor time.Duration, tooSlow int) {
-	for want := 4 * k; ; want *= 4 {
-		cands := closest(w.ids, target, min(want, len(w.ids)), from.id)
+// with a round trip under timeout, taken from cands (the closest IDs in
+// order) or, when those do not hold k, from every ID; and how many closer
+// ones were dropped for being too slow.
+func (c *cluster) truth(w *world, from *node, target nodeid.ID, cands []nodeid.ID, k int, timeout time.Duration) (best []nodeid.ID, floor time.Duration, tooSlow int) {
+	for {
 		best, floor, tooSlow = best[:0], 0, 0
 		for _, id := range cands {
 			n := c.byID[id]
@@ -328,9 +331,10 @@ func (c *cluster) truth(w *world, from *node, target nodeid.ID, k int, timeout t
 				return best, floor, tooSlow
 			}
 		}
-		if want >= len(w.ids) {
+		if len(cands) >= len(w.ids)-1 {
 			return best, floor, tooSlow
 		}
+		cands = closest(w.ids, target, len(w.ids), from.id)
 	}
 }
 
@@ -347,9 +351,14 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 	results := make([]result, opt.Lookups)
 	from := make([]*node, opt.Lookups)
 	targets := make([]nodeid.ID, opt.Lookups)
+	cands := make([][]nodeid.ID, opt.Lookups)
 	for i := range from {
 		from[i], targets[i] = up[c.rng.IntN(len(up))], c.randomID()
+		// Drawn before the CPU is measured: it scans every ID.
+		cands[i] = closest(w.ids, targets[i], truthCands, from[i].id)
 	}
+	cpu0 := cpuTime()
+	defer func() { rep.CPUPerLookup = (cpuTime() - cpu0) / time.Duration(opt.Lookups) }()
 	sem := make(chan struct{}, opt.Concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex // truth reads the network
@@ -369,7 +378,7 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 				return
 			}
 			mu.Lock()
-			truth, floor, slow := c.truth(w, from[i], targets[i], k, 2*time.Second)
+			truth, floor, slow := c.truth(w, from[i], targets[i], cands[i], k, 2*time.Second)
 			mu.Unlock()
 			r.floor, r.tooSlow = floor, slow
 			gotIDs := make([]nodeid.ID, len(got))

@@ -3,10 +3,13 @@ package simtest
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/shoal-sync/shoal/dht/simnet"
 )
 
 // TestInternet runs RunInternet in fake time under mainline-like
@@ -15,7 +18,8 @@ import (
 // baseline only, SHOAL_NET_JSON=FILE to write the reports as JSON lines
 // (`shoalbench dht-internet` runs it so); SHOAL_NET_ANSWER=N for the nodes
 // per answer (default 16), SHOAL_NET_UNKNOWN=D for the query timeout of
-// unmeasured contacts (default 700ms).
+// unmeasured contacts (default 700ms), SHOAL_NET_LOSS=P for a network
+// whose only knob is loss.
 func TestInternet(t *testing.T) {
 	opt := InternetOptions{
 		Nodes:   envInt(t, "SHOAL_NET_NODES", 1000),
@@ -24,6 +28,13 @@ func TestInternet(t *testing.T) {
 	}
 	if os.Getenv("SHOAL_NET_ANSWER") != "" {
 		opt.AnswerNodes = envInt(t, "SHOAL_NET_ANSWER", 16)
+	}
+	if v := os.Getenv("SHOAL_NET_LOSS"); v != "" {
+		loss, err := strconv.ParseFloat(v, 64)
+		if err != nil || loss <= 0 || loss >= 1 {
+			t.Fatalf("SHOAL_NET_LOSS=%q: want a probability", v)
+		}
+		opt.Conditions = simnet.Conditions{Loss: loss, Seed: opt.Seed} // every other knob off
 	}
 	if v := os.Getenv("SHOAL_NET_UNKNOWN"); v != "" {
 		d, err := time.ParseDuration(v)

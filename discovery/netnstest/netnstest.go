@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netnstest builds small networks of Linux network namespaces for
 // tests and benchmarks: two namespaces joined by a veth pair, each with
 // its loopback up, addressed over IPv4 and IPv6 or IPv6 link-local only.
@@ -13,11 +15,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Available reports why namespaces cannot be made here, or nil.
@@ -130,26 +129,4 @@ func (p *Pair) Close() {
 	for _, ns := range []string{p.A.NS, p.B.NS} {
 		exec.Command("ip", "netns", "del", ns).Run()
 	}
-}
-
-// Do runs fn on an OS thread moved into the namespace: sockets fn opens
-// belong to the namespace for their whole life, whatever goroutine later
-// uses them. The thread is not reused after.
-func (n Node) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/run/netns/" + n.NS)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter %s: %w", n.NS, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }

@@ -17,10 +17,13 @@
 //
 // A block is held either as a copy or as a reference, never both for long:
 // writing a copy deletes the reference in the same transaction. A reference
-// value is: version byte 1, then uvarints offset, length and file size, a
+// value is: version byte 2, then uvarints offset, length and file size, a
 // zig-zag varint of the mtime's Unix seconds, a uvarint of its nanoseconds,
-// and the file's absolute path as the remaining bytes (about 20 bytes plus
-// the path per block, well under 1 % of a 64 KiB block).
+// the same two for the ctime (both 0: unknown), a uvarint of the inode (0:
+// unknown), and the file's absolute path as the remaining bytes (about 35
+// bytes plus the path per block, well under 1 % of a 64 KiB block).
+// Version 1, written before, is the same without ctime and inode, and is
+// still read.
 //
 // Memory: a batch commits every 4 MiB in the background (at most four
 // commits in flight) and copies blocks into pooled buffers, so a write of

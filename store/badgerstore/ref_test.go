@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ func TestRefRoundTrip(t *testing.T) {
 		{Path: "/home/u/folder/some file.bin", Offset: 1 << 40, Length: 262144, FileSize: 1<<40 + 262144,
 			ModTime: time.Date(2026, 11, 26, 1, 2, 3, 456789123, time.UTC)},
 		{Path: "/old", Offset: 5, Length: 1, FileSize: 6, ModTime: time.Unix(-86400*365*100, 999999999)},
+		{Path: "/c", Offset: 7, Length: 8, FileSize: 15, ModTime: time.Unix(1e9, 1),
+			CTime: time.Unix(1e9+5, 999), Inode: 1<<40 + 3},
 	}
 	for _, r := range tests {
 		enc := encodeRef(r)
@@ -22,12 +25,37 @@ func TestRefRoundTrip(t *testing.T) {
 			t.Fatalf("decode(encode(%+v)): %v", r, err)
 		}
 		if got.Path != r.Path || got.Offset != r.Offset || got.Length != r.Length ||
-			got.FileSize != r.FileSize || !got.ModTime.Equal(r.ModTime) {
+			got.FileSize != r.FileSize || !got.ModTime.Equal(r.ModTime) ||
+			!got.CTime.Equal(r.CTime) || got.CTime.IsZero() != r.CTime.IsZero() || got.Inode != r.Inode {
 			t.Fatalf("round trip: %+v, want %+v", got, r)
 		}
-		if over := len(enc) - len(r.Path); over > 30 {
+		if over := len(enc) - len(r.Path); over > 45 {
 			t.Errorf("encoding takes %d bytes beside the path", over)
 		}
+	}
+}
+
+// TestRefGoldenBytes pins the encoding: a change breaks existing stores.
+// Version 1 references, written before ctime and inode were kept, still
+// decode (with both unknown).
+func TestRefGoldenBytes(t *testing.T) {
+	r := store.Ref{Path: "/f", Offset: 300, Length: 65536, FileSize: 1 << 20,
+		ModTime: time.Unix(1764633600, 123), CTime: time.Unix(1764633601, 456), Inode: 4242}
+	const v2 = "02ac0280800480804080b0f1920d7b82b0f1920dc80392212f66"
+	if got := hex.EncodeToString(encodeRef(r)); got != v2 {
+		t.Fatalf("encoding %s, want %s", got, v2)
+	}
+	const v1 = "01ac0280800480804080b0f1920d7b2f66" // as the first version wrote it
+	b, _ := hex.DecodeString(v1)
+	got, err := decodeRef(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := r
+	want.CTime, want.Inode = time.Time{}, 0
+	if got.Path != want.Path || got.Offset != want.Offset || got.Length != want.Length || got.FileSize != want.FileSize ||
+		!got.ModTime.Equal(want.ModTime) || !got.CTime.IsZero() || got.Inode != 0 {
+		t.Fatalf("version 1 decodes as %+v, want %+v", got, want)
 	}
 }
 
@@ -53,6 +81,7 @@ func FuzzDecodeRef(f *testing.F) {
 	f.Add(encodeRef(store.Ref{Path: "/x/y", Offset: 1 << 40, Length: 1 << 31, FileSize: 1 << 41, ModTime: time.Unix(-5, 0)}))
 	f.Add([]byte{1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
 	f.Add([]byte{})
+	f.Add([]byte{1, 0xac, 0x02, 0x80, 0x80, 0x04, 0x80, 0x80, 0x40, 0x80, 0xb0, 0xf1, 0x92, 0x0d, 0x7b, '/', 'f'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRef(b)
 		if err != nil {

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/ipfs/go-cid"
 
+	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/diskfree"
 )
@@ -42,9 +44,12 @@ const valueThreshold = 1 << 10
 
 // memTableSize is badger's memtable size. Blocks over valueThreshold live
 // in the value log, so a memtable holds only keys, references and small
-// nodes; 32 MiB (badger: 64) keeps its arena, which the Go collector counts
-// as live heap, from doubling the process's heap goal.
-const memTableSize = 32 << 20
+// nodes. Its arena (about 1.3 x this, on the Go heap) and its write-ahead
+// log (2 x this, mmapped) stay resident as they fill, and a restart
+// replays the log into a new arena: 8 MiB (badger: 64) keeps an idle
+// daemon's RSS small, and its transaction limit (15 %) above the batch's
+// flushEstimate.
+const memTableSize = 8 << 20
 
 // maxValueLogFile is the size of one value log file (badger: 1 GiB), on
 // a filesystem of 8 GiB or more; on a smaller one a file is 1/32 of it, at
@@ -235,6 +240,17 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 // enough, so that a caller serving many blocks (the swarm) can reuse
 // buffers instead of allocating one per block.
 func (s *Store) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
+	return s.get(ctx, c, buf, false)
+}
+
+// GetForPeer is GetInto for a block that goes to a peer, which verifies it
+// itself: a block read through a reference whose file's size, mtime, ctime
+// and inode are unchanged is not hashed again (store.ReadRefForPeer).
+func (s *Store) GetForPeer(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
+	return s.get(ctx, c, buf, true)
+}
+
+func (s *Store) get(ctx context.Context, c cid.Cid, buf []byte, forPeer bool) ([]byte, error) {
 	if err := store.CheckCid(c); err != nil {
 		return nil, err
 	}
@@ -264,13 +280,50 @@ func (s *Store) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, err
 	case err != nil:
 		return nil, fmt.Errorf("read block %s: %w", c, err)
 	case ref != nil:
-		return store.ReadRefInto(c, *ref, buf)
+		read := store.ReadRefInto
+		if forPeer {
+			read = store.ReadRefForPeer
+		}
+		data, err := read(c, *ref, buf)
+		if err != nil && store.RefStale(err) && c.Type() == unixfs.CodecRaw {
+			return nil, s.dropRef(c, *ref, err)
+		}
+		return data, err
 	case s.opt.HashOnRead:
 		if err := store.VerifyBlock(c, data); err != nil {
 			return nil, err
 		}
 	}
 	return data, nil
+}
+
+// dropRef deletes the reference to leaf c that failed with err, unless it
+// was replaced meanwhile: its file moved or changed, so the block is
+// missing now (a fetch brings it again from peers). The error returned
+// wraps err and store.ErrNotFound. Only raw leaves are dropped: a dag-pb
+// node's links would be lost with it, and garbage collection must stop
+// on it rather than sweep what it links to.
+func (s *Store) dropRef(c cid.Cid, ref store.Ref, err error) error {
+	k := key(prefixRef, c.Hash())
+	want := encodeRef(ref)
+	derr := s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(k)
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if r, err := decodeRef(v); err != nil || !bytes.Equal(encodeRef(r), want) {
+				return nil // replaced meanwhile: keep it
+			}
+			return txn.Delete(k)
+		})
+	})
+	if derr != nil && !errors.Is(derr, badger.ErrKeyNotFound) {
+		s.opt.Logger.Warn("cannot drop a reference that no longer reads back", "cid", c, "err", derr)
+		return err
+	}
+	s.opt.Logger.Info("dropped a reference that no longer reads back; the block is missing now", "cid", c, "err", err)
+	return fmt.Errorf("%w (reference dropped): %w", err, store.ErrNotFound)
 }
 
 // blockKind says how a block is held.
@@ -421,12 +474,25 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 		return nil
 	})
 	if err == nil {
+		files := make(map[string]os.FileInfo) // stat each file once
 		err = s.iterate(ctx, prefixRef, true, func(item *badger.Item) error {
 			return item.Value(func(v []byte) error {
 				r, err := decodeRef(v)
+				if err != nil {
+					return err
+				}
+				fi, ok := files[r.Path]
+				if !ok {
+					fi, _ = os.Stat(r.Path) // nil: gone
+					files[r.Path] = fi
+				}
+				if store.RefFileChanged(r, fi) {
+					st.StaleRefs++ // not held: the next read drops it
+					return nil
+				}
 				st.Refs++
 				st.RefBytes += int64(r.Length)
-				return err
+				return nil
 			})
 		})
 	}

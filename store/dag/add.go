@@ -183,13 +183,7 @@ func (a *adder) addReader(f *os.File, abs string, info fs.FileInfo) (cid.Cid, ui
 		leaf := unixfs.RawCID(ch.Sum)
 		var err error
 		if a.opt.NoCopy {
-			err = a.batch.PutRef(leaf, store.Ref{
-				Path:     abs,
-				Offset:   ch.Offset,
-				Length:   uint32(len(ch.Data)),
-				FileSize: info.Size(),
-				ModTime:  info.ModTime(),
-			})
+			err = a.batch.PutRef(leaf, store.NewRef(abs, info, ch.Offset, uint32(len(ch.Data))))
 		} else {
 			err = a.batch.Put(leaf, ch.Data)
 		}

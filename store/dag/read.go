@@ -46,7 +46,7 @@ func Cat(ctx context.Context, g unixfs.Getter, p string, w io.Writer) (int64, er
 	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("cat %s: %w", p, err)
 	}
 	r, err := unixfs.NewFileReader(ctx, g, c)
 	if err != nil {
@@ -122,7 +122,7 @@ func Get(ctx context.Context, g unixfs.Getter, p, out string, opt GetOptions) er
 	g = unixfs.WithIdentity(g)
 	c, err := Resolve(ctx, g, p)
 	if err != nil {
-		return err
+		return fmt.Errorf("get %s: %w", p, err)
 	}
 	info, err := unixfs.Stat(ctx, g, c)
 	if err != nil {

@@ -253,3 +253,25 @@ func assertNothingBeside(t *testing.T, parent, want string) {
 		t.Errorf("%s: %d entries, want only %s", parent, len(ents), want)
 	}
 }
+
+// TestGetLongOutputName replaces an output whose name is near the 255
+// bytes filesystems allow: the staged tree and the old one set aside
+// beside it get names that fit.
+func TestGetLongOutputName(t *testing.T) {
+	src := openStore(t)
+	treeDir := filepath.Join(vectors, "tree")
+	tree := addOne(t, src, treeDir, dag.AddOptions{Chunker: kubo(t)})
+	for _, g := range getters {
+		t.Run(g.name, func(t *testing.T) {
+			parent := t.TempDir()
+			name := strings.Repeat("é", 120) // 240 bytes
+			out := filepath.Join(parent, name)
+			writeFile(t, parent, name, []byte("an old file"))
+			if err := g.get(t, src, tree, out, dag.GetOptions{Force: true}); err != nil {
+				t.Fatalf("get: %v", err)
+			}
+			assertSameTree(t, treeDir, out)
+			assertNothingBeside(t, parent, name)
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 )
@@ -25,7 +26,23 @@ import (
 func stagePath(out string, root cid.Cid) string {
 	dir, base := filepath.Split(filepath.Clean(out))
 	h := sha256.Sum256(root.Bytes())
-	return filepath.Join(dir, ".shoal-get-"+base+"-"+hex.EncodeToString(h[:6]))
+	return filepath.Join(dir, ".shoal-get-"+fitName(base)+"-"+hex.EncodeToString(h[:6]))
+}
+
+// fitName cuts a long entry name so that a name made of it and a short
+// prefix and suffix stays within the 255 bytes filesystems allow, as
+// tempPrefix does: its first 200 bytes and a hash of the rest.
+func fitName(base string) string {
+	const keep = 200
+	if len(base) <= keep+10 {
+		return base
+	}
+	sum := sha256.Sum256([]byte(base))
+	cut := keep
+	for cut > 0 && !utf8.RuneStart(base[cut]) {
+		cut--
+	}
+	return base[:cut] + "~" + hex.EncodeToString(sum[:4])
 }
 
 // CheckOut refuses to write a get to out when out exists, unless force is
@@ -75,7 +92,7 @@ func swapIn(src, out string, force bool) error {
 	if _, err := os.Lstat(out); err == nil {
 		b := make([]byte, 6)
 		_, _ = rand.Read(b)
-		old = filepath.Join(dir, ".shoal-old-"+base+"-"+hex.EncodeToString(b))
+		old = filepath.Join(dir, ".shoal-old-"+fitName(base)+"-"+hex.EncodeToString(b))
 		if err := os.Rename(out, old); err != nil {
 			return fmt.Errorf("get: replace %s: %w", out, err)
 		}

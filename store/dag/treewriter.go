@@ -468,7 +468,7 @@ func (w *TreeWriter) recordRefs(f *outFile, path string) error {
 	}
 	b := w.s.NewBatch(context.Background())
 	for _, l := range f.leaves {
-		ref := store.Ref{Path: abs, Offset: l.off, Length: l.n, FileSize: fi.Size(), ModTime: fi.ModTime()}
+		ref := store.NewRef(abs, fi, l.off, l.n)
 		if err := b.PutRef(l.c, ref); err != nil {
 			b.Discard()
 			return fmt.Errorf("get %s: record %s: %w", path, l.c, err)

@@ -68,7 +68,17 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 		}
 		return append([]byte(nil), data...), nil
 	case isRef:
-		return store.ReadRef(c, ref)
+		data, err := store.ReadRef(c, ref)
+		if err != nil && store.RefStale(err) && c.Type() == cid.Raw {
+			// Its file moved or changed: drop it, the block is missing.
+			s.mu.Lock()
+			if cur, ok := s.refs[string(c.Hash())]; ok && cur == ref {
+				delete(s.refs, string(c.Hash()))
+			}
+			s.mu.Unlock()
+			return nil, fmt.Errorf("%w (reference dropped): %w", err, store.ErrNotFound)
+		}
+		return data, err
 	}
 	return nil, fmt.Errorf("block %s: %w", c, store.ErrNotFound)
 }

@@ -280,8 +280,13 @@ func testRefs(t *testing.T, s store.Store) {
 				if !strings.Contains(err.Error(), path) {
 					t.Fatalf("error %q does not name the file %s", err, path)
 				}
-				if !has(t, s, blk.c) {
-					t.Fatal("Has = false for a reference whose file changed")
+				// A reference that no longer reads back is dropped: the
+				// block is missing, for a fetch to bring it again.
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("Get %s after the file changed = %v; want it to wrap ErrNotFound too (dropped)", blk.c, err)
+				}
+				if has(t, s, blk.c) {
+					t.Fatal("Has = true for a reference that no longer reads back")
 				}
 			}
 		})

@@ -34,6 +34,23 @@ func NewClient(addr, token string) *Client {
 	return &Client{base: "http://" + addr, token: token, hc: &http.Client{}}
 }
 
+// asGiven turns a name the daemon reports under an absolute path back
+// into the path the caller gave (as dag.Add names what it adds without a
+// daemon), so that `shoal add` prints the same either way.
+func asGiven(name string, given, abs []string) string {
+	for i, a := range abs {
+		a = filepath.ToSlash(filepath.Clean(a))
+		g := filepath.ToSlash(filepath.Clean(given[i]))
+		if name == a {
+			return g
+		}
+		if rest, ok := strings.CutPrefix(name, a+"/"); ok {
+			return g + "/" + rest
+		}
+	}
+	return name
+}
+
 // Addr is the API's HOST:PORT.
 func (c *Client) Addr() string { return strings.TrimPrefix(c.base, "http://") }
 
@@ -161,6 +178,7 @@ func (c *Client) Add(ctx context.Context, paths []string, opt dag.AddOptions, fn
 			if err != nil {
 				return nil, err
 			}
+			a.Name = asGiven(a.Name, paths, abs)
 			if fn != nil {
 				if err := fn(a); err != nil {
 					return nil, err

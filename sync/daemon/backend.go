@@ -11,6 +11,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/dag"
 	"github.com/shoal-sync/shoal/sync/node"
 	"github.com/shoal-sync/shoal/sync/swarm"
@@ -179,7 +180,8 @@ func restElems(p string) string {
 	return ""
 }
 
-// Cat writes the file p names to w; when the store lacks part of it, the
+// Cat writes the file p names to w; when the store lacks part of it (or
+// holds references that no longer read back, which the store drops), the
 // file is fetched from peers while it is written, each block as soon as
 // it is here. The file's blocks are held from garbage collection until
 // they are written: a fetch may end long before a slow reader does.
@@ -189,16 +191,9 @@ func (b *backend) Cat(ctx context.Context, p string, w io.Writer) error {
 		return err
 	}
 	defer b.hold(c)()
-	missing, err := dag.Missing(ctx, b.Store(), c)
-	if err != nil {
-		return err
-	}
-	if !missing {
-		return b.Node.Cat(ctx, c.String(), w)
-	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	r, err := unixfs.NewFileReader(ctx, b.stream(sctx, c), c)
+	r, err := unixfs.NewFileReader(ctx, b.lazyStream(sctx, c), c)
 	if err != nil {
 		return fmt.Errorf("cat %s: %w", p, err)
 	}
@@ -222,14 +217,16 @@ func (b *backend) Get(ctx context.Context, p, out string, opt dag.GetOptions) er
 		return err
 	}
 	if !missing {
-		return b.Node.Get(ctx, c.String(), out, opt)
+		// All here, unless references no longer read back: what the
+		// store drops then is fetched from peers as it is read.
+		defer b.hold(c)()
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		return dag.Get(ctx, b.lazyStream(sctx, c), c.String(), out, opt)
 	}
 	info, err := unixfs.Stat(ctx, b.Store(), c) // need put c's node in the store
 	if err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
-	}
-	if err := dag.CheckOut(out, opt.Force, info.IsDir()); err != nil {
-		return err
 	}
 	opt.ReportTotal(info)
 	w, err := dag.NewTreeWriter(b.Store(), c, out, opt)
@@ -262,13 +259,20 @@ func (b *backend) PinAdd(ctx context.Context, c cid.Cid, opt dag.PinOptions) err
 	if err := b.complete(ctx, c, false); err != nil {
 		return err
 	}
-	if opt.Recursive {
-		if err := b.completeDAG(ctx, c, opt.Total, opt.Progress); err != nil {
+	for try := 0; ; try++ {
+		if opt.Recursive {
+			if err := b.completeDAG(ctx, c, opt.Total, opt.Progress); err != nil {
+				return err
+			}
+		}
+		err := b.Node.PinAdd(ctx, c, opt)
+		if err == nil {
+			break
+		}
+		if try > 0 || !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-	}
-	if err := b.Node.PinAdd(ctx, c, opt); err != nil {
-		return err
+		// A reference no longer read back and was dropped: fetch again.
 	}
 	b.kick()
 	return nil
@@ -297,5 +301,10 @@ func (b *backend) Export(ctx context.Context, c cid.Cid, w io.Writer) error {
 	if err := b.complete(ctx, c, true); err != nil {
 		return err
 	}
-	return b.Node.Export(ctx, c, w)
+	// Written to w as it is read: a reference that no longer reads back
+	// (dropped by the store) is fetched from peers meanwhile.
+	defer b.hold(c)()
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	return dag.Export(ctx, b.lazyStream(sctx, c), c, w)
 }

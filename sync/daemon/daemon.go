@@ -218,7 +218,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	if d.dht != nil {
 		d.content = d.startContentRouting(ctx)
 	}
-	if err := d.startAPI(); err != nil {
+	if err := d.startAPI(ctx); err != nil {
 		return err
 	}
 	if len(opt.Trackers) > 0 {
@@ -323,7 +323,7 @@ func (d *Daemon) startDHT(ctx context.Context) error {
 	return nil
 }
 
-func (d *Daemon) startAPI() error {
+func (d *Daemon) startAPI(ctx context.Context) error {
 	token, err := api.NewToken()
 	if err != nil {
 		return err
@@ -349,17 +349,17 @@ func (d *Daemon) startAPI() error {
 		return err
 	}
 	b := newBackend(d.node, d.swarm)
-	b.content = d.content
 	d.backend = b
+	b.content = d.content
 	b.log = d.log.With("part", "api")
 	st := d.node.Store()
 	gwLog := d.log.With("part", "gateway")
 	srv := api.NewServer(b, token, api.Extra{
 		Gateway: gateway.New(gatewaySource{b}, gateway.Options{Logger: gwLog}),
-		PublicGateway: gateway.New(gateway.Public{
+		PublicGateway: gateway.New(publicSource{gateway.Public{
 			Local:  gateway.Local{Store: st},
 			Policy: &swarm.PinPolicy{Store: st},
-		}, gateway.Options{Logger: gwLog}),
+		}}, gateway.Options{Logger: gwLog}),
 		Metrics:  m,
 		Info:     func(context.Context) (any, error) { return d.Info(), nil },
 		Peers:    func(context.Context) (any, error) { return d.PeerInfos(), nil },
@@ -373,6 +373,10 @@ func (d *Daemon) startAPI() error {
 		},
 	}, d.log.With("part", "api"))
 	d.http = api.HTTPServer(srv, api.DefaultTimeouts())
+	// Requests run under the daemon's context: when it stops, a get
+	// waiting for peers ends at once instead of holding Shutdown for its
+	// grace period.
+	d.http.BaseContext = func(net.Listener) context.Context { return ctx }
 	if err := api.WriteEndpoint(d.opt.Home, ln.Addr().String(), token); err != nil {
 		return err
 	}
@@ -395,9 +399,12 @@ func (d *Daemon) acceptLoop(ctx context.Context) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		go func() {
+			id, addr := conn.RemoteID(), conn.RemoteAddr()
 			if err := d.swarm.AddConn(conn); err != nil {
-				d.log.Info("inbound peer refused", "peer", conn.RemoteID(), "err", err)
+				d.log.Info("inbound peer refused", "peer", id, "err", err)
+				return
 			}
+			d.log.Info("peer connected", "peer", id, "addr", addr, "dir", "in")
 		}()
 	}
 }
@@ -499,6 +506,9 @@ func (d *Daemon) Close() error {
 		d.wg.Wait()
 		if d.node != nil {
 			err = d.node.Close()
+		}
+		if d.apiLn != nil { // it had started
+			d.log.Info("daemon stopped", "node", d.node.Identity().ID())
 		}
 	})
 	return err

@@ -216,7 +216,12 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 	rf := &runningFolder{cfg: cfg, key: key, ix: ix, peers: make(map[identity.NodeID]bool), done: make(chan struct{})}
 	rf.f, err = folder.New(folder.Options{
 		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{fs.d.swarm}, Device: fs.d.node.Identity().ID(),
-		Push: func(recs []index.Signed) { fs.session.Push(id, toWire(recs)) }, Events: fs.bus,
+		Push: func(recs []index.Signed) {
+			fs.session.Push(id, toWire(recs))
+			fs.d.swarm.ServableChanged() // the new files' blocks may be what peers asked for
+		},
+		Servable: fs.d.swarm.ServableChanged,
+		Events:   fs.bus,
 		// Syncthing's minDiskFree for the folder's disk: a pull that would
 		// go below it stops cleanly and is tried again later.
 		Space:  func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
@@ -390,6 +395,9 @@ func (fs *folders) PeerChanged(f identity.FolderID, peer identity.NodeID, up boo
 	if up {
 		state = "up"
 		rf.f.Changed() // a new peer may have what we need
+		// Blocks this peer was told we lack before it proved the folder
+		// are servable to it now: the swarm tells it so (have).
+		fs.d.swarm.ServableChanged()
 	}
 	fs.bus.Publish(events.Event{Type: events.FolderPeer, Folder: f.String(), Peer: peer.String(), Data: state})
 }

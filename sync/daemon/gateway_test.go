@@ -47,8 +47,8 @@ func TestGateway(t *testing.T) {
 	if st, body := do(a, "", p, ""); st != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("public on A: %d", st)
 	}
-	if st, _ := do(b, "", p, ""); st != 404 {
-		t.Fatalf("public on B before fetch: %d", st)
+	if st, body := do(b, "", p, ""); st != 404 || !strings.Contains(string(body), "API token") || !strings.Contains(string(body), "fetches from peers") {
+		t.Fatalf("public on B before fetch: %d %q; want 404 saying the token would fetch it from peers", st, body)
 	}
 	if st, body := do(b, tok(homeB), p, "bytes=1000-1999"); st != 206 || !bytes.Equal(body, data[1000:2000]) {
 		t.Fatalf("token on B: %d", st)

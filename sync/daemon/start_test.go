@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shoal-sync/shoal/store/dag"
 	"github.com/shoal-sync/shoal/sync/api"
 )
 
@@ -122,4 +124,51 @@ func TestStartAfterFailedStart(t *testing.T) {
 		t.Fatalf("start after a failed start: %v", err)
 	}
 	d.Close()
+}
+
+// TestStopDuringGet stops a daemon while a get through its API waits for
+// content no peer has: the get ends at once with the daemon, which does
+// not wait out its shutdown grace period for it.
+func TestStopDuringGet(t *testing.T) {
+	d, err := Start(context.Background(), Options{Home: t.TempDir(), Listen: "127.0.0.1:0", API: "127.0.0.1:0", NoDHT: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c, err := api.Connect(context.Background(), d.Node().Home())
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Get(context.Background(), missing, filepath.Join(t.TempDir(), "out"), dag.GetOptions{})
+	}()
+	// Wait until the get is fetching (the backend's state), then stop.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for fetching := false; !fetching; {
+		d.backend.mu.Lock()
+		fetching = len(d.backend.fetching) > 0
+		d.backend.mu.Unlock()
+		select {
+		case <-deadline:
+			t.Fatal("the get never started fetching")
+		case <-tick.C:
+		}
+	}
+	start := time.Now()
+	d.Close()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Close took %v with a get under way; want well under the 5 s grace period", took)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the get succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the get still runs after the daemon stopped")
+	}
 }

@@ -105,3 +105,29 @@ func (s *notifyingSink) Put(ctx context.Context, c cid.Cid, data []byte) error {
 	s.stored(c, len(data))
 	return nil
 }
+
+// lazyGetter reads blocks from the store and starts a stream of the DAG
+// under root only when the store lacks one (or dropped a reference that
+// no longer read back), then waits for the stream to bring it.
+type lazyGetter struct {
+	b    *backend
+	ctx  context.Context // the stream's
+	root cid.Cid
+	once sync.Once
+	f    *streamFetch
+}
+
+// lazyStream returns a Getter for the DAG under root that fetches from
+// peers, for as long as ctx lasts, only what the store turns out to lack.
+func (b *backend) lazyStream(ctx context.Context, root cid.Cid) *lazyGetter {
+	return &lazyGetter{b: b, ctx: ctx, root: root}
+}
+
+func (g *lazyGetter) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	data, err := g.b.Store().Get(ctx, c)
+	if !errors.Is(err, store.ErrNotFound) {
+		return data, err
+	}
+	g.once.Do(func() { g.f = g.b.stream(g.ctx, g.root) })
+	return g.f.Get(ctx, c)
+}

@@ -45,8 +45,11 @@ type Options struct {
 	Fetch  pull.Fetcher
 	Device identity.NodeID
 	// Push sends new local records to the folder's peers.
-	Push   func(recs []index.Signed)
-	Events *events.Bus
+	Push func(recs []index.Signed)
+	// Servable is told when files pulled here became servable to the
+	// folder's peers (they may have asked for their blocks before).
+	Servable func()
+	Events   *events.Bus
 	// Rescan is the period of full scans. Default 1 h.
 	Rescan time.Duration
 	// NoWatch turns the watcher off (rescans only).
@@ -432,6 +435,9 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 		}
 		f.setState(StateSyncing, nil)
 		progress, rescan, err := f.pullSet(ctx, need, locals)
+		if progress && f.opt.Servable != nil {
+			f.opt.Servable()
+		}
 		if err != nil {
 			return err
 		}

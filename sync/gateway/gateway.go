@@ -240,8 +240,11 @@ func (g needGetter) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 	if !errors.Is(err, store.ErrNotFound) {
 		return data, err
 	}
-	if err := g.h.need(ctx, c, false); err != nil {
-		return nil, err
+	if nerr := g.h.need(ctx, c, false); nerr != nil {
+		if errors.Is(err, store.ErrRefChanged) {
+			return nil, err // a reference dropped: say why it is missing
+		}
+		return nil, nerr
 	}
 	return g.h.src.Get(ctx, c)
 }
@@ -257,6 +260,8 @@ func statusOf(err error) int {
 		return http.StatusNotAcceptable
 	case errors.Is(err, errNotCached):
 		return http.StatusPreconditionFailed
+	case errors.Is(err, store.ErrRefChanged): // dropped, so also not found: say why
+		return http.StatusInternalServerError
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, unixfs.ErrNoLink), errors.Is(err, unixfs.ErrNotDir):
 		return http.StatusNotFound
 	case errors.Is(err, context.DeadlineExceeded):

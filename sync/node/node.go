@@ -84,7 +84,7 @@ func (n *Node) Get(ctx context.Context, p, out string, opt dag.GetOptions) error
 func (n *Node) Ls(ctx context.Context, p string) ([]unixfs.Link, error) {
 	c, err := dag.Resolve(ctx, n.store, p)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ls %s: %w", p, err)
 	}
 	info, err := unixfs.Stat(ctx, n.store, c)
 	if err != nil {

@@ -257,7 +257,7 @@ func putFileRefs(ctx context.Context, st store.Store, path string, n int64, chun
 		return cid.Undef, err
 	}
 	for _, l := range leaves {
-		ref := store.Ref{Path: path, Offset: l.off, Length: uint32(l.n), FileSize: fi.Size(), ModTime: fi.ModTime()}
+		ref := store.NewRef(path, fi, l.off, uint32(l.n))
 		if err := b.PutRef(l.c, ref); err != nil {
 			return cid.Undef, err
 		}

@@ -14,6 +14,12 @@ type intoGetter interface {
 	GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error)
 }
 
+// peerGetter is an intoGetter that can skip re-hashing a referenced block
+// whose file is unchanged, for a block going to a peer (which hashes it).
+type peerGetter interface {
+	GetForPeer(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error)
+}
+
 // maxPooledBuf bounds the buffers kept for reuse: the largest block.
 const maxPooledBuf = 4<<20 + 1024
 

@@ -356,8 +356,9 @@ const (
 )
 
 // load reads block j.c for p, waiting for upload tokens first, and closes
-// j.done. Store.Get verifies what it returns (a reference is re-hashed),
-// and so does a Seeder. A block the store lacks, or the policy keeps from
+// j.done. A block read through a reference is re-hashed unless its file
+// is unchanged since it was hashed (the peer hashes every block it gets);
+// a Seeder verifies what it returns. A block the store lacks, or the policy keeps from
 // p, is read from a running fetch's Seeder if one has it.
 func (s *Swarm) load(ctx context.Context, p *peer, j *serveJob) {
 	defer close(j.done)
@@ -424,12 +425,18 @@ func (s *Swarm) load(ctx context.Context, p *peer, j *serveJob) {
 // readStore reads block j.c from the store, into a pooled buffer when the
 // store can.
 func (s *Swarm) readStore(ctx context.Context, j *serveJob) ([]byte, error) {
-	g, ok := s.opt.Store.(intoGetter)
-	if !ok {
-		return s.opt.Store.Get(ctx, j.c)
+	get := s.opt.Store.Get
+	var into func(context.Context, cid.Cid, []byte) ([]byte, error)
+	if g, ok := s.opt.Store.(peerGetter); ok {
+		into = g.GetForPeer // the peer hashes what it gets
+	} else if g, ok := s.opt.Store.(intoGetter); ok {
+		into = g.GetInto
+	}
+	if into == nil {
+		return get(ctx, j.c)
 	}
 	buf := s.bufs.get()
-	data, err := g.GetInto(ctx, j.c, buf)
+	data, err := into(ctx, j.c, buf)
 	if err != nil {
 		s.bufs.put(buf)
 		return nil, err

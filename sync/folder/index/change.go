@@ -81,12 +81,14 @@ func (t txn) commitLocal(c *Change, seq *uint64) (Signed, error) {
 		}
 		return Signed{}, t.putLocal(r.Path, &l)
 	}
+	// The new version descends from what this disk held (old), not from
+	// the global record: a change made over a version this machine never
+	// had (a join into a folder with files, an edit while a peer's newer
+	// change was not pulled yet) is concurrent with it, a conflict kept
+	// beside the winner, never a silent overwrite.
 	var v Vector
-	if g != nil {
-		v = g.Version
-	}
 	if old != nil {
-		v = v.Merge(old.Version)
+		v = old.Version
 	}
 	*seq++
 	r.Version = v.Update(t.ix.opt.Device)
@@ -96,6 +98,15 @@ func (t txn) commitLocal(c *Change, seq *uint64) (Signed, error) {
 		return Signed{}, err
 	}
 	l.Version = r.Version
+	if g != nil && r.Version.Compare(g.Version) == Concurrent && !t.ix.opt.Wins(&r, g) {
+		// This machine's change loses to a concurrent one held already:
+		// the winner stays global, and the pull keeps this content as a
+		// conflict copy beside it. The losing record is history.
+		if err := t.keepHistory(&r, s); err != nil {
+			return Signed{}, err
+		}
+		return Signed{}, t.putLocal(r.Path, &l)
+	}
 	if err := t.putLocal(r.Path, &l); err != nil {
 		return Signed{}, err
 	}
@@ -297,9 +308,21 @@ func (ix *Index) Needs(ctx context.Context, fn func(g *Record, l *Local) error) 
 	return nil
 }
 
+// maxTxnBlocks bounds the block keys written in one transaction, well
+// inside badger's limit on a transaction (15 % of its memtable).
+const maxTxnBlocks = 4096
+
 // SetLocal records what the disk holds at path now (after a pull), in
-// one transaction with the folder's block list for it.
+// one transaction with the folder's block list for it. A large file's
+// first blocks go in transactions of their own before it: a block listed
+// for a file not yet recorded only lets proven peers ask for it.
 func (ix *Index) SetLocal(ctx context.Context, path string, l *Local, blocks []cid.Cid) error {
+	if n := len(blocks) - maxTxnBlocks/2; n > 0 {
+		if err := ix.AddBlocks(ctx, blocks[:n]); err != nil {
+			return err
+		}
+		blocks = blocks[n:]
+	}
 	return ix.update(ctx, func(t txn) error {
 		for _, c := range blocks {
 			if err := t.t.Put(append([]byte{pBlock}, c.Hash()...), nil); err != nil {
@@ -314,7 +337,7 @@ func (ix *Index) SetLocal(ctx context.Context, path string, l *Local, blocks []c
 // that they are served to peers that proved the folder.
 func (ix *Index) AddBlocks(ctx context.Context, blocks []cid.Cid) error {
 	for len(blocks) > 0 {
-		n := min(len(blocks), 4096)
+		n := min(len(blocks), maxTxnBlocks)
 		err := ix.update(ctx, func(t txn) error {
 			for _, c := range blocks[:n] {
 				if err := t.t.Put(append([]byte{pBlock}, c.Hash()...), nil); err != nil {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"testing"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store/badgerstore"
@@ -193,6 +196,19 @@ func (p peer) write(t *testing.T, path, content string, mtime int64) []Signed {
 	return out
 }
 
+// pulled records that p's disk now holds path's global version, as a
+// pull would.
+func (p peer) pulled(t *testing.T, path string) {
+	t.Helper()
+	g, err := p.ix.Global(ctx, path)
+	if err != nil || g == nil {
+		t.Fatalf("no global record of %s: %v", path, err)
+	}
+	if err := p.ix.SetLocal(ctx, path, &Local{Type: g.Type, Size: g.Size, Root: g.Root, Version: g.Version}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // exchange runs one anti-entropy round: to learns from from everything it lacks.
 func exchange(t *testing.T, from, to peer) []Applied {
 	t.Helper()
@@ -248,7 +264,8 @@ func TestGossipThroughRelay(t *testing.T) {
 	if got := exchange(t, a, c); len(got) != 0 {
 		t.Fatalf("second round applied %d", len(got))
 	}
-	// c edits x; a learns of it and its version dominates a's.
+	// c edits x (having pulled it); a learns of it and its version dominates a's.
+	c.pulled(t, "x")
 	c.write(t, "x", "four", 30)
 	applied := exchange(t, c, a)
 	if len(applied) != 1 || applied[0].Conflict || applied[0].Replaced == nil {
@@ -272,6 +289,7 @@ func TestConcurrentEditsConverge(t *testing.T) {
 	a, b := newPeer(t, 1, true), newPeer(t, 2, true)
 	a.write(t, "f", "base", 10)
 	exchange(t, a, b)
+	b.pulled(t, "f")
 	a.write(t, "f", "from a", 20)
 	b.write(t, "f", "from b", 30) // newer mtime: wins everywhere
 	ab := exchange(t, a, b)
@@ -296,6 +314,23 @@ func TestConcurrentEditsConverge(t *testing.T) {
 	}
 }
 
+// A file already on a joining machine's disk, never synced there, is
+// concurrent with the folder's version of it: a conflict, not an overwrite.
+func TestUnsyncedLocalFileIsConcurrent(t *testing.T) {
+	a, b := newPeer(t, 1, true), newPeer(t, 2, true)
+	a.write(t, "f", "a's", 10)
+	exchange(t, a, b) // b learns a's record before its first scan
+	b.write(t, "f", "b's own file", 5)
+	g, _ := b.ix.Global(ctx, "f")
+	if g.Origin != 1 {
+		t.Fatalf("b's unsynced file replaced a's version without a conflict: %+v", g)
+	}
+	applied := exchange(t, b, a)
+	if len(applied) != 0 {
+		t.Fatalf("a took b's losing record as newer: %+v", applied)
+	}
+}
+
 func TestReadOnlyKeepsLocalChanges(t *testing.T) {
 	a, b := newPeer(t, 1, true), newPeer(t, 2, false)
 	a.write(t, "f", "one", 10)
@@ -309,5 +344,28 @@ func TestReadOnlyKeepsLocalChanges(t *testing.T) {
 	}
 	if g, _ := b.ix.Global(ctx, "f"); g.Origin != 1 {
 		t.Fatalf("read-only edit became global: %+v", g)
+	}
+}
+
+// TestSetLocalLargeFile records a pulled file of 40,000 blocks (a few GiB
+// of chunks): more than one badger transaction holds, yet every block is
+// listed and the local state stored.
+func TestSetLocalLargeFile(t *testing.T) {
+	p := newPeer(t, 1, true)
+	blocks := make([]cid.Cid, 40000)
+	for i := range blocks {
+		blocks[i] = unixfs.RawCIDOf(binary.BigEndian.AppendUint64(nil, uint64(i)))
+	}
+	l := &Local{Type: TypeFile, Size: 1 << 32, Root: blocks[0].Bytes()}
+	if err := p.ix.SetLocal(ctx, "big.bin", l, blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 20000, len(blocks) - 1} {
+		if !p.ix.HasBlock(ctx, blocks[i].Hash()) {
+			t.Errorf("block %d not listed", i)
+		}
+	}
+	if got, err := p.ix.Local(ctx, "big.bin"); err != nil || got == nil || got.Size != l.Size {
+		t.Fatalf("local state: %+v, %v", got, err)
 	}
 }

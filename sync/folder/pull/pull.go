@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/sync/folder/conflict"
 	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/folder/scan"
 	"github.com/shoal-sync/shoal/sync/swarm"
 )
 
@@ -348,7 +349,7 @@ func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSin
 	if err != nil {
 		return nil, err
 	}
-	ctime, inode := sysStat(info)
+	ctime, inode := scan.SysStat(info)
 	res.Local = &index.Local{Type: g.Type, Size: info.Size(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano(),
 		CTime: ctime, Inode: inode, Root: g.Root, Target: g.Target, Version: g.Version}
 	if g.Type != index.TypeFile {
@@ -367,7 +368,7 @@ func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSin
 		res.Blocks = append(res.Blocks, n.c)
 	}
 	for _, l := range sink.leaves {
-		err := b.PutRef(l.c, store.Ref{Path: abs, Offset: l.off, Length: uint32(l.n), FileSize: info.Size(), ModTime: info.ModTime()})
+		err := b.PutRef(l.c, store.NewRef(abs, info, l.off, uint32(l.n)))
 		if err != nil {
 			return nil, err
 		}

@@ -186,6 +186,10 @@ func (s *fileSink) GetBlock(context.Context, cid.Cid, []byte) ([]byte, error) {
 	return nil, store.ErrNotFound
 }
 
+// BorrowsData: Put writes a leaf out before it returns and keeps a copy
+// of an inner node, so the swarm may reuse the buffer it handed over.
+func (s *fileSink) BorrowsData() {}
+
 // Private: a folder's blocks are served by the folder's policy, never
 // to anyone from a running pull.
 func (s *fileSink) Private() {}

@@ -62,7 +62,7 @@ func repoint(ctx context.Context, s store.Store, root cid.Cid, path string) erro
 		if l.n == 0 {
 			continue
 		}
-		if err := b.PutRef(l.c, store.Ref{Path: path, Offset: l.off, Length: uint32(l.n), FileSize: info.Size(), ModTime: info.ModTime()}); err != nil {
+		if err := b.PutRef(l.c, store.NewRef(path, info, l.off, uint32(l.n))); err != nil {
 			return err
 		}
 	}

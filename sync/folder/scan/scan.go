@@ -244,7 +244,7 @@ func (s *scanner) entry(ctx context.Context, rel, abs string, info fs.FileInfo) 
 	if err != nil {
 		return err
 	}
-	ctime, inode := sysStat(info)
+	ctime, inode := SysStat(info)
 	l := index.Local{Size: info.Size(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano(), CTime: ctime, Inode: inode}
 	switch {
 	case info.Mode().IsRegular():
@@ -374,8 +374,8 @@ func (s *scanner) hash(ctx context.Context, b *batch, j hashJob) (index.Change, 
 	if err != nil {
 		return index.Change{}, nil, true, nil
 	}
-	ctime, inode := sysStat(now)
-	c0, i0 := sysStat(j.info)
+	ctime, inode := SysStat(now)
+	c0, i0 := SysStat(j.info)
 	if now.Size() != j.info.Size() || !now.ModTime().Equal(j.info.ModTime()) || ctime != c0 || inode != i0 {
 		return index.Change{}, nil, true, nil
 	}

@@ -7,8 +7,8 @@ import (
 	"syscall"
 )
 
-// sysStat returns the ctime (Unix ns) and inode of info, where known.
-func sysStat(info fs.FileInfo) (ctime int64, inode uint64) {
+// SysStat returns the ctime (Unix ns) and inode of info, where known.
+func SysStat(info fs.FileInfo) (ctime int64, inode uint64) {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, 0

@@ -4,5 +4,5 @@ package scan
 
 import "io/fs"
 
-// sysStat: ctime and inode are not known on this platform.
-func sysStat(fs.FileInfo) (ctime int64, inode uint64) { return 0, 0 }
+// SysStat: ctime and inode are not known on this platform.
+func SysStat(fs.FileInfo) (ctime int64, inode uint64) { return 0, 0 }
