@@ -53,6 +53,21 @@ func (fs *folders) handlers() map[string]http.HandlerFunc {
 	}
 }
 
+// folderOf reads a FolderRequest and finds its folder, answering the
+// error itself when there is none.
+func (fs *folders) folderOf(w http.ResponseWriter, r *http.Request) (*runningFolder, bool) {
+	req, ok := readReq(w, r)
+	if !ok {
+		return nil, false
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return nil, false
+	}
+	return rf, true
+}
+
 func readReq(w http.ResponseWriter, r *http.Request) (FolderRequest, bool) {
 	var req FolderRequest
 	return req, readJSON(w, r, &req)
@@ -139,13 +154,8 @@ func (fs *folders) apiLeave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (fs *folders) apiRescan(w http.ResponseWriter, r *http.Request) {
-	req, ok := readReq(w, r)
+	rf, ok := fs.folderOf(w, r)
 	if !ok {
-		return
-	}
-	rf, err := fs.byPath(req.Path)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err)
 		return
 	}
 	rf.f.Rescan()
@@ -153,13 +163,8 @@ func (fs *folders) apiRescan(w http.ResponseWriter, r *http.Request) {
 }
 
 func (fs *folders) apiRevert(w http.ResponseWriter, r *http.Request) {
-	req, ok := readReq(w, r)
+	rf, ok := fs.folderOf(w, r)
 	if !ok {
-		return
-	}
-	rf, err := fs.byPath(req.Path)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err)
 		return
 	}
 	if err := rf.f.Revert(r.Context()); err != nil {
@@ -176,13 +181,8 @@ type SnapshotInfo struct {
 }
 
 func (fs *folders) apiSnapshot(w http.ResponseWriter, r *http.Request) {
-	req, ok := readReq(w, r)
+	rf, ok := fs.folderOf(w, r)
 	if !ok {
-		return
-	}
-	rf, err := fs.byPath(req.Path)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err)
 		return
 	}
 	st := fs.d.node.Store()
