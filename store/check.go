@@ -166,7 +166,7 @@ func RefFileChanged(ref Ref, info fs.FileInfo) bool {
 	if info == nil {
 		return true
 	}
-	_, inode := fileID(info)
+	_, inode := FileID(info)
 	return info.Size() != ref.FileSize || !info.ModTime().Equal(ref.ModTime) ||
 		(ref.Inode != 0 && inode != 0 && inode != ref.Inode)
 }

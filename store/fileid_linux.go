@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// fileID returns info's ctime and inode, where the platform reports them.
-func fileID(info fs.FileInfo) (time.Time, uint64) {
+// FileID returns info's ctime and inode, where the platform reports them.
+func FileID(info fs.FileInfo) (time.Time, uint64) {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	if !ok {
 		return time.Time{}, 0

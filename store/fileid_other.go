@@ -7,6 +7,6 @@ import (
 	"time"
 )
 
-// fileID cannot tell ctime and inode here: references check size and
+// FileID cannot tell ctime and inode here: references check size and
 // mtime only.
-func fileID(fs.FileInfo) (time.Time, uint64) { return time.Time{}, 0 }
+func FileID(fs.FileInfo) (time.Time, uint64) { return time.Time{}, 0 }

@@ -18,7 +18,7 @@ func (f refFile) stat() (refStat, error) {
 	if err != nil {
 		return refStat{}, err
 	}
-	ctime, inode := fileID(fi)
+	ctime, inode := FileID(fi)
 	return refStat{size: fi.Size(), mtime: fi.ModTime(), ctime: ctime, inode: inode}, nil
 }
 

@@ -45,7 +45,7 @@ type Ref struct {
 // NewRef returns the reference to length bytes at offset of the file at
 // path, whose stat (taken when its bytes were hashed) is info.
 func NewRef(path string, info fs.FileInfo, offset int64, length uint32) Ref {
-	ctime, inode := fileID(info)
+	ctime, inode := FileID(info)
 	return Ref{Path: path, Offset: offset, Length: length, FileSize: info.Size(), ModTime: info.ModTime(), CTime: ctime, Inode: inode}
 }
 
