@@ -1,0 +1,97 @@
+package scan
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/sync/folder/conflict"
+	"github.com/shoal-sync/shoal/sync/folder/ignore"
+	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/identity"
+)
+
+func TestScanFindsChanges(t *testing.T) {
+	ctx := context.Background()
+	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rw, _ := identity.NewRWKey()
+	key := identity.FolderKeyFromRW(rw)
+	ix, err := index.Open(index.Options{KV: st.KV("f"), Folder: key.ID(), Pub: key.SigningPublicKey(), Key: rw.SigningKey(), Device: 1, Wins: conflict.Wins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	put := func(p, data string) {
+		full := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a.txt", "a")
+	put("dir/b.txt", "b")
+	put("skip.log", "ignored")
+	put(".shoal/folder", "marker")
+	os.Symlink("a.txt", filepath.Join(root, "link"))
+	opt := Options{Root: root, Store: st, Index: ix, Ignore: ignore.Parse([]string{"*.log"})}
+	scan := func(paths ...string) []string {
+		t.Helper()
+		res, err := Scan(ctx, opt, paths...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ix.CommitLocal(ctx, res.Changes); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range res.Changes {
+			kind := c.Record.Type.String()
+			switch {
+			case c.Record.Type == 0:
+				kind = "touch"
+			case c.Record.Deleted:
+				kind = "deleted"
+			}
+			out = append(out, c.Record.Path+" "+kind)
+		}
+		sort.Strings(out)
+		return out
+	}
+	check := func(name string, got []string, want ...string) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %v, want %v", name, got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: %v, want %v", name, got, want)
+			}
+		}
+	}
+	check("first scan", scan(), "a.txt file", "dir dir", "dir/b.txt file", "link symlink")
+	check("nothing changed", scan())
+	put("a.txt", "a, changed")
+	check("modified", scan(), "a.txt file")
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(root, "dir/b.txt"), later, later)
+	check("touched, same bytes", scan("dir"), "dir/b.txt touch")
+	os.Chmod(filepath.Join(root, "dir/b.txt"), 0o755)
+	check("exec bit", scan("dir/b.txt"), "dir/b.txt file")
+	os.RemoveAll(filepath.Join(root, "dir"))
+	check("tree removed", scan("dir"), "dir deleted", "dir/b.txt deleted")
+	check("deleted once", scan())
+	if g, _ := ix.Global(ctx, "skip.log"); g != nil {
+		t.Fatal("an ignored file was recorded")
+	}
+	if g, _ := ix.Global(ctx, "link"); g == nil || g.Target != "a.txt" {
+		t.Fatalf("symlink record %+v", g)
+	}
+}
