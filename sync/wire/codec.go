@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/shoal-sync/shoal/sync/internal/cborx"
 )
 
 // CBOR limits. A peer's payload is bounded by the frame cap; these bound
@@ -30,36 +30,9 @@ const (
 // may add fields that older peers skip; a field of the wrong CBOR type is an
 // error. The modes are immutable once built.
 var (
-	decMode = mustDecMode()
-	encMode = mustEncMode()
+	decMode = cborx.DecMode(cborx.Limits{Nesting: MaxNesting, Array: MaxListLen, MapPairs: MaxMapPairs})
+	encMode = cborx.EncMode()
 )
-
-func mustDecMode() cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:  MaxNesting,
-		MaxArrayElements: MaxListLen,
-		MaxMapPairs:      MaxMapPairs,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		UTF8:             cbor.UTF8RejectInvalid,
-		IntDec:           cbor.IntDecConvertNone,
-	}.DecMode()
-	if err != nil {
-		panic(fmt.Sprintf("wire: CBOR decode options: %v", err))
-	}
-	return dm
-}
-
-func mustEncMode() cbor.EncMode {
-	opts := cbor.CoreDetEncOptions()
-	opts.IndefLength = cbor.IndefLengthForbidden
-	em, err := opts.EncMode()
-	if err != nil {
-		panic(fmt.Sprintf("wire: CBOR encode options: %v", err))
-	}
-	return em
-}
 
 // Encode returns the frame carrying msg with request id reqID. It checks the
 // same limits Decode enforces, so what it sends a peer accepts. A Block is

@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/internal/cborx"
 )
 
 // Type is what a record describes.
@@ -178,33 +178,6 @@ func Decode(data []byte) (*Record, error) {
 }
 
 var (
-	decMode = mustDecMode()
-	encMode = mustEncMode()
+	decMode = cborx.DecMode(cborx.Limits{Nesting: 6, Array: maxVectorLen, MapPairs: 32})
+	encMode = cborx.EncMode()
 )
-
-func mustDecMode() cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:  6,
-		MaxArrayElements: maxVectorLen,
-		MaxMapPairs:      32,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		UTF8:             cbor.UTF8RejectInvalid,
-		IntDec:           cbor.IntDecConvertNone,
-	}.DecMode()
-	if err != nil {
-		panic(fmt.Sprintf("index: CBOR decode options: %v", err))
-	}
-	return dm
-}
-
-func mustEncMode() cbor.EncMode {
-	opts := cbor.CoreDetEncOptions()
-	opts.IndefLength = cbor.IndefLengthForbidden
-	em, err := opts.EncMode()
-	if err != nil {
-		panic(fmt.Sprintf("index: CBOR encode options: %v", err))
-	}
-	return em
-}
