@@ -2,6 +2,7 @@ package dht
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -37,7 +38,7 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 	)
 	ask := func(n NodeInfo) {
 		defer wg.Done()
-		m, err := s.query(ctx, n, krpc.FindNode, &krpc.Args{Target: s.id})
+		m, err := s.askPatiently(ctx, n, krpc.FindNode, &krpc.Args{Target: s.id})
 		if err != nil {
 			s.log.Debug("bootstrap", "addr", n.Addr, "err", err)
 			return
@@ -73,6 +74,21 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 	return nil
 }
 
+// askPatiently sends q up to QueryAttempts times, waiting twice as long
+// for each answer as for the one before (QueryTimeout first): the few
+// queries a bootstrap starts from are all it has, so a lost datagram or a
+// slow path must not end it.
+func (s *Server) askPatiently(ctx context.Context, n NodeInfo, q string, args *krpc.Args) (*krpc.Msg, error) {
+	var err error
+	for a := range s.cfg.QueryAttempts {
+		var m *krpc.Msg
+		if m, err = s.queryWait(ctx, n, q, args, s.cfg.QueryTimeout<<min(a, 2)); err == nil || !errors.Is(err, ErrTimeout) {
+			return m, err
+		}
+	}
+	return nil, err
+}
+
 // lookup runs an iterative lookup of target with method q (find_node,
 // get_peers or get), seeded from the routing table.
 func (s *Server) lookup(ctx context.Context, target nodeid.ID, q string, visit func(NodeInfo, lookup.Reply) bool) (lookup.Result, error) {
@@ -106,7 +122,10 @@ func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, vis
 			case krpc.GetPeers:
 				args.InfoHash = target
 			}
-			m, err := s.query(ctx, n, q, args)
+			// The lookup decides when n counts as timed out; the query
+			// itself listens longer, so that a late answer still counts
+			// while the lookup runs (it ends the query when it ends).
+			m, err := s.queryWait(ctx, n, q, args, lookupListen*s.cfg.QueryTimeout)
 			if err != nil {
 				return lookup.Reply{}, err
 			}
@@ -127,6 +146,12 @@ func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, vis
 	}
 	return lookup.Run(ctx, cfg, seeds)
 }
+
+// lookupListen is how many QueryTimeouts a lookup's query listens for its
+// answer: as long as the lookup's attempts with their back-off, so that
+// answers slower than every estimate (a loaded or congested node) are
+// still heard.
+const lookupListen = 3
 
 // FindNode returns the k nodes closest to target that answered a lookup.
 func (s *Server) FindNode(ctx context.Context, target [20]byte) ([]NodeInfo, LookupStats, error) {

@@ -314,9 +314,15 @@ func (s *Server) sendError(to netip.AddrPort, t string, code int, msg string) {
 	s.send(to, &krpc.Msg{T: t, Y: "e", E: &krpc.Error{Code: code, Msg: msg}})
 }
 
-// query sends method q with args to n and waits for the answer. n.ID may
-// be zero when unknown. The routing table learns of the outcome.
+// query sends method q with args to n and waits QueryTimeout for the
+// answer. n.ID may be zero when unknown. The routing table learns of the
+// outcome.
 func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Args) (*krpc.Msg, error) {
+	return s.queryWait(ctx, n, q, args, s.cfg.QueryTimeout)
+}
+
+// queryWait is query waiting up to wait for the answer.
+func (s *Server) queryWait(ctx context.Context, n NodeInfo, q string, args *krpc.Args, wait time.Duration) (*krpc.Msg, error) {
 	if !s.usable(n.Addr) {
 		return nil, fmt.Errorf("%w: %s", ErrAddress, n.Addr)
 	}
@@ -338,7 +344,7 @@ func (s *Server) query(ctx context.Context, n NodeInfo, q string, args *krpc.Arg
 		s.failed(n)
 		return nil, err
 	}
-	timer := time.NewTimer(s.cfg.QueryTimeout)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case m := <-c.ch:

@@ -73,7 +73,9 @@ func TestNextContact(t *testing.T) {
 }
 
 // TestTimeoutPolicy: a measured contact times out after SRTT + 4·RTTVar,
-// bounded; a contact never measured after the short Unknown default.
+// bounded; a contact never measured after the Unknown default, or what the
+// network's round trips say once they say it (later at once, sooner only
+// with enough samples).
 func TestTimeoutPolicy(t *testing.T) {
 	ms := time.Millisecond
 	steady := RTT{}
@@ -97,7 +99,9 @@ func TestTimeoutPolicy(t *testing.T) {
 		{"unknown, few network samples: default", Policy{}, RTT{}, RTT{}.Add(100 * ms), 700 * ms},
 		{"unknown, steady network: its spread", Policy{Min: 10 * ms}, RTT{}, network, network.SRTT + 4*network.RTTVar},
 		{"unknown, steady network: Min", Policy{}, RTT{}, network, 300 * ms},
-		{"unknown, heavy-tailed network: Unknown", Policy{}, RTT{}, lognormal, 700 * ms},
+		{"unknown, heavy-tailed network: its spread", Policy{}, RTT{}, lognormal, lognormal.SRTT + 4*lognormal.RTTVar},
+		{"unknown, few slow samples: lengthened at once", Policy{}, RTT{}, RTT{}.Add(400 * ms), 1200 * ms},
+		{"unknown, slow network: up to Max", Policy{}, RTT{}, RTT{SRTT: 1500 * ms, RTTVar: 500 * ms, Samples: 100}, 2 * time.Second},
 		{"first sample: 3×", Policy{Min: 10 * ms}, RTT{}.Add(100 * ms), RTT{}, 300 * ms},
 		{"first sample of 200ms: 3×", Policy{}, RTT{}.Add(200 * ms), RTT{}, 600 * ms},
 		{"steady 80ms: Min", Policy{}, steady, network, 300 * ms},
@@ -118,7 +122,7 @@ func TestTimeoutPolicy(t *testing.T) {
 		want   Timing
 	}{
 		{"nothing known: a third of Unknown", RTT{}, RTT{}, Timing{Stall: 700 * ms / 3, Timeout: 700 * ms}},
-		{"unknown contact: twice the network's SRTT", RTT{}, lognormal, Timing{Stall: 340 * ms, Timeout: 700 * ms}},
+		{"unknown contact: twice the network's SRTT", RTT{}, lognormal, Timing{Stall: 340 * ms, Timeout: 770 * ms}},
 		{"known contact: twice its SRTT", RTT{}.Add(100 * ms), lognormal, Timing{Stall: 200 * ms, Timeout: 300 * ms}},
 		{"fast LAN: no sooner than Min/2", RTT{}.Add(time.Millisecond), lognormal, Timing{Stall: 150 * ms, Timeout: 300 * ms}},
 	}

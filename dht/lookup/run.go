@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 		cfg.Alpha = 3
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 16 * cfg.Alpha
+		cfg.MaxInFlight = 4 * cfg.Alpha
 	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 3

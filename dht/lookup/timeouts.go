@@ -27,11 +27,11 @@ func (r RTT) Add(sample time.Duration) RTT {
 
 // Policy turns RTT estimates into query timeouts.
 type Policy struct {
-	// Unknown bounds the timeout of a query to a contact never measured;
-	// default 700 ms, so that three attempts outlast a 2 s query timeout.
-	// Once the node has measured enough round trips to anyone, such a
-	// query times out after what the network's spread suggests (SRTT +
-	// 4·RTTVar over every contact), when that is sooner.
+	// Unknown is the timeout of a query to a contact never measured, while
+	// the node has measured few round trips; default 700 ms. Once it has
+	// measured enough round trips to anyone, such a query times out after
+	// what the network's spread suggests (SRTT + 4·RTTVar over every
+	// contact), sooner or later than Unknown.
 	Unknown time.Duration
 	// Min and Max bound a measured contact's timeout; default 300 ms
 	// (so that a busy machine's scheduling delays on a LAN or loopback
@@ -59,14 +59,22 @@ const minNetworkSamples = 16
 // Timeout returns when a query to a contact with estimate r counts as
 // timed out: SRTT + 4·RTTVar (bounded by Min and Max); for a contact never
 // measured, the same over the whole network's estimate all (bounded by
-// Min and Unknown), or Unknown before all has enough samples.
+// Min and Max), or Unknown before all has enough samples to shorten it
+// (it may lengthen it at once). The timeout follows the round trips this
+// node sees up as well as down: one capped below them (a congested uplink,
+// a loaded machine) turns every query into retransmissions and every
+// contact into one given up.
 func (p Policy) Timeout(r, all RTT) time.Duration {
 	p = p.withDefaults()
 	if r.Samples == 0 {
+		est := min(all.SRTT+4*all.RTTVar, p.Max)
 		if all.Samples < minNetworkSamples {
-			return p.Unknown
+			// Too few to shorten Unknown, but enough to lengthen it: on a
+			// congested link (or a starved machine) every answer is late,
+			// and timeouts below them only add retransmissions.
+			return max(p.Unknown, est)
 		}
-		return min(max(all.SRTT+4*all.RTTVar, p.Min), p.Unknown)
+		return max(est, p.Min)
 	}
 	return min(max(r.SRTT+4*r.RTTVar, p.Min), p.Max)
 }

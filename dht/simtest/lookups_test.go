@@ -86,17 +86,12 @@ func TestLookups(t *testing.T) {
 }
 
 // TestLookupsRealTime runs RunLookups outside a bubble, as `shoalbench dht`
-// does: real timers, so zero latency and a small network.
+// does: real timers, so 1 ms links and a small network, where every delay
+// beyond them is the machine's. On a loaded machine answers come seconds
+// late; lookups whose timeouts did not follow the round trips they saw
+// (unknown contacts capped at 700 ms, no back-off, given up after 2 s)
+// lost 20–60 of 300 bootstraps here at load 20.
 func TestLookupsRealTime(t *testing.T) {
-	if os.Getenv("SHOAL_SIM_REALTIME_LOOKUPS") == "" {
-		// Known regression since the issue 15 lookup (commit ae1db6a): on
-		// simnet in real time (1 ms links, outside a bubble) 20–60 of 300
-		// bootstraps get no answer at all ("no node answered"), while the
-		// same servers over loopback UDP (TestUDPLookups) and on simnet in
-		// fake time (TestLookups, TestInternet) are exact. Longer timeouts
-		// do not cure it, so the cause is elsewhere; not found yet.
-		t.Skip("known regression (issue 15): set SHOAL_SIM_REALTIME_LOOKUPS=1 to run")
-	}
 	rep, err := RunLookups(t.Context(), LookupOptions{Nodes: 300, Lookups: 100, Seed: 6, Link: simnet.Link{Latency: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
