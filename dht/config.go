@@ -84,6 +84,17 @@ type Config struct {
 	// loopback, private or reserved addresses are ignored and BEP 42
 	// conforming nodes are preferred. Unset, loopback and LAN addresses work.
 	Public bool
+	// VerifyDelay is how long after a newcomer's first query the routing
+	// table pings it to verify it (BEP 5: a node that only queried us is
+	// questionable until it answers one of ours, and only verified nodes
+	// are handed out or used as seeds). A host behind a filtering NAT
+	// answers the nodes it has just sent to and nobody else, so a ping at
+	// once would verify a node that others cannot reach; a ping after its
+	// NAT has let the mapping go fails, and the node stays out. Zero: 2
+	// minutes with Public (RFC 4787 asks NATs to keep UDP mappings at
+	// least that long, many keep them 30-60 s), at once without; negative:
+	// at once.
+	VerifyDelay time.Duration
 	// RateLimit is the packets a second accepted from one source address
 	// (default 200; negative: no limit), with bursts of twice that.
 	RateLimit float64
@@ -132,6 +143,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = 2 * time.Second
+	}
+	switch {
+	case c.VerifyDelay == 0 && c.Public:
+		c.VerifyDelay = 2 * time.Minute
+	case c.VerifyDelay < 0:
+		c.VerifyDelay = 0
 	}
 	if c.RateLimit == 0 {
 		c.RateLimit = 200

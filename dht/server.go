@@ -426,6 +426,19 @@ func (s *Server) heard(n NodeInfo, responded, readOnly bool) {
 	if !act.Ping.Addr.IsValid() {
 		return
 	}
+	if !responded && act.Ping.ID == n.ID && s.cfg.VerifyDelay > 0 {
+		// A newcomer that only queried us: verified once its NAT, if
+		// any, has forgotten it (Config.VerifyDelay).
+		time.AfterFunc(s.cfg.VerifyDelay, func() { s.ping(act.Ping) })
+		return
+	}
+	s.ping(act.Ping)
+}
+
+// ping carries out a ping the routing table asked for, in the background,
+// and tells the table how it went.
+func (s *Server) ping(n NodeInfo) {
+	act := routing.Action{Ping: n}
 	select {
 	case s.pingSem <- struct{}{}:
 	default:

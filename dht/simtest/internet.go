@@ -138,10 +138,15 @@ type world struct {
 	ids    []nodeid.ID
 	addrs  []netip.AddrPort
 	sorted []int // indexes ordered by ID
+	natted []bool
 }
 
 // tableFor draws node i's seeded table: for each prefix length d, up to k
-// random nodes sharing exactly d leading bits with it.
+// random nodes sharing exactly d leading bits with it, among the hosts not
+// behind a NAT. A node's table holds the nodes that answered its queries
+// (dht.Config.VerifyDelay: a host that only queried it is pinged after
+// its NAT forgot the mapping, and fails), so a long-running network's
+// tables hold hosts that have left since (churn) but not NAT'ed ones.
 func (w *world) tableFor(i, k int, rng *rand.Rand) []dht.NodeInfo {
 	self := w.ids[i]
 	var out []dht.NodeInfo
@@ -150,8 +155,14 @@ func (w *world) tableFor(i, k int, rng *rand.Rand) []dht.NodeInfo {
 			break // nobody else shares d bits: the deeper buckets are empty
 		}
 		lo, hi := w.prefixRange(self, d, true)
-		for _, j := range pick(rng, hi-lo, k) {
-			idx := w.sorted[lo+j]
+		var cands []int
+		for _, idx := range w.sorted[lo:hi] {
+			if !w.natted[idx] {
+				cands = append(cands, idx)
+			}
+		}
+		for _, j := range pick(rng, len(cands), k) {
+			idx := cands[j]
 			out = append(out, dht.NodeInfo{ID: w.ids[idx], Addr: w.addrs[idx]})
 		}
 	}
@@ -223,6 +234,10 @@ func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, erro
 	g0 := runtime.NumGoroutine()
 	base := dht.Config{
 		K: k, LookupTimeouts: opt.Timeouts, AnswerNodes: opt.AnswerNodes,
+		// Newcomers are verified after their NAT forgot them, as on the
+		// internet (dht.Config.Public's default), so hosts behind NATs
+		// stay out of tables (and out of the seeded ones, see tableFor).
+		VerifyDelay: 2 * time.Minute,
 		// No bucket refresh during the run: the seeded tables would all
 		// be refreshed at once at the first maintenance.
 		MaintainInterval: time.Hour,
@@ -235,6 +250,7 @@ func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, erro
 		w.ids = append(w.ids, c.randomID())
 		w.addrs = append(w.addrs, c.addrAt(uint32(i+1)))
 		w.sorted = append(w.sorted, i)
+		w.natted = append(w.natted, c.net.IsUnreachable(w.addrs[i].Addr()))
 	}
 	slices.SortFunc(w.sorted, func(a, b int) int { return slices.Compare(w.ids[a][:], w.ids[b][:]) })
 	for i := range opt.Nodes {

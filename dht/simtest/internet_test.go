@@ -94,7 +94,9 @@ func TestInternet(t *testing.T) {
 			if rep.PeersFound < peers {
 				t.Errorf("FindPeers saw all %d announcers for %d of %d keys, want ≥ %d", 8, rep.PeersFound, rep.PeerKeys, peers)
 			}
-			if !run.off && (rep.Net.Filtered == 0 || rep.Net.Lost == 0 || rep.DeadEntries < 0.2) {
+			// Hosts behind NATs stay out of tables (dht.Config.VerifyDelay),
+			// so few packets meet a closed NAT; churn leaves dead entries.
+			if !run.off && (rep.Net.Unreachable == 0 || rep.Net.Lost == 0 || rep.DeadEntries < 0.1) {
 				t.Errorf("mainline conditions did not show: %.1f%% dead entries, %+v", 100*rep.DeadEntries, rep.Net)
 			}
 		})
