@@ -47,6 +47,15 @@ type Conditions struct {
 	SessionMedian time.Duration
 	OfflineMedian time.Duration
 	SessionShape  float64
+	// MidSession starts every host part-way through its first session, as
+	// in a network that ran long before the simulation began: what is
+	// left of it is drawn as the remainder of a session in progress (a
+	// length-biased session, cut at a uniform point) rather than a whole
+	// new session. A heavy tail makes the difference: of hosts that just
+	// arrived a quarter leave within 10 minutes at median 1 h, of hosts
+	// met mid-session a few percent. It needs 1/SessionShape whole (0.5,
+	// 1, 0.25, ...); otherwise the first session is a whole one.
+	MidSession bool
 	// Seed seeds every draw above (Options.Seed seeds the per-packet loss).
 	Seed uint64
 }
@@ -54,15 +63,15 @@ type Conditions struct {
 // Mainline returns issue 15's default conditions: 30 % of hosts
 // unreachable, log-normal RTTs of median 100 ms and σ 1 (p99 ≈ 1.02 s),
 // 1.5 % loss, 5 % of hosts slow by a median 500 ms, and sessions of median
-// one hour.
+// one hour, met mid-session.
 func Mainline(seed uint64) Conditions {
 	return Conditions{
 		Unreachable: 0.30,
 		RTTMedian:   100 * time.Millisecond, RTTSigma: 1.0,
 		Loss: 0.015,
 		Slow: 0.05, SlowMedian: 500 * time.Millisecond,
-		SessionMedian: time.Hour,
-		Seed:          seed,
+		SessionMedian: time.Hour, MidSession: true,
+		Seed: seed,
 	}
 }
 
@@ -89,7 +98,11 @@ func (c Conditions) String() string {
 		parts = append(parts, fmt.Sprintf("%g%% slow (+%v)", 100*c.Slow, c.SlowMedian))
 	}
 	if c.SessionMedian > 0 {
-		parts = append(parts, fmt.Sprintf("sessions %v, offline %v (Weibull %g)", c.SessionMedian, c.offlineMedian(), c.shape()))
+		p := fmt.Sprintf("sessions %v, offline %v (Weibull %g)", c.SessionMedian, c.offlineMedian(), c.shape())
+		if c.MidSession {
+			p += " met mid-session"
+		}
+		parts = append(parts, p)
 	}
 	if len(parts) == 0 {
 		return "all off"
@@ -125,6 +138,7 @@ const (
 	streamSlowDelay
 	streamRTT
 	streamSession
+	streamMidSession
 )
 
 // IsUnreachable reports whether ip is behind a filtering NAT.
@@ -171,8 +185,24 @@ func (c Conditions) Session(ip netip.Addr, i int) (up, down time.Duration) {
 	h := hostKey(ip)
 	k := c.shape()
 	up = weibull(c.SessionMedian, k, c.uniform(streamSession, h, uint64(2*i)))
+	if n := math.Round(1 / k); i == 0 && c.MidSession && math.Abs(n-1/k) < 1e-9 {
+		up = c.residual(h, k, int(n))
+	}
 	down = weibull(c.offlineMedian(), k, c.uniform(streamSession, h, uint64(2*i+1)))
 	return max(up, time.Second), max(down, time.Second)
+}
+
+// residual draws what is left of a session in progress for host h: a
+// session picked in proportion to its length is, for Weibull(k, scale),
+// scale·X^(1/k) with X of Gamma(1+1/k) (here n+1 exponentials, n = 1/k),
+// and the host is at a uniform point of it.
+func (c Conditions) residual(h uint64, k float64, n int) time.Duration {
+	scale := float64(c.SessionMedian) / math.Pow(math.Ln2, 1/k)
+	x := 0.0
+	for j := range n + 1 {
+		x -= math.Log(c.uniform(streamMidSession, h, uint64(j)))
+	}
+	return time.Duration(c.uniform(streamMidSession, h, uint64(n+1)) * scale * math.Pow(x, 1/k))
 }
 
 // uniform returns a draw in (0, 1) for (stream, key, i).

@@ -74,7 +74,7 @@ func TestConditionKnobs(t *testing.T) {
 		{"sessions heavy-tailed, median 1h", m, func(t *testing.T, c Conditions) {
 			var up, down []time.Duration
 			for i := range hosts {
-				u, d := c.Session(hostIP(i), i%3)
+				u, d := c.Session(hostIP(i), 1+i%3) // whole sessions: the first is met mid-way
 				up, down = append(up, u), append(down, d)
 			}
 			if med := quantile(up, 0.5); med < 55*time.Minute || med > 65*time.Minute {
@@ -87,6 +87,31 @@ func TestConditionKnobs(t *testing.T) {
 			// exponential would give 6.6.
 			if r := float64(quantile(up, 0.99)) / float64(quantile(up, 0.5)); r < 30 {
 				t.Errorf("session p99/median %.1f, want a heavy tail (> 30)", r)
+			}
+		}},
+		{"met mid-session: few first sessions end soon", m, func(t *testing.T, c Conditions) {
+			fresh := c
+			fresh.MidSession = false
+			soon := func(c Conditions) float64 {
+				n := 0
+				for i := range hosts {
+					if up, _ := c.Session(hostIP(i), 0); up < 10*time.Minute {
+						n++
+					}
+				}
+				return float64(n) / hosts
+			}
+			// Weibull 0.5, median 1h: 1-exp(-√(10m/2.08h)) ≈ 24.6% of new
+			// sessions end within 10 minutes; of sessions in progress
+			// (mean 4.16h) about 10m·0.9/4.16h ≈ 3.6%.
+			if f := soon(fresh); f < 0.22 || f > 0.27 {
+				t.Errorf("%.3f of fresh sessions end within 10m, want about 0.246", f)
+			}
+			if f := soon(c); f < 0.025 || f > 0.05 {
+				t.Errorf("%.3f of sessions met mid-way end within 10m, want about 0.036", f)
+			}
+			if u0, _ := c.Session(hostIP(1), 1); u0 != func() time.Duration { u, _ := fresh.Session(hostIP(1), 1); return u }() {
+				t.Error("later sessions differ with MidSession")
 			}
 		}},
 		{"all off", Conditions{}, func(t *testing.T, c Conditions) {
@@ -127,7 +152,7 @@ func TestConditionKnobs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.check(t, tt.cond) })
 	}
-	if s := m.String(); s != "30% unreachable (NAT 1m0s), RTT log-normal 100ms σ1, 1.5% loss, 5% slow (+500ms), sessions 1h0m0s, offline 1h0m0s (Weibull 0.5)" {
+	if s := m.String(); s != "30% unreachable (NAT 1m0s), RTT log-normal 100ms σ1, 1.5% loss, 5% slow (+500ms), sessions 1h0m0s, offline 1h0m0s (Weibull 0.5) met mid-session" {
 		t.Errorf("Mainline().String() = %q", s)
 	}
 }

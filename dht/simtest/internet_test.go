@@ -95,8 +95,8 @@ func TestInternet(t *testing.T) {
 				t.Errorf("FindPeers saw all %d announcers for %d of %d keys, want ≥ %d", 8, rep.PeersFound, rep.PeerKeys, peers)
 			}
 			// Hosts behind NATs stay out of tables (dht.Config.VerifyDelay),
-			// so few packets meet a closed NAT; churn leaves dead entries.
-			if !run.off && (rep.Net.Unreachable == 0 || rep.Net.Lost == 0 || rep.DeadEntries < 0.1) {
+			// so few packets meet a closed NAT; churn leaves a few dead entries.
+			if !run.off && (rep.Net.Unreachable == 0 || rep.Net.Lost == 0 || rep.DeadEntries <= 0) {
 				t.Errorf("mainline conditions did not show: %.1f%% dead entries, %+v", 100*rep.DeadEntries, rep.Net)
 			}
 		})
