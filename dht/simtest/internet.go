@@ -51,6 +51,8 @@ type InternetReport struct {
 	Up             int           // nodes up when the lookups began
 	DeadEntries    float64       // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
 	TooSlow        int           // true k closest dropped because their round trip exceeds the query timeout
+	NATLeftOut     int           // closer hosts behind NATs open to the querier, left out of the truth (see truth)
+	TruthMoved     int           // lookups whose true k closest changed while they ran (a host came or went)
 	QuerierLeft    int           // lookups whose querier's session ended before it finished: not counted
 	Exact          int           // lookups that returned exactly the k closest live nodes the querier can reach
 	Recall         float64
@@ -221,8 +223,8 @@ func pick(rng *rand.Rand, n, k int) []int {
 // opt.Conditions; lets it run idle for opt.Warmup; has opt.PeerKeys keys
 // announced; then runs opt.Lookups FindNode lookups from random nodes that
 // are up and checks each against the true k closest among the nodes the
-// querier can reach (up, not behind a NAT closed to it, round trip under
-// the query timeout), and one FindPeers per key. Call it inside a
+// querier can reach (up, not behind a NAT, round trip under the query
+// timeout; see truth), and one FindPeers per key. Call it inside a
 // synctest bubble.
 func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, error) {
 	opt = opt.withDefaults()
@@ -324,16 +326,25 @@ func (c *cluster) deadEntries() float64 {
 // can be reached, truth scans everything.
 const truthCands = 96
 
-// truth returns the k nodes closest to target that from can reach now
-// with a round trip under timeout, taken from cands (the closest IDs in
-// order) or, when those do not hold k, from every ID; and how many closer
-// ones were dropped for being too slow.
-func (c *cluster) truth(w *world, from *node, target nodeid.ID, cands []nodeid.ID, k int, timeout time.Duration) (best []nodeid.ID, floor time.Duration, tooSlow int) {
+// truth returns the k nodes closest to target that are up now, not
+// behind a NAT, and answer from with a round trip under timeout, taken
+// from cands (the closest IDs in order) or, when those do not hold k, from
+// every ID; and how many closer ones were dropped for being too slow or
+// behind a NAT. A host behind a NAT is live but answers only the nodes it
+// has just sent to: it is in no routing table (dht.Config.VerifyDelay),
+// no lookup can learn of it, and a value stored on it would serve nobody
+// else, so no lookup is asked to find it, even when its NAT happens to be
+// open to the querier.
+func (c *cluster) truth(w *world, from *node, target nodeid.ID, cands []nodeid.ID, k int, timeout time.Duration) (best []nodeid.ID, floor time.Duration, tooSlow, natted int) {
 	for {
-		best, floor, tooSlow = best[:0], 0, 0
+		best, floor, tooSlow, natted = best[:0], 0, 0, 0
 		for _, id := range cands {
 			n := c.byID[id]
 			if n == nil || !c.net.Reaches(from.addr, n.addr) {
+				continue
+			}
+			if w.natted[n.index] {
+				natted++
 				continue
 			}
 			rt := c.net.RoundTrip(from.addr.Addr(), n.addr.Addr())
@@ -344,11 +355,11 @@ func (c *cluster) truth(w *world, from *node, target nodeid.ID, cands []nodeid.I
 			best = append(best, id)
 			floor = max(floor, rt)
 			if len(best) == k {
-				return best, floor, tooSlow
+				return best, floor, tooSlow, natted
 			}
 		}
 		if len(cands) >= len(w.ids)-1 {
-			return best, floor, tooSlow
+			return best, floor, tooSlow, natted
 		}
 		cands = closest(w.ids, target, len(w.ids), from.id)
 	}
@@ -363,6 +374,8 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 		st           dht.LookupStats
 		took, floor  time.Duration
 		tooSlow      int
+		natted       int
+		moved        bool
 	}
 	results := make([]result, opt.Lookups)
 	from := make([]*node, opt.Lookups)
@@ -386,6 +399,9 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			mu.Lock()
+			truth0, _, _, _ := c.truth(w, from[i], targets[i], cands[i], k, 2*time.Second)
+			mu.Unlock()
 			t0 := time.Now()
 			got, st, err := from[i].srv.FindNode(ctx, targets[i])
 			r := result{err: err, st: st, took: time.Since(t0)}
@@ -394,9 +410,9 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 				return
 			}
 			mu.Lock()
-			truth, floor, slow := c.truth(w, from[i], targets[i], cands[i], k, 2*time.Second)
+			truth, floor, slow, natted := c.truth(w, from[i], targets[i], cands[i], k, 2*time.Second)
 			mu.Unlock()
-			r.floor, r.tooSlow = floor, slow
+			r.floor, r.tooSlow, r.natted = floor, slow, natted
 			gotIDs := make([]nodeid.ID, len(got))
 			for j, n := range got {
 				gotIDs[j] = n.ID
@@ -404,7 +420,10 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 					r.found++
 				}
 			}
-			if sameSet(gotIDs, truth) {
+			// A host that came or went while the lookup ran: either set of
+			// the k closest live nodes is right.
+			r.moved = !sameSet(truth0, truth)
+			if sameSet(gotIDs, truth) || r.moved && sameSet(gotIDs, truth0) {
 				r.exact = 1
 			}
 			results[i] = r
@@ -429,6 +448,10 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 		}
 		rep.Exact += r.exact
 		rep.TooSlow += r.tooSlow
+		rep.NATLeftOut += r.natted
+		if r.moved {
+			rep.TruthMoved++
+		}
 		rep.Recall += float64(r.found) / float64(k) / float64(counted)
 		rounds, msgs = append(rounds, r.st.Rounds), append(msgs, r.st.Messages)
 		lat, floors = append(lat, r.took), append(floors, r.floor)
@@ -509,8 +532,8 @@ func (r InternetReport) WriteTo(w io.Writer) (int64, error) {
 		{"conditions", r.Conditions.String()},
 		{"nodes per answer", fmt.Sprint(r.AnswerNodes)},
 		{"table entries a stranger cannot reach", fmt.Sprintf("%.1f%%", 100*r.DeadEntries)},
-		{"exact k closest", fmt.Sprintf("%d/%d = %.2f%% (recall %.3f%%; %d errors; %d closer nodes too slow for the query timeout left out; %d lookups not counted: their querier left)",
-			r.Exact, r.Lookups-r.QuerierLeft, 100*r.ExactFraction(), 100*r.Recall, r.Errors, r.TooSlow, r.QuerierLeft)},
+		{"exact k closest", fmt.Sprintf("%d/%d = %.2f%% (recall %.3f%%; %d errors; %d closer nodes too slow for the query timeout and %d behind NATs open to the querier left out; %d lookups whose k closest changed as they ran; %d not counted: their querier left)",
+			r.Exact, r.Lookups-r.QuerierLeft, 100*r.ExactFraction(), 100*r.Recall, r.Errors, r.TooSlow, r.NATLeftOut, r.TruthMoved, r.QuerierLeft)},
 		{"rounds", distString(r.Rounds)},
 		{"messages", distString(r.Messages)},
 		{"lookup latency p50/p90/p99", r.Latency.String()},
