@@ -50,7 +50,7 @@ type InternetReport struct {
 	Unknown        time.Duration // query timeout of unmeasured contacts (lookup.Policy.Unknown, 0: its default)
 	Up             int           // nodes up when the lookups began
 	DeadEntries    float64       // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
-	TooSlow        int           // true k closest dropped because their round trip exceeds the query timeout
+	TooSlow        int           // closer nodes whose round trip exceeds the query timeout: a lookup may return them or not
 	NATLeftOut     int           // closer hosts behind NATs open to the querier, left out of the truth (see truth)
 	TruthMoved     int           // lookups whose true k closest changed while they ran (a host came or went)
 	QuerierLeft    int           // lookups whose querier's session ended before it finished: not counted
@@ -329,15 +329,15 @@ const truthCands = 96
 // truth returns the k nodes closest to target that are up now, not
 // behind a NAT, and answer from with a round trip under timeout, taken
 // from cands (the closest IDs in order) or, when those do not hold k, from
-// every ID; and how many closer ones were dropped for being too slow or
-// behind a NAT. A host behind a NAT is live but answers only the nodes it
+// every ID; the closer ones dropped for being too slow, and how many for
+// being behind a NAT. A host behind a NAT is live but answers only the nodes it
 // has just sent to: it is in no routing table (dht.Config.VerifyDelay),
 // no lookup can learn of it, and a value stored on it would serve nobody
 // else, so no lookup is asked to find it, even when its NAT happens to be
 // open to the querier.
-func (c *cluster) truth(w *world, from *node, target nodeid.ID, cands []nodeid.ID, k int, timeout time.Duration) (best []nodeid.ID, floor time.Duration, tooSlow, natted int) {
+func (c *cluster) truth(w *world, from *node, target nodeid.ID, cands []nodeid.ID, k int, timeout time.Duration) (best []nodeid.ID, floor time.Duration, slow []nodeid.ID, natted int) {
 	for {
-		best, floor, tooSlow, natted = best[:0], 0, 0, 0
+		best, floor, slow, natted = best[:0], 0, slow[:0], 0
 		for _, id := range cands {
 			n := c.byID[id]
 			if n == nil || !c.net.Reaches(from.addr, n.addr) {
@@ -349,20 +349,35 @@ func (c *cluster) truth(w *world, from *node, target nodeid.ID, cands []nodeid.I
 			}
 			rt := c.net.RoundTrip(from.addr.Addr(), n.addr.Addr())
 			if rt >= timeout {
-				tooSlow++
+				slow = append(slow, id)
 				continue
 			}
 			best = append(best, id)
 			floor = max(floor, rt)
 			if len(best) == k {
-				return best, floor, tooSlow, natted
+				return best, floor, slow, natted
 			}
 		}
 		if len(cands) >= len(w.ids)-1 {
-			return best, floor, tooSlow, natted
+			return best, floor, slow, natted
 		}
 		cands = closest(w.ids, target, len(w.ids), from.id)
 	}
+}
+
+// exactWith reports whether got is the k closest of best and of those
+// nodes of slow that got holds: a node whose round trip exceeds the query
+// timeout need not be found, but a lookup that waited long enough to hear
+// from it is right to return it in place of a farther one.
+func exactWith(got, best, slow []nodeid.ID, target nodeid.ID, k int) bool {
+	want := slices.Clone(best)
+	for _, id := range slow {
+		if slices.Contains(got, id) {
+			want = append(want, id)
+		}
+	}
+	slices.SortFunc(want, func(a, b nodeid.ID) int { return nodeid.Cmp(target, a, b) })
+	return sameSet(got, want[:min(k, len(want))])
 }
 
 // internetLookups runs the FindNode lookups and fills rep.
@@ -400,7 +415,7 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 		wg.Go(func() {
 			defer func() { <-sem }()
 			mu.Lock()
-			truth0, _, _, _ := c.truth(w, from[i], targets[i], cands[i], k, 2*time.Second)
+			truth0, _, slow0, _ := c.truth(w, from[i], targets[i], cands[i], k, 2*time.Second)
 			mu.Unlock()
 			t0 := time.Now()
 			got, st, err := from[i].srv.FindNode(ctx, targets[i])
@@ -412,7 +427,7 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 			mu.Lock()
 			truth, floor, slow, natted := c.truth(w, from[i], targets[i], cands[i], k, 2*time.Second)
 			mu.Unlock()
-			r.floor, r.tooSlow, r.natted = floor, slow, natted
+			r.floor, r.tooSlow, r.natted = floor, len(slow), natted
 			gotIDs := make([]nodeid.ID, len(got))
 			for j, n := range got {
 				gotIDs[j] = n.ID
@@ -423,7 +438,7 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 			// A host that came or went while the lookup ran: either set of
 			// the k closest live nodes is right.
 			r.moved = !sameSet(truth0, truth)
-			if sameSet(gotIDs, truth) || r.moved && sameSet(gotIDs, truth0) {
+			if exactWith(gotIDs, truth, slow, targets[i], k) || r.moved && exactWith(gotIDs, truth0, slow0, targets[i], k) {
 				r.exact = 1
 			}
 			results[i] = r

@@ -49,3 +49,33 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+// TestExactWith: a too-slow node may be returned in place of the farthest
+// of the k closest, or left out; nothing else counts as exact.
+func TestExactWith(t *testing.T) {
+	id := func(b byte) nodeid.ID { var x nodeid.ID; x[19] = b; return x }
+	ids := func(bs ...byte) []nodeid.ID {
+		var out []nodeid.ID
+		for _, b := range bs {
+			out = append(out, id(b))
+		}
+		return out
+	}
+	best, slow := ids(1, 3, 5), ids(2)
+	tests := []struct {
+		name string
+		got  []nodeid.ID
+		want bool
+	}{
+		{"the k closest without the slow one", ids(1, 3, 5), true},
+		{"the slow one in place of the farthest", ids(1, 2, 3), true},
+		{"the slow one in place of a nearer one", ids(1, 2, 5), false},
+		{"one short", ids(1, 3), false},
+		{"a stranger", ids(1, 3, 7), false},
+	}
+	for _, tt := range tests {
+		if got := exactWith(tt.got, best, slow, nodeid.ID{}, 3); got != tt.want {
+			t.Errorf("%s: exactWith = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
