@@ -44,6 +44,13 @@ type Options struct {
 	Chunker chunker.Config
 	Workers int // files hashed at once; default GOMAXPROCS
 	Logger  *slog.Logger
+	// Flush, if set, takes changes as the scan goes, each group once its
+	// blocks are committed to the store: first the directories and links
+	// found, then hashed files every few hundred. What Flush took is not
+	// in the Result; deletions always are, for the caller to record once
+	// it has checked the scan as a whole. Calls may come from several
+	// goroutines at once.
+	Flush func(ctx context.Context, changes []index.Change, blocks []cid.Cid) error
 }
 
 // Result is what a scan found.
@@ -291,6 +298,24 @@ func (s *scanner) add(rel string, l index.Local) {
 
 // hashAll chunks the files queued by entry, several at once.
 func (s *scanner) hashAll(ctx context.Context) error {
+	if s.opt.Flush != nil {
+		// Directories and links first, so peers create a file's
+		// directory before the file; deletions stay for the caller.
+		var now, keep []index.Change
+		for _, c := range s.res.Changes {
+			if c.Record.Deleted {
+				keep = append(keep, c)
+			} else {
+				now = append(now, c)
+			}
+		}
+		if len(now) > 0 {
+			if err := s.opt.Flush(ctx, now, nil); err != nil {
+				return err
+			}
+		}
+		s.res.Changes = keep
+	}
 	if len(s.todo) == 0 {
 		return nil
 	}
@@ -306,15 +331,25 @@ func (s *scanner) hashAll(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			b := newBatch(ctx, s.opt.Store)
-			defer func() {
-				if err := b.commit(); err != nil {
+			// With Flush, this worker's changes since its last store
+			// commit: handed over once their blocks are in the store.
+			var changes []index.Change
+			var blocks []cid.Cid
+			commit := func() {
+				err := b.commit()
+				if err == nil && s.opt.Flush != nil && len(changes) > 0 {
+					err = s.opt.Flush(ctx, changes, blocks)
+				}
+				changes, blocks = nil, nil
+				if err != nil {
 					mu.Lock()
 					firstErr = cmpErr(firstErr, err)
 					mu.Unlock()
 				}
-			}()
+			}
+			defer commit()
 			for j := range jobs {
-				ch, blocks, retry, err := s.hash(ctx, b, j)
+				ch, bs, retry, err := s.hash(ctx, b, j)
 				mu.Lock()
 				switch {
 				case err != nil && ctx.Err() != nil:
@@ -325,17 +360,16 @@ func (s *scanner) hashAll(ctx context.Context) error {
 					s.fail(j.rel, err)
 				case retry:
 					s.res.Retry = append(s.res.Retry, j.rel)
+				case s.opt.Flush != nil:
+					changes = append(changes, ch)
+					blocks = append(blocks, bs...)
 				default:
 					s.res.Changes = append(s.res.Changes, ch)
-					s.res.Blocks = append(s.res.Blocks, blocks...)
+					s.res.Blocks = append(s.res.Blocks, bs...)
 				}
 				mu.Unlock()
 				if b.n++; b.n >= 256 {
-					if err := b.commit(); err != nil {
-						mu.Lock()
-						firstErr = cmpErr(firstErr, err)
-						mu.Unlock()
-					}
+					commit()
 				}
 			}
 		}()
