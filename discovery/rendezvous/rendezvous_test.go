@@ -162,6 +162,10 @@ func (d nodeDHT) GetPeers(_ context.Context, key [20]byte) ([]netip.AddrPort, dh
 func TestJoinTogether(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 3
+		// Midday: one key (near midnight each node would announce two, in
+		// its own order, and the test's barriers would wait on each other).
+		start := time.Now()
+		noon := func() time.Time { return time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC).Add(time.Since(start)) }
 		s := &sharedDHT{n: n, keys: make(map[[20]byte]*sharedKey)}
 		var mu sync.Mutex
 		found := make(map[[2]int]bool) // {finder, found}
@@ -172,7 +176,7 @@ func TestJoinTogether(t *testing.T) {
 			addrs[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 4777)
 		}
 		for i := range n {
-			r := New(Options{DHT: nodeDHT{s: s, self: addrs[i]},
+			r := New(Options{DHT: nodeDHT{s: s, self: addrs[i]}, Now: noon,
 				Folders: func(context.Context) ([][]byte, error) { return [][]byte{folder}, nil },
 				Found: func(_ []byte, ps []netip.AddrPort) {
 					mu.Lock()
