@@ -234,6 +234,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	if d.dht != nil && d.opt.Folders != nil { // d.opt: Folders was filled in above, after opt was copied
 		d.startRendezvous(ctx)
 	}
+	d.watchFolders(ctx)
 	d.goRun(func() error { return d.acceptLoop(ctx) })
 	if err := d.writeAddrs(); err != nil {
 		return err
