@@ -166,7 +166,7 @@ func (s *scanner) scanPath(ctx context.Context, rel string) error {
 		if rel != "" && p != rel && !strings.HasPrefix(p, rel+"/") {
 			return nil
 		}
-		if l.Deleted || s.seen[p] || s.ignored(p, l.Type == index.TypeDir) {
+		if l.Deleted || s.seen[p] || s.ignored(p, l.Type == index.TypeDir) || !s.absenceIsDelete(p, l.Type == index.TypeDir) {
 			return nil
 		}
 		if parentUnreadable(s.res.Errors, p) {
