@@ -60,24 +60,23 @@ func (f *Folder) Select(ctx context.Context, s *selection.Set) error {
 	})
 }
 
-// Wants reports whether the folder syncs rel now (its selection and
-// .shoalignore).
-func (f *Folder) Wants(rel string, isDir bool) bool {
+// Filter returns what the folder syncs now: its selection and its
+// .shoalignore.
+func (f *Folder) Filter() (selection.Filter, error) {
 	ign, err := ignore.Load(f.opt.Root)
 	if err != nil {
-		ign = nil
+		return selection.Filter{}, err
 	}
-	return !f.filter(ign).Ignored(rel, isDir)
+	return f.filter(ign), nil
 }
 
 // Missing returns the global records at or below rel ("" the whole
 // folder) that the folder syncs and that the disk does not hold yet.
 func (f *Folder) Missing(ctx context.Context, rel string) ([]*index.Record, error) {
-	ign, err := ignore.Load(f.opt.Root)
+	flt, err := f.Filter()
 	if err != nil {
 		return nil, err
 	}
-	flt := f.filter(ign)
 	var out []*index.Record
 	err = f.opt.Index.Needs(ctx, func(g *index.Record, _ *index.Local) error {
 		if rel != "" && g.Path != rel && !strings.HasPrefix(g.Path, rel+"/") {
