@@ -203,15 +203,17 @@ type Filter struct {
 }
 
 // Ignored reports whether rel is left alone: not scanned, not pulled.
+// The root .shoalignore is synced whatever the selection, so that every
+// peer ignores the same.
 func (f Filter) Ignored(rel string, isDir bool) bool {
 	if f.Ignore != nil && f.Ignore.Ignored(rel, isDir) {
 		return true
 	}
-	return !f.Set.Wanted(rel, isDir)
+	return rel != ignore.FileName && !f.Set.Wanted(rel, isDir)
 }
 
 // AbsenceIsDelete reports whether rel, held here and now gone from
 // disk, is a delete to publish (see Set.AbsenceIsDelete).
 func (f Filter) AbsenceIsDelete(rel string, isDir bool) bool {
-	return !f.Ignored(rel, isDir) && f.Set.AbsenceIsDelete(rel, isDir)
+	return !f.Ignored(rel, isDir) && (rel == ignore.FileName || f.Set.AbsenceIsDelete(rel, isDir))
 }

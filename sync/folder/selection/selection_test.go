@@ -184,6 +184,7 @@ func TestAbsenceIsDelete(t *testing.T) {
 		{"photos/2026/a.png", false, false, "beside a selected file, not selected"},
 		{"docs/x.tmp", false, false, "ignored by .shoalignore"},
 		{".shoal/folder", false, false, "shoal's own"},
+		{".shoalignore", false, true, "the root .shoalignore, synced whatever the selection"},
 	} {
 		if got := f.AbsenceIsDelete(c.path, c.dir); got != c.delete {
 			t.Errorf("%s (%s): AbsenceIsDelete = %v, want %v", c.path, c.why, got, c.delete)
