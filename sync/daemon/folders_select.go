@@ -229,11 +229,15 @@ func (fs *folders) apiLsRemote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var recs []*index.Record
-	prefix := ""
+	prefix, dirFound := "", false
 	if rel != "" {
 		prefix = rel + "/"
 		if g, err := rf.ix.Global(ctx, rel); err == nil && g != nil && !g.Deleted {
-			recs = append(recs, g)
+			if g.Type != index.TypeDir {
+				recs = append(recs, g) // a file: itself; a directory: what it holds
+			} else {
+				dirFound = true
+			}
 		}
 	}
 	err = rf.ix.Globals(ctx, prefix, func(g *index.Record) error {
@@ -247,7 +251,7 @@ func (fs *folders) apiLsRemote(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, err)
 		return
 	}
-	if rel != "" && len(recs) == 0 {
+	if rel != "" && len(recs) == 0 && !dirFound {
 		httpError(w, http.StatusNotFound, fmt.Errorf("%s is not in the folder's index", rel))
 		return
 	}
