@@ -372,43 +372,48 @@ func (fs *folders) apiFetch(w http.ResponseWriter, r *http.Request) {
 
 // waitPulled waits until nothing at or below rel is missing here, or,
 // once the folder has gone idle after trying, says what could not be
-// pulled.
+// pulled. It looks again each time the folder's state changes (not at
+// each file: a large subtree would cost a pass over the index each).
 func (fs *folders) waitPulled(ctx context.Context, rf *runningFolder, rel string, sub *events.Sub) error {
 	id := rf.key.ID().String()
 	failed := map[string]string{}
-	for {
-		miss, err := rf.f.Missing(ctx, rel)
-		if err != nil {
-			return err
-		}
-		if len(miss) == 0 {
-			return nil
+	for check := true; ; {
+		if check {
+			miss, err := rf.f.Missing(ctx, rel)
+			if err != nil {
+				return err
+			}
+			if len(miss) == 0 {
+				return nil
+			}
+			var parts []string
+			for _, g := range miss {
+				if why, ok := failed[g.Path]; ok {
+					parts = append(parts, g.Path+": "+why)
+				}
+			}
+			if len(parts) > 0 {
+				return fmt.Errorf("not pulled yet (it stays selected; the folder keeps trying): %s", strings.Join(parts, "; "))
+			}
+			check = false
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d paths still missing: %w", len(miss), ctx.Err())
+			return fmt.Errorf("still missing: %w", ctx.Err())
 		case ev, ok := <-sub.C():
 			if !ok {
 				return errors.New("the daemon is stopping")
 			}
-			if ev.Folder != id {
-				continue
-			}
 			switch {
+			case ev.Type == events.EventsDropped:
+				check = true
+			case ev.Folder != id:
 			case ev.Type == events.PullError && (ev.Path == rel || strings.HasPrefix(ev.Path, rel+"/")):
 				failed[ev.Path] = ev.Data
 			case ev.Type == events.FolderState && strings.HasPrefix(ev.Data, "stopped"):
 				return fmt.Errorf("the folder stopped: %s", ev.Data)
-			case ev.Type == events.FolderState && ev.Data == "idle" && len(failed) > 0:
-				var parts []string
-				for _, g := range miss {
-					if why, ok := failed[g.Path]; ok {
-						parts = append(parts, g.Path+": "+why)
-					}
-				}
-				if len(parts) > 0 {
-					return fmt.Errorf("not pulled: %s", strings.Join(parts, "; "))
-				}
+			case ev.Type == events.FolderState && ev.Data == "idle":
+				check = true
 			}
 		}
 	}

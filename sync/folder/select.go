@@ -30,34 +30,54 @@ func (f *Folder) Selection() *selection.Set { return f.sel.Load() }
 // selected is pulled again when it is selected again, never published
 // as a delete.
 func (f *Folder) Select(ctx context.Context, s *selection.Set) error {
-	return f.call(ctx, func(ctx context.Context, ign *ignore.Matcher) error {
-		before := f.filter(ign)
-		after := selection.Filter{Ignore: ign, Set: s}
-		var forget []string
-		err := f.opt.Index.Locals(ctx, "", func(p string, l *index.Local) error {
-			isDir := l.Type == index.TypeDir
-			if l.Deleted || !before.Ignored(p, isDir) || after.Ignored(p, isDir) {
-				return nil
-			}
-			if _, err := os.Lstat(filepath.Join(f.opt.Root, filepath.FromSlash(p))); errors.Is(err, fs.ErrNotExist) {
-				forget = append(forget, p)
-			}
-			return nil
-		})
+	if f.Status().State == StateStopped {
+		// The loop waits for the marker to come back and takes no calls:
+		// the new selection is what it starts with.
+		ign, err := ignore.Load(f.opt.Root)
 		if err != nil {
 			return err
 		}
-		for _, p := range forget {
-			if err := f.opt.Index.ForgetLocal(ctx, p); err != nil {
-				return err
-			}
+		return f.reselect(ctx, ign, s)
+	}
+	return f.call(ctx, func(ctx context.Context, ign *ignore.Matcher) error {
+		if err := f.reselect(ctx, ign, s); err != nil {
+			return err
 		}
-		f.sel.Store(s)
-		f.log.Info("selection changed", "patterns", len(s.Patterns()), "all", s.All(), "forgotten", len(forget))
 		// Files already on disk under new patterns are this machine's:
 		// scan them before the pull that follows a call.
 		return f.scanPaths(ctx, ign)
 	})
+}
+
+// reselect makes s the selection. Paths it selects anew that the index
+// holds here but the disk lost were deleted while unselected: their
+// local state is dropped, so they are pulled again, not published as
+// deletes.
+func (f *Folder) reselect(ctx context.Context, ign *ignore.Matcher, s *selection.Set) error {
+	before := f.filter(ign)
+	after := selection.Filter{Ignore: ign, Set: s}
+	var forget []string
+	err := f.opt.Index.Locals(ctx, "", func(p string, l *index.Local) error {
+		isDir := l.Type == index.TypeDir
+		if l.Deleted || !before.Ignored(p, isDir) || after.Ignored(p, isDir) {
+			return nil
+		}
+		if _, err := os.Lstat(filepath.Join(f.opt.Root, filepath.FromSlash(p))); errors.Is(err, fs.ErrNotExist) {
+			forget = append(forget, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range forget {
+		if err := f.opt.Index.ForgetLocal(ctx, p); err != nil {
+			return err
+		}
+	}
+	f.sel.Store(s)
+	f.log.Info("selection changed", "patterns", len(s.Patterns()), "all", s.All(), "forgotten", len(forget))
+	return nil
 }
 
 // Filter returns what the folder syncs now: its selection and its

@@ -291,4 +291,11 @@ func TestSelectiveSync(t *testing.T) {
 	if e, ok := listRemote(t, d, dd).entry("top.txt"); !ok || e.Present || e.Selected {
 		t.Errorf("D's ls-remote of top.txt: %+v", e)
 	}
+	// A whole directory on demand.
+	if out := d.Must("fetch", filepath.Join(dd, "photos")); !strings.Contains(out, "1 files") {
+		t.Errorf("fetch of a directory printed %q", out)
+	}
+	if err := sameFile(filepath.Join(da, "photos/2026/p.jpg"), filepath.Join(dd, "photos/2026/p.jpg")); err != nil {
+		t.Fatal(err)
+	}
 }
