@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -169,6 +170,9 @@ func (fs *folders) add(path string, key identity.FolderKey, only ...string) (*ru
 	for _, rf := range fs.list() {
 		switch {
 		case rf.key.ID() == key.ID() && rf.cfg.Path == abs && rf.key.Writable() == key.Writable():
+			if len(only) > 0 && !slices.Equal(only, rf.f.Selection().Patterns()) {
+				return nil, fmt.Errorf("%s is joined already: shoal folder select changes what it syncs", abs)
+			}
 			return rf, nil // joined already: a foreground join run again
 		case rf.key.ID() == key.ID():
 			return nil, fmt.Errorf("this daemon syncs that folder already, at %s", rf.cfg.Path)

@@ -114,14 +114,9 @@ func (fs *folders) selectionInfo(ctx context.Context, rf *runningFolder, in *Fol
 	if err != nil {
 		return
 	}
-	if miss, err := rf.f.Missing(ctx, ""); err == nil {
-		in.NeedFiles, in.NeedBytes = len(miss), 0
-		for _, g := range miss {
-			if !g.Deleted {
-				in.NeedBytes += g.Size
-			}
-		}
-	}
+	st := index.Stats{NeedFiles: in.NeedFiles, NeedBytes: in.NeedBytes}
+	selectedNeed(ctx, rf, &st)
+	in.NeedFiles, in.NeedBytes = st.NeedFiles, st.NeedBytes
 	rf.ix.Globals(ctx, "", func(g *index.Record) error {
 		if !g.Deleted && g.Type == index.TypeFile && flt.Ignored(g.Path, false) {
 			in.UnselectedFiles++
@@ -129,6 +124,24 @@ func (fs *folders) selectionInfo(ctx context.Context, rf *runningFolder, in *Fol
 		}
 		return nil
 	})
+}
+
+// selectedNeed counts in st, for a selective folder, only the needed
+// paths it syncs.
+func selectedNeed(ctx context.Context, rf *runningFolder, st *index.Stats) {
+	if rf.f.Selection().All() {
+		return
+	}
+	miss, err := rf.f.Missing(ctx, "")
+	if err != nil {
+		return
+	}
+	st.NeedFiles, st.NeedBytes = len(miss), 0
+	for _, g := range miss {
+		if !g.Deleted {
+			st.NeedBytes += g.Size
+		}
+	}
 }
 
 // locateAny finds the folder holding abs path p and p's path in it
