@@ -231,7 +231,7 @@ func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
 
 func (fs *folders) info(r *http.Request, rf *runningFolder) FolderInfo {
 	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status()}
-	if st, err := rf.ix.Stats(r.Context()); err == nil {
+	if st, err := folderStats(r.Context(), rf); err == nil {
 		in.Files, in.Dirs, in.Links, in.Bytes = st.Files, st.Dirs, st.Links, st.Bytes
 		in.NeedFiles, in.NeedBytes, in.LocalChanged = st.NeedFiles, st.NeedBytes, st.LocalChanged
 	}

@@ -114,9 +114,6 @@ func (fs *folders) selectionInfo(ctx context.Context, rf *runningFolder, in *Fol
 	if err != nil {
 		return
 	}
-	st := index.Stats{NeedFiles: in.NeedFiles, NeedBytes: in.NeedBytes}
-	selectedNeed(ctx, rf, &st)
-	in.NeedFiles, in.NeedBytes = st.NeedFiles, st.NeedBytes
 	rf.ix.Globals(ctx, "", func(g *index.Record) error {
 		if !g.Deleted && g.Type == index.TypeFile && flt.Ignored(g.Path, false) {
 			in.UnselectedFiles++
@@ -126,15 +123,23 @@ func (fs *folders) selectionInfo(ctx context.Context, rf *runningFolder, in *Fol
 	})
 }
 
-// selectedNeed counts in st, for a selective folder, only the needed
-// paths it syncs.
-func selectedNeed(ctx context.Context, rf *runningFolder, st *index.Stats) {
+// folderStats counts rf's index; a selective folder counts as needed
+// only the paths it syncs.
+func folderStats(ctx context.Context, rf *runningFolder) (index.Stats, error) {
 	if rf.f.Selection().All() {
-		return
+		return rf.ix.Stats(ctx)
+	}
+	flt, err := rf.f.Filter()
+	if err != nil {
+		return index.Stats{}, err
+	}
+	st, err := rf.ix.StatsWhere(ctx, flt.MayWant)
+	if err != nil {
+		return st, err
 	}
 	miss, err := rf.f.Missing(ctx, "")
 	if err != nil {
-		return
+		return st, err
 	}
 	st.NeedFiles, st.NeedBytes = len(miss), 0
 	for _, g := range miss {
@@ -142,6 +147,7 @@ func selectedNeed(ctx context.Context, rf *runningFolder, st *index.Stats) {
 			st.NeedBytes += g.Size
 		}
 	}
+	return st, nil
 }
 
 // locateAny finds the folder holding abs path p and p's path in it

@@ -418,7 +418,7 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 		var need []*index.Record
 		locals := map[string]*index.Local{}
 		flt := f.filter(ign)
-		err := f.opt.Index.Needs(ctx, func(g *index.Record, l *index.Local) error {
+		err := f.opt.Index.NeedsWhere(ctx, flt.MayWant, func(g *index.Record, l *index.Local) error {
 			if flt.Ignored(g.Path, g.Type == index.TypeDir) {
 				return nil
 			}

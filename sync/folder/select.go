@@ -98,7 +98,7 @@ func (f *Folder) Missing(ctx context.Context, rel string) ([]*index.Record, erro
 		return nil, err
 	}
 	var out []*index.Record
-	err = f.opt.Index.Needs(ctx, func(g *index.Record, _ *index.Local) error {
+	err = f.opt.Index.NeedsWhere(ctx, flt.MayWant, func(g *index.Record, _ *index.Local) error {
 		if rel != "" && g.Path != rel && !strings.HasPrefix(g.Path, rel+"/") {
 			return nil
 		}

@@ -212,6 +212,13 @@ func (f Filter) Ignored(rel string, isDir bool) bool {
 	return rel != ignore.FileName && !f.Set.Wanted(rel, isDir)
 }
 
+// MayWant reports whether rel, a file or a directory, may be synced: a
+// check on the path alone, before its record is read. It errs towards
+// yes (it does not ask the ignore rules).
+func (f Filter) MayWant(rel string) bool {
+	return rel == ignore.FileName || f.Set.Wanted(rel, true) || f.Set.Wanted(rel, false)
+}
+
 // AbsenceIsDelete reports whether rel, held here and now gone from
 // disk, is a delete to publish (see Set.AbsenceIsDelete).
 func (f Filter) AbsenceIsDelete(rel string, isDir bool) bool {

@@ -104,6 +104,9 @@ func TestSelection(t *testing.T) {
 					if got := s.Wanted(rel, dir); got != want {
 						t.Errorf("Wanted(%q, dir=%v) = %v, want %v", rel, dir, got, want)
 					}
+					if want && !(Filter{Set: s}).MayWant(rel) {
+						t.Errorf("MayWant(%q) = false for a wanted path", rel)
+					}
 				}
 			}
 			check(c.selected, true, true)
@@ -227,6 +230,11 @@ func FuzzParse(f *testing.F) {
 		sel := s.Selected(rel, false)
 		if sel && !s.Wanted(rel, false) {
 			t.Fatalf("%q selects %q but does not want it", pattern, rel)
+		}
+		for _, dir := range []bool{false, true} {
+			if s.Wanted(rel, dir) && !(Filter{Set: s}).MayWant(rel) {
+				t.Fatalf("%q wants %q (dir %v), but MayWant says no", pattern, rel, dir)
+			}
 		}
 		if s.Selected(rel, true) && !s.MayHoldSelected(rel) {
 			t.Fatalf("%q selects directory %q but says nothing below may be selected", pattern, rel)
