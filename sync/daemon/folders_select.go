@@ -274,6 +274,15 @@ func (fs *folders) apiLsRemote(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, fmt.Errorf("%s is not in the folder's index", rel))
 		return
 	}
+	locals := map[string]*index.Local{}
+	err = rf.ix.Locals(ctx, rel, func(p string, l *index.Local) error {
+		locals[p] = l
+		return nil
+	})
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err)
+		return
+	}
 	peers := fs.session.Peers(rf.key.ID())
 	has := fs.availability(ctx, peers, recs)
 	out := LsRemoteReply{Folder: rf.cfg.Path, Peers: len(peers), Entries: make([]RemoteEntry, 0, len(recs))}
@@ -283,7 +292,7 @@ func (fs *folders) apiLsRemote(w http.ResponseWriter, r *http.Request) {
 		if c := g.Cid(); c.Defined() {
 			e.Cid, e.Peers = c.String(), has[c]
 		}
-		if l, err := rf.ix.Local(ctx, g.Path); err == nil && l != nil && !l.Deleted {
+		if l := locals[g.Path]; l != nil && !l.Deleted {
 			e.Present = true
 			e.Here = !l.Changed && l.Version.Compare(g.Version) == index.Equal
 		}
