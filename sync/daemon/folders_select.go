@@ -115,7 +115,7 @@ func (fs *folders) selectionInfo(ctx context.Context, rf *runningFolder, in *Fol
 		return
 	}
 	rf.ix.Globals(ctx, "", func(g *index.Record) error {
-		if !g.Deleted && g.Type == index.TypeFile && flt.Ignored(g.Path, false) {
+		if !g.Deleted && g.Type == index.TypeFile && !flt.Syncs(g.Path, false) {
 			in.UnselectedFiles++
 			in.UnselectedBytes += g.Size
 		}
@@ -288,7 +288,7 @@ func (fs *folders) apiLsRemote(w http.ResponseWriter, r *http.Request) {
 	out := LsRemoteReply{Folder: rf.cfg.Path, Peers: len(peers), Entries: make([]RemoteEntry, 0, len(recs))}
 	for _, g := range recs {
 		e := RemoteEntry{Path: g.Path, Type: g.Type.String(), Size: g.Size, ModTime: g.Time().UTC(),
-			Selected: !flt.Ignored(g.Path, g.Type == index.TypeDir)}
+			Selected: flt.Syncs(g.Path, g.Type == index.TypeDir)}
 		if c := g.Cid(); c.Defined() {
 			e.Cid, e.Peers = c.String(), has[c]
 		}

@@ -419,7 +419,7 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 		locals := map[string]*index.Local{}
 		flt := f.filter(ign)
 		err := f.opt.Index.NeedsWhere(ctx, flt.MayWant, func(g *index.Record, l *index.Local) error {
-			if flt.Ignored(g.Path, g.Type == index.TypeDir) {
+			if !flt.Syncs(g.Path, g.Type == index.TypeDir) {
 				return nil
 			}
 			need = append(need, g)

@@ -59,7 +59,7 @@ func (f *Folder) reselect(ctx context.Context, ign *ignore.Matcher, s *selection
 	var forget []string
 	err := f.opt.Index.Locals(ctx, "", func(p string, l *index.Local) error {
 		isDir := l.Type == index.TypeDir
-		if l.Deleted || !before.Ignored(p, isDir) || after.Ignored(p, isDir) {
+		if l.Deleted || before.Syncs(p, isDir) || !after.Syncs(p, isDir) {
 			return nil
 		}
 		if _, err := os.Lstat(filepath.Join(f.opt.Root, filepath.FromSlash(p))); errors.Is(err, fs.ErrNotExist) {
@@ -102,7 +102,7 @@ func (f *Folder) Missing(ctx context.Context, rel string) ([]*index.Record, erro
 		if rel != "" && g.Path != rel && !strings.HasPrefix(g.Path, rel+"/") {
 			return nil
 		}
-		if !flt.Ignored(g.Path, g.Type == index.TypeDir) {
+		if flt.Syncs(g.Path, g.Type == index.TypeDir) {
 			out = append(out, g)
 		}
 		return nil

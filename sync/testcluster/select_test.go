@@ -288,6 +288,11 @@ func TestSelectiveSync(t *testing.T) {
 	if got := strings.Join(files(t, dd), " "); got != "music/song.mp3" {
 		t.Errorf("D holds %s", got)
 	}
+	for _, p := range []string{"docs", "photos"} {
+		if exists(filepath.Join(dd, p)) {
+			t.Errorf("D made the directory %s, which holds no selected file", p)
+		}
+	}
 	if e, ok := listRemote(t, d, dd).entry("top.txt"); !ok || e.Present || e.Selected {
 		t.Errorf("D's ls-remote of top.txt: %+v", e)
 	}

@@ -88,4 +88,11 @@ func TestScanSelective(t *testing.T) {
 	if got := scan(flt); len(got) != 0 {
 		t.Fatalf("unselected new file scanned: %v", got)
 	}
+	// New directories on the way to a selected file are walked, not
+	// recorded; the file is.
+	os.MkdirAll(filepath.Join(root, "photos", "2026"), 0o755)
+	os.WriteFile(filepath.Join(root, "photos", "2026", "new.jpg"), []byte("y"), 0o644)
+	if got := scan(flt); len(got) != 1 || got[0] != "photos/2026/new.jpg" {
+		t.Fatalf("a selected file in new directories: %v", got)
+	}
 }

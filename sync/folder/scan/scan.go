@@ -257,7 +257,7 @@ func (s *scanner) entry(ctx context.Context, rel, abs string, info fs.FileInfo) 
 		return nil
 	case info.IsDir():
 		l.Type, l.Size = index.TypeDir, 0
-		if old != nil && !old.Deleted && old.Type == index.TypeDir && (old.Mode&0o100) == (l.Mode&0o100) {
+		if old != nil && !old.Deleted && old.Type == index.TypeDir && (old.Mode&0o100) == (l.Mode&0o100) || !s.absenceIsDelete(rel, true) {
 			return nil
 		}
 	case info.Mode()&fs.ModeSymlink != 0:

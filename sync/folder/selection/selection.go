@@ -212,15 +212,22 @@ func (f Filter) Ignored(rel string, isDir bool) bool {
 	return rel != ignore.FileName && !f.Set.Wanted(rel, isDir)
 }
 
-// MayWant reports whether rel, a file or a directory, may be synced: a
-// check on the path alone, before its record is read. It errs towards
-// yes (it does not ask the ignore rules).
+// Syncs reports whether rel's record is synced here: pulled when a peer
+// changes it, published when it changes here, its absence a delete. The
+// ignore rules must keep it and the selection select it; a directory
+// kept only as the way to selected paths is walked, not synced (it is
+// made when a file in it is pulled).
+func (f Filter) Syncs(rel string, isDir bool) bool {
+	return !f.Ignored(rel, isDir) && (rel == ignore.FileName || f.Set.Selected(rel, isDir))
+}
+
+// MayWant reports whether rel, a file or a directory, may be synced (see
+// Syncs): a check on the path alone, before its record is read. It errs
+// towards yes (it does not ask the ignore rules).
 func (f Filter) MayWant(rel string) bool {
-	return rel == ignore.FileName || f.Set.Wanted(rel, true) || f.Set.Wanted(rel, false)
+	return rel == ignore.FileName || f.Set.Selected(rel, true) || f.Set.Selected(rel, false)
 }
 
 // AbsenceIsDelete reports whether rel, held here and now gone from
 // disk, is a delete to publish (see Set.AbsenceIsDelete).
-func (f Filter) AbsenceIsDelete(rel string, isDir bool) bool {
-	return !f.Ignored(rel, isDir) && (rel == ignore.FileName || f.Set.AbsenceIsDelete(rel, isDir))
-}
+func (f Filter) AbsenceIsDelete(rel string, isDir bool) bool { return f.Syncs(rel, isDir) }

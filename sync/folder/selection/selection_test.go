@@ -104,8 +104,11 @@ func TestSelection(t *testing.T) {
 					if got := s.Wanted(rel, dir); got != want {
 						t.Errorf("Wanted(%q, dir=%v) = %v, want %v", rel, dir, got, want)
 					}
-					if want && !(Filter{Set: s}).MayWant(rel) {
-						t.Errorf("MayWant(%q) = false for a wanted path", rel)
+					if got := (Filter{Set: s}).Syncs(rel, dir); got != sel {
+						t.Errorf("Syncs(%q, dir=%v) = %v, want %v", rel, dir, got, sel)
+					}
+					if sel && !(Filter{Set: s}).MayWant(rel) {
+						t.Errorf("MayWant(%q) = false for a selected path", rel)
 					}
 				}
 			}
@@ -232,8 +235,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q selects %q but does not want it", pattern, rel)
 		}
 		for _, dir := range []bool{false, true} {
-			if s.Wanted(rel, dir) && !(Filter{Set: s}).MayWant(rel) {
-				t.Fatalf("%q wants %q (dir %v), but MayWant says no", pattern, rel, dir)
+			if (Filter{Set: s}).Syncs(rel, dir) && !(Filter{Set: s}).MayWant(rel) {
+				t.Fatalf("%q syncs %q (dir %v), but MayWant says no", pattern, rel, dir)
 			}
 		}
 		if s.Selected(rel, true) && !s.MayHoldSelected(rel) {
