@@ -53,7 +53,7 @@ folder's index, listed by shoal ls-remote and brought in by shoal fetch.
 directory or file named docs, "/docs" only the top-level one, "*.pdf" every
 PDF, "photos/2026/**", and "!docs/drafts" takes a path back out; the last
 pattern that matches a path or one of its directories decides. Directories
-on the way to a selected path are created.
+on the way to a selected file are made when it is pulled.
 
 Without an option the patterns replace the selection; with none at all it
 prints the selection. Newly selected files are pulled at once. Files no
