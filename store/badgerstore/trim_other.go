@@ -3,3 +3,5 @@
 package badgerstore
 
 func trimMapped(string) {}
+
+func unmapResident(string) {}

@@ -278,9 +278,18 @@ func toGossip(ms []Mark) []gossip.Mark {
 // here, in path order, with its global record and local state (nil when
 // nothing is there).
 func (ix *Index) Needs(ctx context.Context, fn func(g *Record, l *Local) error) error {
+	return ix.NeedsWhere(ctx, nil, fn)
+}
+
+// NeedsWhere is Needs for the paths keep accepts (nil: all); keep is
+// asked before any record of the path is read, so that the paths a
+// selective folder leaves out cost a key each, not two reads.
+func (ix *Index) NeedsWhere(ctx context.Context, keep func(path string) bool, fn func(g *Record, l *Local) error) error {
 	var paths []string
 	err := ix.opt.KV.Iterate(ctx, []byte{pNeed}, func(k, _ []byte) error {
-		paths = append(paths, string(k[1:]))
+		if keep == nil || keep(string(k[1:])) {
+			paths = append(paths, string(k[1:]))
+		}
 		return nil
 	})
 	if err != nil {
@@ -331,6 +340,51 @@ func (ix *Index) SetLocal(ctx context.Context, path string, l *Local, blocks []c
 		}
 		return t.putLocal(path, l)
 	})
+}
+
+// LocalChange is one path's new local state for SetLocals.
+type LocalChange struct {
+	Path   string
+	Local  *Local
+	Blocks []cid.Cid
+}
+
+// SetLocals is SetLocal for many paths, in as few transactions as the
+// size limit allows: a batch of pulled small files costs one commit.
+func (ix *Index) SetLocals(ctx context.Context, changes []LocalChange) error {
+	for len(changes) > 0 {
+		n, blocks := 0, 0
+		for n < len(changes) && (n == 0 || blocks+len(changes[n].Blocks) <= maxTxnBlocks/2) {
+			blocks += len(changes[n].Blocks)
+			n++
+		}
+		if n == 1 {
+			c := changes[0]
+			if err := ix.SetLocal(ctx, c.Path, c.Local, c.Blocks); err != nil {
+				return err
+			}
+			changes = changes[1:]
+			continue
+		}
+		err := ix.update(ctx, func(t txn) error {
+			for _, c := range changes[:n] {
+				for _, b := range c.Blocks {
+					if err := t.t.Put(append([]byte{pBlock}, b.Hash()...), nil); err != nil {
+						return err
+					}
+				}
+				if err := t.putLocal(c.Path, c.Local); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		changes = changes[n:]
+	}
+	return nil
 }
 
 // AddBlocks records that these blocks belong to the folder's files, so
@@ -414,7 +468,11 @@ type Stats struct {
 }
 
 // Stats counts the index.
-func (ix *Index) Stats(ctx context.Context) (Stats, error) {
+func (ix *Index) Stats(ctx context.Context) (Stats, error) { return ix.StatsWhere(ctx, nil) }
+
+// StatsWhere counts the index, the needed paths only among those keep
+// accepts (nil: all; see NeedsWhere).
+func (ix *Index) StatsWhere(ctx context.Context, keep func(path string) bool) (Stats, error) {
 	var st Stats
 	err := ix.Globals(ctx, "", func(r *Record) error {
 		if r.Deleted {
@@ -434,7 +492,7 @@ func (ix *Index) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	err = ix.Needs(ctx, func(g *Record, _ *Local) error {
+	err = ix.NeedsWhere(ctx, keep, func(g *Record, _ *Local) error {
 		st.NeedFiles++
 		if !g.Deleted {
 			st.NeedBytes += g.Size
