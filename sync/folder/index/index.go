@@ -24,7 +24,8 @@ const (
 	pHist   = 'h' // h ‖ path ‖ 0 ‖ origin ‖ seq → Signed: a superseded record of path
 )
 
-// MaxHistory is how many superseded records of a path the index keeps.
+// MaxHistory is how many superseded records of a path the index keeps
+// unless SetRetention says otherwise.
 const MaxHistory = 10
 
 // ErrReadOnly is returned when a read-only folder is asked to publish.
@@ -46,6 +47,7 @@ type Options struct {
 // concurrent use: every change is one transaction.
 type Index struct {
 	opt Options
+	ret retainPtr // nil: MaxHistory, no age limit
 }
 
 // Open returns the index kept in opt.KV.
@@ -218,7 +220,7 @@ func hPrefix(path string) []byte { return append(append([]byte{pHist}, path...),
 // keepHistory keeps old (signed as s), a record of a path that a newer
 // one replaced, so that every peer knows the path's recent versions: it
 // stays among the records gossip sends (s ‖ origin ‖ seq), signed as its
-// author made it. Past MaxHistory the oldest go.
+// author made it. Past the retention's count (SetRetention) the oldest go.
 func (t txn) keepHistory(old *Record, s Signed) error {
 	enc, err := encMode.Marshal(s)
 	if err != nil {
@@ -244,11 +246,12 @@ func (t txn) keepHistory(old *Record, s Signed) error {
 		recs = append(recs, r)
 		return nil
 	})
-	if err != nil || len(keys) <= MaxHistory {
+	keep := t.ix.retention().versions
+	if err != nil || len(keys) <= keep {
 		return err
 	}
 	// Drop the oldest by mtime.
-	for len(keys) > MaxHistory {
+	for len(keys) > keep {
 		oldest := 0
 		for i := range times {
 			if times[i] < times[oldest] {
