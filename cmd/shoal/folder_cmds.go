@@ -75,6 +75,8 @@ func cmdShare(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("share", e)
 	var fg foreground
 	fg.flags(fs)
+	var hf historyFlags
+	hf.flags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -85,7 +87,7 @@ func cmdShare(ctx context.Context, e *env, args []string) error {
 	dir := pos[0]
 	return folderCall(ctx, e, &fg, "share", func(c *api.Client) error {
 		var info daemon.FolderInfo
-		if err := c.CallJSON(ctx, "folders/share", daemon.FolderRequest{Path: absPath(dir)}, &info); err != nil {
+		if err := c.CallJSON(ctx, "folders/share", daemon.FolderRequest{Path: absPath(dir), Settings: hf.words()}, &info); err != nil {
 			return fmt.Errorf("share %s: %w", dir, err)
 		}
 		fmt.Fprintf(e.stdout, "sharing %s\n", info.Path)
@@ -100,6 +102,8 @@ func cmdJoin(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("join", e)
 	var fg foreground
 	fg.flags(fs)
+	var hf historyFlags
+	hf.flags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -113,7 +117,7 @@ func cmdJoin(ctx context.Context, e *env, args []string) error {
 	}
 	return folderCall(ctx, e, &fg, "join", func(c *api.Client) error {
 		var info daemon.FolderInfo
-		if err := c.CallJSON(ctx, "folders/join", daemon.FolderRequest{Path: absPath(dir), Key: key}, &info); err != nil {
+		if err := c.CallJSON(ctx, "folders/join", daemon.FolderRequest{Path: absPath(dir), Key: key, Settings: hf.words()}, &info); err != nil {
 			return fmt.Errorf("join %s: %w", dir, err)
 		}
 		mode := "read-write"
@@ -274,6 +278,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "  in sync    yes\n")
 		}
 		fmt.Fprintf(e.stdout, "  peers      %d\n", len(in.Peers))
+		if in.History != "" {
+			fmt.Fprintf(e.stdout, "  history    %s\n", in.History)
+		}
 		for _, p := range in.Peers {
 			fmt.Fprintf(e.stdout, "    %s\n", p)
 		}

@@ -49,10 +49,24 @@ sharing it now, conflict copies made, paths skipped (unreadable, or names
 this disk cannot hold) and, for read-only folders, files changed here.
 `
 	case "history":
-		return `Lists every version of the file the folder's index knows (the last 10
-replaced ones and the current one), oldest first: when, its size, the device
-that made it, whether its blocks are all on this machine, and its CID.
+		return `Lists every version of the file the folder's index knows (the replaced
+ones its retention keeps, 10 by default, and the current one), oldest
+first: when, its size, the device that made it, its CID, and where its
+blocks are: here, on N of the folder's peers connected now, or nowhere.
 Versions replaced by a peer's change are kept in DIR/.shoal/versions/.
+`
+	case "folder", "folder set":
+		return `shoal folder set DIR KEY=VALUE... changes what the folder keeps of its
+past, at once and across restarts (share and join take the same as flags):
+  versioning=remote  keep what a peer's change replaces or deletes (default)
+  versioning=all     keep local edits too: the folder's files are copied into
+                     the store as they are scanned, since an edit in place
+                     leaves no old bytes on disk (costs the folder's size again)
+  versions=10        versions kept per file (0: none)
+  max-age=30d        how long after it was replaced a version is kept (0: no limit)
+  max-size=10%       total size of kept versions: a share of the folder, or 5GiB
+Retention runs every 10 minutes and before shoal gc; a version a restore is
+reading is kept until it is done.
 `
 	case "restore":
 		return `Brings back a version listed by shoal history, chosen by --version N or

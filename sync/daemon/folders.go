@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -21,6 +22,7 @@ import (
 	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/folder"
 	"github.com/shoal-sync/shoal/sync/folder/conflict"
+	"github.com/shoal-sync/shoal/sync/folder/history"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/session"
 	"github.com/shoal-sync/shoal/sync/identity"
@@ -36,6 +38,8 @@ type folderConfig struct {
 	Path  string    `json:"path"`
 	Key   string    `json:"key"` // the printed key: a secret, kept in the home like the node key
 	Added time.Time `json:"added"`
+	// History is the folder's versioning and retention (folders_retain.go).
+	History history.Settings `json:"history,omitzero"`
 }
 
 // runningFolder is one folder the daemon syncs.
@@ -47,8 +51,11 @@ type runningFolder struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	peers map[identity.NodeID]bool
+	pol atomic.Pointer[history.Policy] // parsed from settings
+
+	mu       sync.Mutex
+	peers    map[identity.NodeID]bool
+	settings history.Settings // as last set (cfg.History is as started)
 }
 
 // folders is the daemon's set of folders: the session's Model, and the
@@ -110,6 +117,7 @@ func (fs *folders) start(ctx context.Context) error {
 	}
 	fs.d.node.Store().AddRoots("folders", fs.roots)
 	fs.d.goRun(func() error { return fs.session.Run(ctx) })
+	fs.d.goRun(func() error { return fs.retainLoop(ctx) })
 	return nil
 }
 
@@ -155,8 +163,13 @@ func (fs *folders) byPath(path string) (*runningFolder, error) {
 	return nil, fmt.Errorf("%s is not a shared folder (shoal folders lists them)", path)
 }
 
-// add starts syncing key's folder at path and remembers it.
-func (fs *folders) add(path string, key identity.FolderKey) (*runningFolder, error) {
+// add starts syncing key's folder at path and remembers it, with its
+// versioning and retention settings (key=value words).
+func (fs *folders) add(path string, key identity.FolderKey, settings []string) (*runningFolder, error) {
+	var hs history.Settings
+	if err := hs.SetWords(settings); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -182,7 +195,7 @@ func (fs *folders) add(path string, key identity.FolderKey) (*runningFolder, err
 	if err := folder.Init(abs); err != nil {
 		return nil, fmt.Errorf("create the folder marker in %s: %w", abs, err)
 	}
-	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC()}
+	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC(), History: hs}
 	enc, _ := json.Marshal(cfg)
 	id := key.ID()
 	if err := fs.cfgKV.Put(context.Background(), id[:], enc); err != nil {
@@ -213,7 +226,10 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 	if err != nil {
 		return nil, err
 	}
-	rf := &runningFolder{cfg: cfg, key: key, ix: ix, peers: make(map[identity.NodeID]bool), done: make(chan struct{})}
+	rf := &runningFolder{cfg: cfg, key: key, ix: ix, peers: make(map[identity.NodeID]bool), done: make(chan struct{}), settings: cfg.History}
+	pol := fs.policyOf(cfg)
+	rf.pol.Store(&pol)
+	ix.SetRetention(pol.Versions, pol.MaxAge)
 	rf.f, err = folder.New(folder.Options{
 		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{fs.d.swarm}, Device: fs.d.node.Identity().ID(),
 		Push: func(recs []index.Signed) {
@@ -224,8 +240,9 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		Events:   fs.bus,
 		// Syncthing's minDiskFree for the folder's disk: a pull that would
 		// go below it stops cleanly and is tried again later.
-		Space:  func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
-		Logger: fs.log.With("path", cfg.Path),
+		Space:   func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
+		History: rf.policy,
+		Logger:  fs.log.With("path", cfg.Path),
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,9 @@ import (
 type FolderRequest struct {
 	Path string `json:"path"`
 	Key  string `json:"key,omitempty"` // join: the printed key
+	// Settings: share and join, the folder's versioning and retention
+	// as key=value words (shoal folder set takes the same).
+	Settings []string `json:"settings,omitempty"`
 }
 
 // FolderInfo describes one folder, for share, join, folders and status.
@@ -35,6 +38,8 @@ type FolderInfo struct {
 	NeedBytes    int64    `json:"need_bytes"`
 	LocalChanged int      `json:"local_changed,omitempty"`
 	Peers        []string `json:"peers"`
+	// History is the folder's versioning and retention policy.
+	History string `json:"history,omitempty"`
 }
 
 func (fs *folders) handlers() map[string]http.HandlerFunc {
@@ -49,6 +54,7 @@ func (fs *folders) handlers() map[string]http.HandlerFunc {
 		"POST /api/v0/folders/snapshot": fs.apiSnapshot,
 		"POST /api/v0/folders/history":  fs.apiHistory,
 		"POST /api/v0/folders/restore":  fs.apiRestore,
+		"POST /api/v0/folders/set":      fs.apiSet,
 		"POST /api/v0/events":           fs.apiEvents,
 	}
 }
@@ -113,7 +119,7 @@ func (fs *folders) apiShare(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := identity.FolderKeyFromRW(rw)
-	rf, err := fs.add(req.Path, key)
+	rf, err := fs.add(req.Path, key, req.Settings)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
 		return
@@ -133,7 +139,7 @@ func (fs *folders) apiJoin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err)
 		return
 	}
-	rf, err := fs.add(req.Path, key)
+	rf, err := fs.add(req.Path, key, req.Settings)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
 		return
@@ -227,7 +233,8 @@ func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (fs *folders) info(r *http.Request, rf *runningFolder) FolderInfo {
-	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status()}
+	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status(),
+		History: rf.policy().String()}
 	if st, err := rf.ix.Stats(r.Context()); err == nil {
 		in.Files, in.Dirs, in.Links, in.Bytes = st.Files, st.Dirs, st.Links, st.Bytes
 		in.NeedFiles, in.NeedBytes, in.LocalChanged = st.NeedFiles, st.NeedBytes, st.LocalChanged

@@ -18,6 +18,7 @@ import (
 
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/sync/events"
+	"github.com/shoal-sync/shoal/sync/folder/history"
 	"github.com/shoal-sync/shoal/sync/folder/ignore"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/pull"
@@ -57,8 +58,11 @@ type Options struct {
 	// Pullers is how many files are pulled at once. Default 16.
 	Pullers int
 	// Space, if set, is asked before a file of n bytes is written.
-	Space  func(n int64) error
-	Logger *slog.Logger
+	Space func(n int64) error
+	// History returns the folder's versioning and retention now (nil:
+	// the defaults); see Prune.
+	History func() history.Policy
+	Logger  *slog.Logger
 }
 
 // Folder is one synced folder.
@@ -72,6 +76,8 @@ type Folder struct {
 	pending int
 	cleaned bool      // stale temporary files removed since the start
 	calls   chan call // work that must not overlap a scan or a pull
+
+	holds holds // versions restores are reading (versions.go)
 
 	mu     sync.Mutex
 	status Status
@@ -241,6 +247,9 @@ func (f *Folder) run(ctx context.Context) error {
 			f.setWatch(w.Degraded())
 		}
 	}
+	if err := f.resumeRestore(ctx); err != nil {
+		return fmt.Errorf("finish an interrupted restore: %w", err)
+	}
 	if err := f.scanPaths(ctx, ign); err != nil {
 		return err
 	}
@@ -343,6 +352,8 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 		if err := f.opt.Index.AddBlocks(ctx, res.Blocks); err != nil {
 			return err
 		}
+		f.keepLocal(ctx, res.Changes)
+		f.copyBlocks(ctx, res.Blocks)
 		signed, err := f.opt.Index.CommitLocal(ctx, res.Changes)
 		if err != nil {
 			return fmt.Errorf("record changes: %w", err)
@@ -481,8 +492,7 @@ func order(need []*index.Record) {
 // was written and which paths changed on disk meanwhile.
 func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[string]*index.Local) (progress bool, rescan []string, err error) {
 	order(need)
-	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Device: f.opt.Device.String(),
-		Space: f.opt.Space, Logger: f.log}
+	popt := f.pullOptions()
 	var mu sync.Mutex
 	var fatal error
 	do := func(g *index.Record) {
@@ -508,6 +518,7 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 			fatal = cmpErr(fatal, err)
 			return
 		}
+		f.copyBlocks(ctx, res.Blocks)
 		progress = true
 		f.status.PulledFiles++
 		f.status.PulledBytes += g.Size

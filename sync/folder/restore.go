@@ -7,11 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/sync/folder/ignore"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/pull"
 )
+
+// ErrMissingBlocks means a restore needs blocks that neither this machine
+// nor any reachable peer has; nothing was changed.
+var ErrMissingBlocks = errors.New("no reachable peer has the blocks")
 
 // Revert puts a read-only folder back to the global state: every path
 // changed here is moved into .shoal/versions/ (kept, not deleted) and the
@@ -48,82 +56,148 @@ func (f *Folder) call(ctx context.Context, fn func(context.Context, *ignore.Matc
 // RestoreTree puts many paths back at once, as one change of the
 // folder: each path in want gets its record's content, or is removed
 // (kept in .shoal/versions/) where the record is nil or a deletion. The
-// versions replaced are kept.
+// versions replaced are kept. Every file is fetched first, into
+// temporary files: if one cannot be (ErrMissingBlocks naming them),
+// nothing is changed. Then a journal lists the renames before they are
+// made, so that a crash among them is finished at the next start: the
+// folder is as it was, or as restored, never half of each.
 func (f *Folder) RestoreTree(ctx context.Context, want map[string]*index.Record) error {
 	if !f.opt.Index.Writable() {
 		return errors.New("restore into a read-only folder would not reach its peers")
 	}
-	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Space: f.opt.Space, Logger: f.log}
+	var roots []cid.Cid
+	for _, r := range want {
+		if r != nil && !r.Deleted && r.Type == index.TypeFile {
+			roots = append(roots, r.Cid())
+		}
+	}
+	defer f.hold(roots...)()
 	return f.call(ctx, func(ctx context.Context, ign *ignore.Matcher) error {
 		var paths []string
 		for p := range want {
 			paths = append(paths, p)
 		}
 		sort.Strings(paths)
-		var firstErr error
-		for _, p := range paths {
-			r := want[p]
-			abs := filepath.Join(f.opt.Root, filepath.FromSlash(p))
-			l, err := f.opt.Index.Local(ctx, p)
-			if err != nil {
-				return err
-			}
-			if _, err := os.Lstat(abs); err == nil && (r == nil || r.Deleted || r.Type == index.TypeFile) {
-				if err := pull.KeepVersion(f.opt.Root, p, f.opt.Store, l); err != nil {
-					firstErr = cmpErr(firstErr, err)
-					continue
-				}
-			}
-			switch {
-			case r == nil || r.Deleted:
-			case r.Type == index.TypeDir:
-				err = os.MkdirAll(abs, 0o755)
-			case r.Type == index.TypeFile:
-				if err = os.MkdirAll(filepath.Dir(abs), 0o755); err == nil {
-					err = pull.Export(ctx, popt, r, abs)
-				}
-			}
-			if err != nil {
-				firstErr = cmpErr(firstErr, fmt.Errorf("%s: %w", p, err))
-			}
-		}
-		if err := f.scanPaths(ctx, ign, paths...); err != nil {
+		j, err := f.stage(ctx, paths, want)
+		if err != nil {
 			return err
 		}
-		return firstErr
+		if err := f.commitJournal(ctx, j); err != nil {
+			return err
+		}
+		return f.scanPaths(ctx, ign, paths...)
 	})
+}
+
+// stage fetches every file of want into a temporary file and returns
+// the journal of what is to change; on any failure it removes what it
+// staged.
+func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*index.Record) (*journal, error) {
+	popt := f.pullOptions()
+	dir := filepath.Join(f.opt.Root, filepath.FromSlash(pull.TempDir))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	j := &journal{}
+	var files []int
+	for _, p := range paths {
+		r := want[p]
+		e := entry{Path: p}
+		switch {
+		case r == nil || r.Deleted:
+			e.Action = actRemove
+		case r.Type == index.TypeDir:
+			e.Action = actDir
+		case r.Type == index.TypeFile:
+			e.Action = actFile
+			e.Staged = restoreTempPrefix + pull.TempName(r)
+			files = append(files, len(j.Entries))
+		default:
+			continue // symlinks come back with a scan of their target's folder
+		}
+		j.Entries = append(j.Entries, e)
+	}
+	var mu sync.Mutex
+	var missing []string
+	var firstErr error
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(max(f.opt.Pullers, 1), max(len(files), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				e := j.Entries[i]
+				err := pull.Export(ctx, popt, want[e.Path], filepath.Join(dir, e.Staged))
+				if err == nil {
+					continue
+				}
+				mu.Lock()
+				if errors.Is(err, pull.ErrStalled) {
+					missing = append(missing, e.Path)
+				} else {
+					firstErr = cmpErr(firstErr, fmt.Errorf("%s: %w", e.Path, err))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, i := range files {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if len(missing) > 0 || firstErr != nil || ctx.Err() != nil {
+		for _, i := range files {
+			os.Remove(filepath.Join(dir, j.Entries[i].Staged))
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			list := missing
+			if len(list) > 10 {
+				list = list[:10]
+			}
+			return nil, fmt.Errorf("%w of %d files (%s), nothing was changed", ErrMissingBlocks, len(missing), strings.Join(list, ", "))
+		}
+		if firstErr == nil {
+			firstErr = ctx.Err()
+		}
+		return nil, fmt.Errorf("%w (nothing was changed)", firstErr)
+	}
+	return j, nil
 }
 
 // Restore brings back version r of the file at path: to out when it is
 // set (the folder is not touched), else in the folder as a new change,
-// synced to the peers, the current version kept in .shoal/versions/.
+// synced to the peers, the current version kept in .shoal/versions/. A
+// version whose blocks nobody reachable has fails with ErrMissingBlocks
+// and changes nothing.
 func (f *Folder) Restore(ctx context.Context, r *index.Record, out string) error {
-	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Space: f.opt.Space, Logger: f.log}
+	defer f.hold(r.Cid())()
+	popt := f.pullOptions()
 	if out != "" {
-		return pull.Export(ctx, popt, r, out)
+		return missingErr(pull.Export(ctx, popt, r, out))
 	}
 	if !f.opt.Index.Writable() {
 		return errors.New("restore into a read-only folder would not reach its peers: use -o OUT")
 	}
 	return f.call(ctx, func(ctx context.Context, ign *ignore.Matcher) error {
-		abs := filepath.Join(f.opt.Root, filepath.FromSlash(r.Path))
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		j, err := f.stage(ctx, []string{r.Path}, map[string]*index.Record{r.Path: r})
+		if err != nil {
 			return err
 		}
-		if _, err := os.Lstat(abs); err == nil {
-			l, err := f.opt.Index.Local(ctx, r.Path)
-			if err != nil {
-				return err
-			}
-			if err := pull.KeepVersion(f.opt.Root, r.Path, f.opt.Store, l); err != nil {
-				return err
-			}
-		}
-		if err := pull.Export(ctx, popt, r, abs); err != nil {
+		if err := f.commitJournal(ctx, j); err != nil {
 			return err
 		}
 		return f.scanPaths(ctx, ign, r.Path) // a new change, published
 	})
+}
+
+func missingErr(err error) error {
+	if errors.Is(err, pull.ErrStalled) {
+		return fmt.Errorf("%w: %w", ErrMissingBlocks, err)
+	}
+	return err
 }
 
 func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
@@ -147,7 +221,7 @@ func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
 		if info, err := os.Lstat(abs); err == nil {
 			if info.IsDir() {
 				os.Remove(abs) // only when empty: its entries were moved first
-			} else if err := pull.KeepVersion(f.opt.Root, p, nil, nil); err != nil {
+			} else if err := pull.KeepVersionWith(f.pullOptions(), p, nil); err != nil {
 				return err
 			}
 		}
