@@ -329,10 +329,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tTIME\tSIZE\tDEVICE\tBLOCKS\tCID")
 	for _, v := range vs {
-		where := "peers only"
-		if v.Here {
-			where = "here"
-		}
+		where := whereText(v)
 		size := humanize.IBytes(uint64(v.Size))
 		if v.Deleted {
 			size, where = "deleted", "-"
@@ -344,6 +341,23 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\t%s\t%s\n", v.Version, mark, v.Time.Format("2006-01-02 15:04:05Z"), size, v.Device, where, v.Cid)
 	}
 	return tw.Flush()
+}
+
+// whereText says where a version's blocks are: here, on N peers, nowhere.
+func whereText(v daemon.Version) string {
+	peers := fmt.Sprintf("%d peers", v.Peers)
+	if v.Peers == 1 {
+		peers = "1 peer"
+	}
+	switch {
+	case v.Here && v.Peers > 0:
+		return "here, " + peers
+	case v.Here:
+		return "here"
+	case v.Peers > 0:
+		return peers
+	}
+	return "nowhere"
 }
 
 func cmdRestore(ctx context.Context, e *env, args []string) error {
