@@ -179,19 +179,20 @@ func cmdRevert(ctx context.Context, e *env, args []string) error {
 
 func cmdSnapshot(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("snapshot", e)
+	at := fs.String("at", "", "the folder as it was at `TIME`: RFC 3339 (2026-12-01T09:30:00Z) or a duration back from now (2h)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("snapshot: want one folder: shoal snapshot DIR")
+		return errors.New("snapshot: want one folder: shoal snapshot DIR [--at TIME]")
 	}
 	c, err := connectDaemon(ctx, e, "snapshot")
 	if err != nil {
 		return err
 	}
 	var info daemon.SnapshotInfo
-	if err := c.CallJSON(ctx, "folders/snapshot", daemon.FolderRequest{Path: absPath(pos[0])}, &info); err != nil {
+	if err := c.CallJSON(ctx, "folders/snapshot", daemon.SnapshotRequest{Path: absPath(pos[0]), At: *at}, &info); err != nil {
 		return fmt.Errorf("snapshot %s: %w", pos[0], err)
 	}
 	fmt.Fprintln(e.stdout, info.Cid)

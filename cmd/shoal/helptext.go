@@ -77,9 +77,12 @@ lacks are fetched from peers, each verified; if none has them the restore
 fails and changes nothing.
 `
 	case "snapshot":
-		return `Builds the folder's tree as it is now from its index, without reading or
-copying file data, pins it and prints its CID: the same CID shoal add
---hidden gives for the same files (symlinks and ignored paths left out). Like
+		return `Builds the folder's tree as it is now, or with --at as it was then (each
+file's last version not newer than TIME, from the index's history), from
+its index, without reading or copying file data, pins it and prints its
+CID: the same CID shoal add --hidden gives for the same files (symlinks and
+ignored paths left out). --at before the oldest version the index keeps,
+or in the future, is refused. Like
 any pin it is public: peers, the gateway and anyone given the CID can fetch
 it; export it as a CAR with shoal export.
 `

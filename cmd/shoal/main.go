@@ -64,7 +64,7 @@ func commands() []command {
 		{"leave", "leave DIR                  stop syncing a folder (its files stay)", cmdLeave},
 		{"history", "history PATH [--json]      the versions of a synced file the folder knows, and where their blocks are", cmdHistory},
 		{"restore", "restore PATH --version N|--at TIME [-o OUT]  bring back an earlier version of a synced file", cmdRestore},
-		{"snapshot", "snapshot DIR               pin the folder as it is now as one UnixFS directory, print its CID", cmdSnapshot},
+		{"snapshot", "snapshot DIR [--at TIME]   pin the folder as it is now (or was then) as one UnixFS directory, print its CID", cmdSnapshot},
 		{"revert", "revert DIR                 read-only folder: put local edits aside, bring back the folder's version", cmdRevert},
 		{"dht", "dht SUBCOMMAND ...         run or query the DHT (serve, ping, find-node, get-peers, providers, announce, put, get, table)", cmdDHT},
 		{"version", "version                    print the version, the commit it was built from, and Go's", cmdVersion},

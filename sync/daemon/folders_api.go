@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
@@ -186,15 +190,46 @@ type SnapshotInfo struct {
 	Cid  string `json:"cid"`
 }
 
+// SnapshotRequest asks for a snapshot of the folder at Path: as it is
+// now, or as it was at At (RFC 3339, or a duration back from now).
+type SnapshotRequest struct {
+	Path string `json:"path"`
+	At   string `json:"at,omitempty"`
+}
+
 func (fs *folders) apiSnapshot(w http.ResponseWriter, r *http.Request) {
-	rf, ok := fs.folderOf(w, r)
-	if !ok {
+	var req SnapshotRequest
+	if !readJSON(w, r, &req) {
 		return
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	var recs snapshot.Records = rf.ix
+	var at *snapshot.At
+	if req.At != "" {
+		t, err := parseAt(req.At, time.Now())
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		at = &snapshot.At{H: rf.ix, T: t}
+		recs = at
 	}
 	st := fs.d.node.Store()
 	b := st.NewBatch(r.Context())
 	defer b.Discard()
-	root, err := snapshot.Build(r.Context(), rf.ix, st, func(blk unixfs.Block) error { return b.Put(blk.Cid, blk.Data) })
+	root, err := snapshot.Build(r.Context(), recs, fs.rootGetter(), func(blk unixfs.Block) error { return b.Put(blk.Cid, blk.Data) })
+	if errors.Is(err, snapshot.ErrNothingThen) {
+		msg := fmt.Errorf("snapshot %s at %s: no file of the folder is known from then", rf.cfg.Path, at.T.UTC().Format(time.RFC3339))
+		if !at.Oldest.IsZero() {
+			msg = fmt.Errorf("%w (the oldest version known is from %s)", msg, at.Oldest.UTC().Format(time.RFC3339))
+		}
+		httpError(w, http.StatusBadRequest, msg)
+		return
+	}
 	if err == nil {
 		err = b.Pin(root, store.PinRecursive)
 	}
@@ -207,6 +242,26 @@ func (fs *folders) apiSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, SnapshotInfo{Path: rf.cfg.Path, Cid: root.String()})
 }
+
+// rootGetter reads a file's root node for a snapshot: from the store,
+// or, for a version this machine never held, from the folder's peers.
+func (fs *folders) rootGetter() getterFunc {
+	st := fs.d.node.Store()
+	return func(ctx context.Context, c cid.Cid) ([]byte, error) {
+		data, err := st.Get(ctx, c)
+		if !errors.Is(err, store.ErrNotFound) || fs.d.backend == nil {
+			return data, err
+		}
+		if _, err := fs.d.backend.need(ctx, c.String(), false); err != nil {
+			return nil, fmt.Errorf("the root block %s is neither here nor with a reachable peer: %w", c, err)
+		}
+		return st.Get(ctx, c)
+	}
+}
+
+type getterFunc func(ctx context.Context, c cid.Cid) ([]byte, error)
+
+func (g getterFunc) Get(ctx context.Context, c cid.Cid) ([]byte, error) { return g(ctx, c) }
 
 func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
 	req, ok := readReq(w, r)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-sync/shoal/sync/folder/history"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
@@ -290,16 +291,9 @@ func pickVersion(vs []Version, n int, at string, now time.Time) (int, error) {
 		}
 		return n - 1, nil
 	case at != "":
-		t, err := time.Parse(time.RFC3339, at)
+		t, err := parseAt(at, now)
 		if err != nil {
-			d, derr := time.ParseDuration(at)
-			if derr != nil || d < 0 {
-				return 0, fmt.Errorf("--at %q: want an RFC 3339 time (2026-12-01T09:30:00Z) or a duration back from now (2h)", at)
-			}
-			t = now.Add(-d)
-		}
-		if t.After(now) {
-			return 0, fmt.Errorf("--at %s is in the future", t.Format(time.RFC3339))
+			return 0, err
 		}
 		best := -1
 		for i, v := range vs {
@@ -313,4 +307,21 @@ func pickVersion(vs []Version, n int, at string, now time.Time) (int, error) {
 		return best, nil
 	}
 	return 0, fmt.Errorf("give --version N or --at TIME (shoal history lists the versions)")
+}
+
+// parseAt reads --at: an RFC 3339 time, or a duration back from now
+// (2h, 3d); a time in the future is refused.
+func parseAt(at string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		d, derr := history.ParseAge(at)
+		if derr != nil || d < 0 || at == "0" {
+			return time.Time{}, fmt.Errorf("--at %q: want an RFC 3339 time (2026-12-01T09:30:00Z) or a duration back from now (2h, 3d)", at)
+		}
+		t = now.Add(-d)
+	}
+	if t.After(now) {
+		return time.Time{}, fmt.Errorf("--at %s is in the future", t.Format(time.RFC3339))
+	}
+	return t, nil
 }
