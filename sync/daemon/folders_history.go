@@ -51,6 +51,8 @@ func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runni
 	want := map[string]*index.Record{}
 	var changes []TreeChange
 	now := time.Now()
+	existed := false // some path had a version then
+	var oldest time.Time
 	for p := range paths {
 		vs, recs, err := fs.versions(ctx, rf, p, false)
 		if err != nil {
@@ -60,9 +62,13 @@ func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runni
 		cur, _ := rf.ix.Global(ctx, p)
 		i, err := pickVersion(vs, 0, req.At, now)
 		var then *index.Record
+		if len(vs) > 0 && (oldest.IsZero() || vs[0].Time.Before(oldest)) {
+			oldest = vs[0].Time
+		}
 		switch {
 		case err == nil:
 			then = recs[i]
+			existed = existed || !then.Deleted
 		case strings.Contains(err.Error(), "oldest known"):
 			// The path did not exist then.
 		default:
@@ -82,6 +88,11 @@ func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runni
 			want[p] = then
 			changes = append(changes, TreeChange{Path: p, Action: "restore", Size: then.Size})
 		}
+	}
+	if !existed {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("%s held nothing at %s that the index knows of (the oldest version known is from %s): nothing to restore",
+			req.Path, req.At, oldest.Format(time.RFC3339)))
+		return
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	if !req.DryRun && len(want) > 0 {

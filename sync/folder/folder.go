@@ -531,10 +531,10 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 			fatal = cmpErr(fatal, err)
 			return
 		}
-		f.copyBlocks(ctx, res.Blocks)
 		progress = true
 		for _, c := range done {
 			g, res := c.Record, c.Result
+			f.copyBlocks(ctx, res.Blocks)
 			f.status.PulledFiles++
 			f.status.PulledBytes += g.Size
 			f.status.LastSync = time.Now()
