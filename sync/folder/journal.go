@@ -76,7 +76,7 @@ func (f *Folder) resumeRestore(ctx context.Context) error {
 		return os.Remove(p)
 	}
 	for _, e := range j.Entries {
-		if index.ValidatePath(e.Path) != nil || filepath.Base(e.Staged) != e.Staged {
+		if index.ValidatePath(e.Path) != nil || e.Staged != "" && filepath.Base(e.Staged) != e.Staged {
 			f.log.Warn("restore journal with a bad entry: dropped", "path", e.Path)
 			return os.Remove(p)
 		}
