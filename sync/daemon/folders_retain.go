@@ -3,10 +3,13 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/folder/history"
 )
 
@@ -112,3 +115,25 @@ func (fs *folders) saveSettings(rf *runningFolder, s history.Settings) error {
 // gcFirst is the backend's hook before a collection: retention runs, so
 // that what it no longer keeps is collected now.
 func (fs *folders) gcFirst(ctx context.Context) { fs.prune(ctx) }
+
+// ErrFoldersNeedDaemon means a collection was asked of a home whose
+// folders are not running: without them, what they and their kept
+// versions need is unknown, and would go.
+var ErrFoldersNeedDaemon = errors.New("this home syncs folders: start the daemon (shoal daemon) and run gc through it, so that what the folders and their kept versions need is kept")
+
+// RemembersFolders reports whether the home whose store is st syncs
+// folders (its daemon runs them at start).
+func RemembersFolders(ctx context.Context, st store.Store) (bool, error) {
+	bs, ok := st.(*badgerstore.Store)
+	if !ok {
+		return false, nil
+	}
+	found := false
+	err := bs.KV("folders").Iterate(ctx, nil, func(_, _ []byte) error { found = true; return errStop })
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return found, err
+}
+
+var errStop = errors.New("stop")

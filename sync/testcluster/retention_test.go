@@ -119,6 +119,12 @@ func TestRetentionUnderChurn(t *testing.T) {
 		t.Fatalf("settings lost in a restart:\n%s", st)
 	}
 	a.Must("folder", "set", da, "max-age=1s")
+	// Without the daemon no folder says what it needs: gc refuses.
+	a.Stop()
+	if _, err := a.Shoal("gc"); err == nil || !strings.Contains(err.Error(), "start the daemon") {
+		t.Fatalf("gc without the daemon on a home with folders: %v", err)
+	}
+	a.Restart()
 	Until(t, syncTimeout, []*Node{a}, "every version past max-age removed", func() error {
 		before := time.Now()
 		a.Must("gc")
