@@ -87,6 +87,11 @@ func (f *Folder) resumeRestore(ctx context.Context) error {
 
 func (f *Folder) applyJournal(ctx context.Context, j *journal, journalPath string) error {
 	popt := f.pullOptions()
+	// The versions the renames keep are recorded in one go at the end (a
+	// crash before then leaves version files without entries, which
+	// retention counts by their names).
+	var kept []index.Kept
+	popt.Kept = func(rel, dst string, old *index.Local) { kept = append(kept, f.keptEntry(rel, dst, old)) }
 	tmpDir := filepath.Join(f.opt.Root, filepath.FromSlash(pull.TempDir))
 	dirs := map[string]bool{}
 	for _, e := range j.Entries {
@@ -132,10 +137,15 @@ func (f *Folder) applyJournal(ctx context.Context, j *journal, journalPath strin
 			dirs[filepath.Dir(abs)] = true
 		}
 	}
+	if err := f.opt.Index.PutKepts(ctx, kept); err != nil {
+		return err
+	}
+	list := make([]string, 0, len(dirs))
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
-		}
+		list = append(list, d)
+	}
+	if err := pull.FlushDirs(list); err != nil {
+		return err
 	}
 	if err := os.Remove(journalPath); err != nil {
 		return err

@@ -9,12 +9,15 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/folder/ignore"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/pull"
+	"github.com/shoal-sync/shoal/sync/folder/scan"
 )
 
 // ErrMissingBlocks means a restore needs blocks that neither this machine
@@ -78,14 +81,20 @@ func (f *Folder) RestoreTree(ctx context.Context, want map[string]*index.Record)
 			paths = append(paths, p)
 		}
 		sort.Strings(paths)
+		t0 := time.Now()
 		j, err := f.stage(ctx, paths, want)
 		if err != nil {
 			return err
 		}
+		t1 := time.Now()
 		if err := f.commitJournal(ctx, j); err != nil {
 			return err
 		}
-		return f.scanPaths(ctx, ign, paths...)
+		t2 := time.Now()
+		err = f.publishRestored(ctx, ign, j, want)
+		f.log.Info("restored", "paths", len(paths), "fetch", t1.Sub(t0).Round(time.Millisecond),
+			"rename", t2.Sub(t1).Round(time.Millisecond), "scan", time.Since(t2).Round(time.Millisecond))
+		return err
 	})
 }
 
@@ -128,7 +137,7 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 			defer wg.Done()
 			for i := range work {
 				e := j.Entries[i]
-				err := pull.Export(ctx, popt, want[e.Path], filepath.Join(dir, e.Staged))
+				err := pull.ExportStaged(ctx, popt, want[e.Path], filepath.Join(dir, e.Staged))
 				if err == nil {
 					continue
 				}
@@ -164,6 +173,16 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 		}
 		return nil, fmt.Errorf("%w (nothing was changed)", firstErr)
 	}
+	staged := make([]string, 0, len(files))
+	for _, i := range files {
+		staged = append(staged, filepath.Join(dir, j.Entries[i].Staged))
+	}
+	if err := pull.Flush(staged); err != nil {
+		for _, p := range staged {
+			os.Remove(p)
+		}
+		return nil, fmt.Errorf("make restored files durable: %w (nothing was changed)", err)
+	}
 	return j, nil
 }
 
@@ -189,7 +208,7 @@ func (f *Folder) Restore(ctx context.Context, r *index.Record, out string) error
 		if err := f.commitJournal(ctx, j); err != nil {
 			return err
 		}
-		return f.scanPaths(ctx, ign, r.Path) // a new change, published
+		return f.publishRestored(ctx, ign, j, map[string]*index.Record{r.Path: r}) // a new change
 	})
 }
 
@@ -231,4 +250,64 @@ func (f *Folder) doRevert(ctx context.Context, ign *ignore.Matcher) error {
 	}
 	f.log.Info("reverted local changes", "paths", len(changed))
 	return f.pullAll(ctx, ign)
+}
+
+// publishRestored records what a restore put in place as new local
+// changes and sends them to the peers. A restored file's content is
+// known (its version's record), so it is not read again: its references
+// move to it from the kept versions they pointed into. Directories and
+// removals are scanned.
+func (f *Folder) publishRestored(ctx context.Context, ign *ignore.Matcher, j *journal, want map[string]*index.Record) error {
+	var changes []index.Change
+	var scanned []string
+	b := f.opt.Store.NewBatch(ctx)
+	defer b.Discard()
+	for _, e := range j.Entries {
+		r := want[e.Path]
+		if e.Action != actFile || r == nil {
+			scanned = append(scanned, e.Path)
+			continue
+		}
+		abs := filepath.Join(f.opt.Root, filepath.FromSlash(e.Path))
+		info, err := os.Lstat(abs)
+		if err != nil || !info.Mode().IsRegular() || info.Size() != r.Size {
+			scanned = append(scanned, e.Path) // changed since: the scan says how
+			continue
+		}
+		if err := pull.RepointInto(ctx, f.opt.Store, b, r.Cid(), abs); err != nil {
+			scanned = append(scanned, e.Path)
+			continue
+		}
+		ctime, inode := scan.SysStat(info)
+		l := index.Local{Type: index.TypeFile, Size: info.Size(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano(),
+			CTime: ctime, Inode: inode, Root: r.Root}
+		mode := uint32(0o644)
+		if l.Mode&0o100 != 0 {
+			mode = 0o755
+		}
+		changes = append(changes, index.Change{
+			Record: index.Record{Path: e.Path, Type: index.TypeFile, Size: l.Size, Mode: mode, ModTime: l.ModTime, Root: l.Root},
+			Local:  l,
+		})
+	}
+	if err := b.Commit(); err != nil {
+		return fmt.Errorf("record restored files in the store: %w", err)
+	}
+	if len(changes) > 0 {
+		signed, err := f.opt.Index.CommitLocal(ctx, changes)
+		if err != nil {
+			return fmt.Errorf("record restored files: %w", err)
+		}
+		for _, c := range changes {
+			f.opt.Events.Publish(events.Event{Type: events.LocalChange, Folder: f.id, Path: c.Record.Path})
+		}
+		if len(signed) > 0 {
+			f.log.Info("local changes", "records", len(signed))
+			f.opt.Push(signed)
+		}
+	}
+	if len(scanned) > 0 {
+		return f.scanPaths(ctx, ign, scanned...)
+	}
+	return nil
 }

@@ -69,6 +69,13 @@ func (f *Folder) pullOptions() pull.Options {
 // the versions directory, so that its blocks are kept and retention
 // counts it.
 func (f *Folder) kept(rel, dst string, old *index.Local) {
+	if err := f.opt.Index.PutKept(context.Background(), f.keptEntry(rel, dst, old)); err != nil {
+		f.log.Warn("record a kept version", "path", rel, "err", err)
+	}
+}
+
+// keptEntry is the index entry of a version moved to dst.
+func (f *Folder) keptEntry(rel, dst string, old *index.Local) index.Kept {
 	k := index.Kept{Path: rel, At: time.Now().UnixNano()}
 	if name, err := filepath.Rel(filepath.Join(f.opt.Root, filepath.FromSlash(pull.VersionsDir)), dst); err == nil {
 		k.File = filepath.ToSlash(name)
@@ -79,9 +86,7 @@ func (f *Folder) kept(rel, dst string, old *index.Local) {
 	if old != nil && old.Type == index.TypeFile && !old.Deleted {
 		k.Root = old.Root
 	}
-	if err := f.opt.Index.PutKept(context.Background(), k); err != nil {
-		f.log.Warn("record a kept version", "path", rel, "err", err)
-	}
+	return k
 }
 
 // keepLocal runs before a scan's changes are committed: in a folder

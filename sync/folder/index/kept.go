@@ -56,6 +56,30 @@ func (ix *Index) PutKept(ctx context.Context, k Kept) error {
 	return ix.opt.KV.Put(ctx, keptKey(&k), enc)
 }
 
+// PutKepts records many kept versions, a few hundred a transaction.
+func (ix *Index) PutKepts(ctx context.Context, ks []Kept) error {
+	for len(ks) > 0 {
+		n := min(len(ks), maxTxnChanges)
+		err := ix.update(ctx, func(t txn) error {
+			for i := range ks[:n] {
+				enc, err := encMode.Marshal(&ks[i])
+				if err != nil {
+					return err
+				}
+				if err := t.t.Put(keptKey(&ks[i]), enc); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		ks = ks[n:]
+	}
+	return nil
+}
+
 // DeleteKept forgets a kept version (its bytes are gone).
 func (ix *Index) DeleteKept(ctx context.Context, k Kept) error {
 	return ix.opt.KV.Delete(ctx, keptKey(&k))
