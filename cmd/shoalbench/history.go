@@ -185,14 +185,14 @@ func (b *historyBench) overwrite(ctx context.Context, p *syncPair, fa, fb string
 	}
 	timeout := max(3*time.Minute, time.Duration(spec.files)*10*time.Millisecond)
 	if _, err := waitFolder(ctx, p.b, evB, fb, spec.files, spec.files, timeout); err != nil {
-		return 0, fmt.Errorf("B after the overwrite: %w", err)
+		return 0, fmt.Errorf("after the overwrite, on B: %w", err)
 	}
 	want, err := os.ReadFile(filepath.Join(fa, spec.path(spec.files-1)))
 	if err != nil {
 		return 0, err
 	}
 	if err := sameFile(filepath.Join(fb, spec.path(spec.files-1)), want); err != nil {
-		return 0, fmt.Errorf("B's copy after the overwrite: %w", err)
+		return 0, fmt.Errorf("the copy on B after the overwrite: %w", err)
 	}
 	syscall.Sync()
 	io1, err := p.b.io()
