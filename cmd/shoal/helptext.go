@@ -65,6 +65,7 @@ past, at once and across restarts (share and join take the same as flags):
   versions=10        versions kept per file (0: none)
   max-age=30d        how long after it was replaced a version is kept (0: no limit)
   max-size=10%       total size of kept versions: a share of the folder, or 5GiB
+                     (each file's newest version stays a day whatever the size)
 Retention runs every 10 minutes and before shoal gc; a version a restore is
 reading is kept until it is done.
 `

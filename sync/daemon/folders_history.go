@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-sync/shoal/sync/folder/history"
 	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/folder/session"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
 
@@ -54,10 +55,14 @@ func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runni
 	existed := false // some path had a version then
 	var oldest time.Time
 	for p := range paths {
-		vs, recs, err := fs.versions(ctx, rf, p, false)
+		recs, err := rf.ix.History(ctx, p)
 		if err != nil {
 			httpError(w, http.StatusInternalServerError, err)
 			return
+		}
+		vs := make([]Version, len(recs)) // times are all a pick needs
+		for i, r := range recs {
+			vs[i].Time = r.Time().UTC()
 		}
 		cur, _ := rf.ix.Global(ctx, p)
 		i, err := pickVersion(vs, 0, req.At, now)
@@ -336,3 +341,6 @@ func parseAt(at string, now time.Time) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// The folders answer peers' version queries.
+var _ session.VersionHolder = (*folders)(nil)

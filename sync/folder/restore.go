@@ -129,6 +129,10 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 	var mu sync.Mutex
 	var missing []string
 	var firstErr error
+	// The first file whose blocks nobody sends stops the rest: the
+	// restore would change nothing anyway, and each would wait as long.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(max(f.opt.Pullers, 1), max(len(files), 1)) {
@@ -137,15 +141,22 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 			defer wg.Done()
 			for i := range work {
 				e := j.Entries[i]
-				err := pull.ExportStaged(ctx, popt, want[e.Path], filepath.Join(dir, e.Staged))
+				if sctx.Err() != nil {
+					continue
+				}
+				err := pull.ExportStaged(sctx, popt, want[e.Path], filepath.Join(dir, e.Staged))
 				if err == nil {
 					continue
 				}
 				mu.Lock()
-				if errors.Is(err, pull.ErrStalled) {
+				switch {
+				case errors.Is(err, pull.ErrStalled):
 					missing = append(missing, e.Path)
-				} else {
+					stop()
+				case sctx.Err() != nil && ctx.Err() == nil: // stopped by another's stall
+				default:
 					firstErr = cmpErr(firstErr, fmt.Errorf("%s: %w", e.Path, err))
+					stop()
 				}
 				mu.Unlock()
 			}
@@ -166,7 +177,7 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 			if len(list) > 10 {
 				list = list[:10]
 			}
-			return nil, fmt.Errorf("%w of %d files (%s), nothing was changed", ErrMissingBlocks, len(missing), strings.Join(list, ", "))
+			return nil, fmt.Errorf("%w of %s (the restore stopped there; nothing was changed)", ErrMissingBlocks, strings.Join(list, ", "))
 		}
 		if firstErr == nil {
 			firstErr = ctx.Err()

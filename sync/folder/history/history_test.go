@@ -81,10 +81,10 @@ func TestExpired(t *testing.T) {
 		{"defaults: age drops c1", Policy{Versions: 10, MaxAge: 30 * 24 * time.Hour}, 0, "", "c1 "},
 		{"two a file", Policy{Versions: 2}, 0, "", "a3 "},
 		{"none kept", Policy{Versions: 0}, 0, "", "a1 a2 a3 b1 c1 "},
-		{"size: oldest go first", Policy{Versions: 10, MaxBytes: 300}, 0, "", "b1 c1 "},
-		{"size as percent", Policy{Versions: 10, MaxPercent: 10}, 2500, "", "a3 b1 c1 "},
+		{"size: oldest go first, a file's newest of the last day spared", Policy{Versions: 10, MaxBytes: 300}, 0, "", "a2 a3 c1 "},
+		{"size as percent", Policy{Versions: 10, MaxPercent: 10}, 2500, "", "a2 a3 c1 "},
 		{"held stays and counts", Policy{Versions: 1}, 0, "a3", "a2 "},
-		{"held is never dropped for size", Policy{Versions: 10, MaxBytes: 100}, 0, "c1", "a1 a2 a3 b1 "},
+		{"held is never dropped for size", Policy{Versions: 10, MaxBytes: 100}, 0, "c1", "a2 a3 "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Expired(kept, tc.p, tc.folder, now, func(k Kept) bool { return k.ID == tc.held })

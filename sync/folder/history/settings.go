@@ -218,11 +218,19 @@ type Kept struct {
 	Kept time.Time // when it was replaced
 }
 
+// SizeGrace is how long each file's newest kept version is spared by the
+// size limit: a folder overwritten all at once (ransomware, a bad script)
+// keeps a version of every file for at least this long, whatever it
+// takes, so that it can be restored the next day. The count and age
+// limits still apply.
+const SizeGrace = 24 * time.Hour
+
 // Expired returns the kept versions that policy p no longer keeps in a
 // folder of folderBytes at time now: past the count per file (the oldest
 // go first), older than the maximum age, and the oldest of the rest while
-// their total is over the size limit. Versions held (a restore reading
-// them) are never returned, and count as kept.
+// their total is over the size limit, except each file's newest version
+// for SizeGrace. Versions held (a restore reading them) are never
+// returned, and count as kept.
 func Expired(kept []Kept, p Policy, folderBytes int64, now time.Time, held func(Kept) bool) []Kept {
 	if held == nil {
 		held = func(Kept) bool { return false }
@@ -237,7 +245,11 @@ func Expired(kept []Kept, p Policy, folderBytes int64, now time.Time, held func(
 	})
 	drop := make([]bool, len(order))
 	perPath := map[string]int{}
+	spared := make([]bool, len(order)) // a file's newest, within SizeGrace
 	for i, k := range order {
+		if perPath[k.Path] == 0 && now.Sub(k.Kept) < SizeGrace {
+			spared[i] = true
+		}
 		if held(k) {
 			perPath[k.Path]++
 			continue
@@ -259,7 +271,7 @@ func Expired(kept []Kept, p Policy, folderBytes int64, now time.Time, held func(
 			}
 		}
 		for i := len(order) - 1; i >= 0 && total > limit; i-- {
-			if !drop[i] && !held(order[i]) {
+			if !drop[i] && !spared[i] && !held(order[i]) {
 				drop[i] = true
 				total -= order[i].Size
 			}
