@@ -47,18 +47,28 @@ type Options struct {
 
 // Exchange is peer exchange as a swarm Extension.
 type Exchange struct {
-	opt  Options
-	log  *slog.Logger
-	kick chan struct{}
+	opt     Options
+	log     *slog.Logger
+	kick    chan struct{}
+	changed chan struct{}
 
 	mu    sync.Mutex
 	st    *state
-	conns map[identity.NodeID]*swarm.Conn
+	conns map[identity.NodeID]conn
 
 	floods, learnt atomic.Int64
 }
 
 var _ swarm.Extension = (*Exchange)(nil)
+
+// conn is what the exchange needs of a connection (a *swarm.Conn).
+type conn interface {
+	ID() identity.NodeID
+	Addr() string
+	Outbound() bool
+	ListenAddrs() []string
+	Send(m wire.Message) error
+}
 
 // New returns an Exchange; Run keeps it going.
 func New(opt Options) *Exchange {
@@ -71,15 +81,17 @@ func New(opt Options) *Exchange {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exchange{opt: opt, log: opt.Logger, kick: make(chan struct{}, 1),
-		st: newState(opt.Self, opt.Interval), conns: make(map[identity.NodeID]*swarm.Conn)}
+	return &Exchange{opt: opt, log: opt.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{}, 1),
+		st: newState(opt.Self, opt.Interval), conns: make(map[identity.NodeID]conn)}
 }
 
 // Handles claims PeerExchange messages.
 func (x *Exchange) Handles(t wire.MsgType) bool { return t == wire.TypePeerExchange }
 
 // Connected starts exchanging with c.
-func (x *Exchange) Connected(c *swarm.Conn) {
+func (x *Exchange) Connected(c *swarm.Conn) { x.connected(c) }
+
+func (x *Exchange) connected(c conn) {
 	info := peerInfo{ID: c.ID(), Addrs: peerAddrs(c), Loopback: isLoopback(c.Addr())}
 	x.mu.Lock()
 	x.st.connect(info)
@@ -89,7 +101,9 @@ func (x *Exchange) Connected(c *swarm.Conn) {
 }
 
 // Disconnected forgets c; its peers learn it is gone with the next delta.
-func (x *Exchange) Disconnected(c *swarm.Conn) {
+func (x *Exchange) Disconnected(c *swarm.Conn) { x.disconnected(c) }
+
+func (x *Exchange) disconnected(c conn) {
 	x.mu.Lock()
 	if x.conns[c.ID()] == c {
 		x.st.disconnect(c.ID())
@@ -100,7 +114,9 @@ func (x *Exchange) Disconnected(c *swarm.Conn) {
 
 // Handle takes a PeerExchange from c. A flood or a scope not shared is
 // ignored and logged, never a reason to drop the peer.
-func (x *Exchange) Handle(c *swarm.Conn, m wire.Message) error {
+func (x *Exchange) Handle(c *swarm.Conn, m wire.Message) error { return x.handle(c, m) }
+
+func (x *Exchange) handle(c conn, m wire.Message) error {
 	pm, ok := m.(wire.PeerExchange)
 	if !ok {
 		return nil
@@ -137,6 +153,16 @@ func (x *Exchange) Kick() {
 	}
 }
 
+// FoldersChanged says that a peer proved a folder on its connection, or
+// stopped sharing one (the folder engine's folder-peer event): the new
+// member is told the folder's other peers at once, without waiting.
+func (x *Exchange) FoldersChanged() {
+	select {
+	case x.changed <- struct{}{}:
+	default:
+	}
+}
+
 // Stats are the exchange's counters.
 type Stats struct {
 	Ignored int64 // messages over a peer's allowance
@@ -146,34 +172,45 @@ type Stats struct {
 // Stats returns the counters.
 func (x *Exchange) Stats() Stats { return Stats{Ignored: x.floods.Load(), Learnt: x.learnt.Load()} }
 
-// Run rereads the public keys and sends the deltas due until ctx ends.
+// Run rereads the public keys and sends the deltas due until ctx ends. It
+// wakes when told of a change (Kick, FoldersChanged), when the next delta
+// to a peer is due, and every Rescan for the public keys; peers
+// connecting and their messages are handled as they come.
 func (x *Exchange) Run(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	var rescanned time.Time
 	for {
+		wait := time.Hour
+		if x.opt.PublicKeys != nil {
+			if time.Since(rescanned) >= x.opt.Rescan {
+				keys, err := x.opt.PublicKeys(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					x.log.Warn("pex: public keys", "err", err)
+				} else {
+					x.mu.Lock()
+					x.st.setOurs(keys)
+					x.mu.Unlock()
+				}
+				rescanned = time.Now()
+			}
+			wait = x.opt.Rescan - time.Since(rescanned)
+		}
+		if next := x.flush(); !next.IsZero() {
+			wait = min(wait, time.Until(next))
+		}
+		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
+		case <-x.changed:
 		case <-x.kick:
 			rescanned = time.Time{}
 		}
-		if x.opt.PublicKeys != nil && time.Since(rescanned) >= x.opt.Rescan {
-			keys, err := x.opt.PublicKeys(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				x.log.Warn("pex: public keys", "err", err)
-			} else {
-				x.mu.Lock()
-				x.st.setOurs(keys)
-				x.mu.Unlock()
-			}
-			rescanned = time.Now()
-		}
-		x.flush()
 	}
 }
 
@@ -192,15 +229,16 @@ func (x *Exchange) shared() Shared {
 	}
 }
 
-// flush sends what is due.
-func (x *Exchange) flush() {
+// flush sends what is due, and returns when the next delta held back by
+// the interval is due (zero: none is).
+func (x *Exchange) flush() time.Time {
 	var folders func(identity.NodeID) [][]byte
 	if x.opt.Folders != nil {
 		folders = x.opt.Folders.SharedFolders
 	}
 	x.mu.Lock()
-	out := x.st.flush(time.Now(), x.shared(), folders)
-	conns := make([]*swarm.Conn, len(out))
+	out, next := x.st.flush(time.Now(), x.shared(), folders)
+	conns := make([]conn, len(out))
 	for i, o := range out {
 		conns[i] = x.conns[o.To]
 	}
@@ -210,11 +248,12 @@ func (x *Exchange) flush() {
 			c.Send(o.Msg)
 		}
 	}
+	return next
 }
 
 // peerAddrs is where others may reach c's peer: the address dialed, or
 // its listen port at the address it came from.
-func peerAddrs(c *swarm.Conn) []string {
+func peerAddrs(c conn) []string {
 	if c.Outbound() {
 		return []string{c.Addr()}
 	}

@@ -154,9 +154,9 @@ type outgoing struct {
 // shares with us, the members it has not been told of and those gone
 // (at most 50 of each, a delta at most once an interval, the first at
 // once); and to a peer that has not said so yet, that we take part in
-// each of our public scopes.
-func (s *state) flush(now time.Time, shared Shared, folders func(identity.NodeID) [][]byte) []outgoing {
-	var out []outgoing
+// each of our public scopes. next is when the first delta held back by
+// the interval is due (zero: none is held back).
+func (s *state) flush(now time.Time, shared Shared, folders func(identity.NodeID) [][]byte) (out []outgoing, next time.Time) {
 	ids := make([]identity.NodeID, 0, len(s.peers))
 	for id := range s.peers {
 		ids = append(ids, id)
@@ -182,6 +182,11 @@ func (s *state) flush(now time.Time, shared Shared, folders func(identity.NodeID
 				continue
 			}
 			if p.spoke[scope] && p.told[scope] != nil && now.Sub(p.last[scope]) < s.interval {
+				if _, ok := s.delta(p, scope, shared); ok {
+					if due := p.last[scope].Add(s.interval); next.IsZero() || due.Before(next) {
+						next = due
+					}
+				}
 				continue
 			}
 			m, ok := s.delta(p, scope, shared)
@@ -203,7 +208,7 @@ func (s *state) flush(now time.Time, shared Shared, folders func(identity.NodeID
 			out = append(out, outgoing{To: id, Msg: m})
 		}
 	}
-	return out
+	return out, next
 }
 
 // delta is what p has not been told in scope: ok is false when nothing.

@@ -51,7 +51,7 @@ func TestPublicScopes(t *testing.T) {
 	for i, id := range []identity.NodeID{a, b, c} {
 		s.connect(peerInfo{ID: id, Addrs: []string{fmt.Sprintf("10.0.0.%d:4777", i+1)}})
 	}
-	out := s.flush(t0, nil, nil)
+	out, _ := s.flush(t0, nil, nil)
 	for _, id := range []identity.NodeID{a, b, c} {
 		if ms := msgsTo(out, id); len(ms) != 1 || len(ms[0].Added) != 0 || !bytes.Equal(ms[0].Scope, keyR[:]) {
 			t.Fatalf("first flush to %s: %+v, want one declaration of R", id.Short(), ms)
@@ -63,7 +63,7 @@ func TestPublicScopes(t *testing.T) {
 	if r := s.receive(t0, c, wire.PeerExchange{Scope: scope(keyS), Added: []wire.PexPeer{{ID: d.Bytes(), Addrs: []string{"10.0.0.4:4777"}}}}, nil); len(r.Add) != 0 {
 		t.Fatalf("addresses taken from a scope we are not in: %+v", r)
 	}
-	out = s.flush(t0, nil, nil)
+	out, _ = s.flush(t0, nil, nil)
 	ma := msgsTo(out, a)
 	if len(ma) != 1 || len(ma[0].Added) != 1 || !bytes.Equal(ma[0].Added[0].ID, b.Bytes()) || ma[0].Added[0].Addrs[0] != "10.0.0.2:4777" {
 		t.Fatalf("to a: %+v, want b's address", ma)
@@ -74,7 +74,7 @@ func TestPublicScopes(t *testing.T) {
 	// d joins R: a hears of it only after the interval.
 	s.connect(peerInfo{ID: d, Addrs: []string{"10.0.0.4:4777"}})
 	s.receive(t0, d, wire.PeerExchange{Scope: scope(keyR)}, nil)
-	out = s.flush(t0.Add(time.Second), nil, nil)
+	out, _ = s.flush(t0.Add(time.Second), nil, nil)
 	if ma := msgsTo(out, a); len(ma) != 0 {
 		t.Fatalf("delta to a within the interval: %+v", ma)
 	}
@@ -82,16 +82,16 @@ func TestPublicScopes(t *testing.T) {
 		t.Fatalf("to the new member d: %+v, want a and b at once", md)
 	}
 	s.disconnect(b)
-	out = s.flush(t0.Add(time.Minute), nil, nil)
+	out, _ = s.flush(t0.Add(time.Minute), nil, nil)
 	ma = msgsTo(out, a)
 	if len(ma) != 1 || len(ma[0].Added) != 1 || !bytes.Equal(ma[0].Added[0].ID, d.Bytes()) || len(ma[0].Dropped) != 1 || !bytes.Equal(ma[0].Dropped[0].ID, b.Bytes()) {
 		t.Fatalf("to a after the interval: %+v, want d added and b dropped", ma)
 	}
-	out = s.flush(t0.Add(3*time.Minute), nil, nil)
+	out, _ = s.flush(t0.Add(3*time.Minute), nil, nil)
 	if md := msgsTo(out, d); len(out) != 1 || len(md) != 1 || len(md[0].Dropped) != 1 || !bytes.Equal(md[0].Dropped[0].ID, b.Bytes()) {
 		t.Fatalf("later: %+v, want only b dropped, to d", out)
 	}
-	if out := s.flush(t0.Add(5*time.Minute), nil, nil); len(out) != 0 {
+	if out, _ := s.flush(t0.Add(5*time.Minute), nil, nil); len(out) != 0 {
 		t.Fatalf("nothing new, yet sent: %+v", out)
 	}
 }
@@ -114,7 +114,7 @@ func TestFolderScopes(t *testing.T) {
 	for i, id := range []identity.NodeID{a, b, c} {
 		s.connect(peerInfo{ID: id, Addrs: []string{fmt.Sprintf("10.0.0.%d:4777", i+1)}})
 	}
-	out := s.flush(t0, shared, folders)
+	out, _ := s.flush(t0, shared, folders)
 	if ma := msgsTo(out, a); len(ma) != 1 || len(ma[0].Added) != 1 || !bytes.Equal(ma[0].Added[0].ID, b.Bytes()) {
 		t.Fatalf("to a: %+v, want b", ma)
 	}
@@ -164,7 +164,7 @@ func TestCaps(t *testing.T) {
 		s.connect(peerInfo{ID: id, Addrs: []string{fmt.Sprintf("10.1.0.%d:4777", i), "[fe80::1%eth0]:4777", "127.0.0.1:4777"}})
 		s.receive(t0, id, wire.PeerExchange{Scope: scope(keyR)}, nil)
 	}
-	out := s.flush(t0, nil, nil)
+	out, _ := s.flush(t0, nil, nil)
 	for _, o := range out {
 		if len(o.Msg.Added) > wire.MaxPexAdded {
 			t.Fatalf("%d added in one message", len(o.Msg.Added))

@@ -60,6 +60,13 @@ type Options struct {
 	// Lookup is how often each key is looked up between announces (an
 	// announce looks up too). Default 5 minutes.
 	Lookup time.Duration
+	// FirstLookup is how soon a key is looked up again after its first
+	// announce, doubling up to Lookup: a folder just joined meets the
+	// peers that join with it within seconds, not after Lookup. Its first
+	// announce is followed at once by a lookup, so of two peers that
+	// announce at the same time the later always finds the earlier.
+	// Default 10 s.
+	FirstLookup time.Duration
 	// Rescan is how often Folders is read for new folders. Default 5 s.
 	Rescan time.Duration
 	// Found gets the peers seen under a folder's key.
@@ -82,6 +89,9 @@ func New(opt Options) *Rendezvous {
 	}
 	if opt.Lookup <= 0 {
 		opt.Lookup = 5 * time.Minute
+	}
+	if opt.FirstLookup <= 0 {
+		opt.FirstLookup = 10 * time.Second
 	}
 	if opt.Rescan <= 0 {
 		opt.Rescan = 5 * time.Second
@@ -124,29 +134,34 @@ func (r *Rendezvous) CurrentKeys(ctx context.Context) ([][20]byte, error) {
 type keyState struct {
 	folder              []byte
 	announced, lookedUp time.Time
+	looks               int // lookups since its first announce
 	fails               int // announces failed in a row
 	retry               time.Time
 }
 
+// every is how long after its last lookup s's key is looked up again:
+// first after the lookup that follows the first announce, doubling with
+// each lookup since, up to lookup.
+func (s *keyState) every(first, lookup time.Duration) time.Duration {
+	return min(lookup, first<<min(max(s.looks-1, 0), 20))
+}
+
 // plan is what is due at now for the keys in use: which keys to
 // announce, which only to look up, and when the next thing is due.
-func plan(now time.Time, state map[[20]byte]*keyState, interval, lookup time.Duration) (announce, look [][20]byte, next time.Time) {
+func plan(now time.Time, state map[[20]byte]*keyState, interval, first, lookup time.Duration) (announce, look [][20]byte, next time.Time) {
 	next = now.Add(lookup)
 	for k, s := range state {
+		every := s.every(first, lookup)
 		switch {
 		case !s.retry.IsZero() && now.Before(s.retry):
 			next = earlier(next, s.retry)
 		case s.announced.IsZero() || !now.Before(s.announced.Add(interval)):
 			announce = append(announce, k)
-		case !now.Before(s.lookedUp.Add(lookup)):
+		case !now.Before(s.lookedUp.Add(every)):
 			look = append(look, k)
 		default:
-			if t := s.announced.Add(interval); t.Before(next) {
-				next = t
-			}
-			if t := s.lookedUp.Add(lookup); t.Before(next) {
-				next = t
-			}
+			next = earlier(next, s.announced.Add(interval))
+			next = earlier(next, s.lookedUp.Add(every))
 		}
 	}
 	return announce, look, next
@@ -179,13 +194,14 @@ func (r *Rendezvous) Run(ctx context.Context) {
 				delete(state, k) // yesterday's, or a folder removed: left to expire
 			}
 		}
-		announce, look, next := plan(now, state, r.opt.Interval, r.opt.Lookup)
+		announce, look, next := plan(now, state, r.opt.Interval, r.opt.FirstLookup, r.opt.Lookup)
 		for _, k := range announce {
+			s := state[k]
+			first := s.announced.IsZero()
 			res, err := r.opt.DHT.Announce(ctx, k, r.opt.Port, r.opt.Port == 0)
 			if ctx.Err() != nil {
 				return
 			}
-			s := state[k]
 			s.lookedUp = r.opt.Now()
 			if err != nil {
 				// The DHT may still be joining: try again soon, then less often.
@@ -201,6 +217,13 @@ func (r *Rendezvous) Run(ctx context.Context) {
 			if len(res.Peers) > 0 {
 				r.opt.Found(s.folder, res.Peers)
 			}
+			if err == nil && first {
+				// The announce's own lookup ran before our record was
+				// stored: a peer announcing at the same time saw neither.
+				// Looking again now, after ours is stored, one of any two
+				// such peers finds the other.
+				look = append(look, k)
+			}
 		}
 		for _, k := range look {
 			peers, _, err := r.opt.DHT.GetPeers(ctx, k)
@@ -209,7 +232,8 @@ func (r *Rendezvous) Run(ctx context.Context) {
 			}
 			s := state[k]
 			s.lookedUp = r.opt.Now()
-			next = earlier(next, s.lookedUp.Add(r.opt.Lookup))
+			s.looks++
+			next = earlier(next, s.lookedUp.Add(s.every(r.opt.FirstLookup, r.opt.Lookup)))
 			if err != nil && len(peers) == 0 {
 				log.Debug("rendezvous: look up", "err", err)
 				continue

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -69,17 +70,140 @@ func TestKeysNearMidnight(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	t0 := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
-	k1, k2, k3 := [20]byte{1}, [20]byte{2}, [20]byte{3}
+	ago := func(d time.Duration) time.Time { return t0.Add(-d) }
+	k := func(b byte) [20]byte { return [20]byte{b} }
 	state := map[[20]byte]*keyState{
-		k1:  {},
-		k2:  {announced: t0.Add(-10 * time.Minute), lookedUp: t0.Add(-6 * time.Minute)},
-		k3:  {announced: t0.Add(-time.Minute), lookedUp: t0.Add(-time.Minute)},
-		{4}: {fails: 2, retry: t0.Add(3 * time.Second)},
+		k(1): {}, // never announced
+		k(2): {announced: ago(10 * time.Minute), lookedUp: ago(6 * time.Minute), looks: 9},
+		k(3): {announced: ago(time.Minute), lookedUp: ago(time.Minute), looks: 9},           // old: next lookup at 5 min
+		k(4): {fails: 2, retry: t0.Add(3 * time.Second)},                                    // waiting to retry
+		k(5): {announced: ago(5 * time.Second), lookedUp: ago(5 * time.Second), looks: 2},   // young: again after 20 s
+		k(6): {announced: ago(30 * time.Second), lookedUp: ago(25 * time.Second), looks: 2}, // young, due
 	}
-	ann, look, next := plan(t0, state, 15*time.Minute, 5*time.Minute)
-	if len(ann) != 1 || ann[0] != k1 || len(look) != 1 || look[0] != k2 || !next.Equal(t0.Add(3*time.Second)) {
+	ann, look, next := plan(t0, state, 15*time.Minute, 10*time.Second, 5*time.Minute)
+	slices.SortFunc(look, func(a, b [20]byte) int { return bytes.Compare(a[:], b[:]) })
+	if len(ann) != 1 || ann[0] != k(1) || len(look) != 2 || look[0] != k(2) || look[1] != k(6) || !next.Equal(t0.Add(3*time.Second)) {
 		t.Fatalf("plan: announce %v, look %v, next %v", ann, look, next)
 	}
+	delete(state, k(4))
+	if _, _, next := plan(t0, state, 15*time.Minute, 10*time.Second, 5*time.Minute); !next.Equal(t0.Add(15 * time.Second)) {
+		t.Fatalf("next %v, want the young key's lookup 20 s after its last", next)
+	}
+}
+
+// sharedDHT is one DHT seen by several nodes, in which, for each key,
+// every node's first announce looks up before any of them is stored: the
+// nodes announce at the same moment.
+type sharedDHT struct {
+	mu   sync.Mutex
+	n    int
+	keys map[[20]byte]*sharedKey
+}
+
+type sharedKey struct {
+	peers   []netip.AddrPort
+	arrived int
+	all     chan struct{} // closed when every node has looked
+}
+
+func (s *sharedDHT) key(k [20]byte) *sharedKey {
+	if s.keys[k] == nil {
+		s.keys[k] = &sharedKey{all: make(chan struct{})}
+	}
+	return s.keys[k]
+}
+
+type nodeDHT struct {
+	s    *sharedDHT
+	self netip.AddrPort
+}
+
+func (d nodeDHT) others(k *sharedKey) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, p := range k.peers {
+		if p != d.self {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (d nodeDHT) Announce(ctx context.Context, key [20]byte, _ int, _ bool) (dht.AnnounceResult, error) {
+	d.s.mu.Lock()
+	k := d.s.key(key)
+	seen := d.others(k)
+	if k.arrived++; k.arrived == d.s.n {
+		close(k.all)
+	}
+	d.s.mu.Unlock()
+	select {
+	case <-k.all:
+	case <-ctx.Done():
+		return dht.AnnounceResult{}, ctx.Err()
+	}
+	d.s.mu.Lock()
+	if !slices.Contains(k.peers, d.self) {
+		k.peers = append(k.peers, d.self)
+	}
+	d.s.mu.Unlock()
+	return dht.AnnounceResult{Stored: 8, Peers: seen}, nil
+}
+
+func (d nodeDHT) GetPeers(_ context.Context, key [20]byte) ([]netip.AddrPort, dht.LookupStats, error) {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	return d.others(d.s.key(key)), dht.LookupStats{}, nil
+}
+
+// TestJoinTogether: peers that announce a folder at the same moment (each
+// announce's lookup sees none of the others) find each other at once, one
+// of each pair by the lookup that follows the first announce, and all of
+// them within the first re-lookup, not after Lookup.
+func TestJoinTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 3
+		// Midday: one key (near midnight each node would announce two, in
+		// its own order, and the test's barriers would wait on each other).
+		start := time.Now()
+		noon := func() time.Time { return time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC).Add(time.Since(start)) }
+		s := &sharedDHT{n: n, keys: make(map[[20]byte]*sharedKey)}
+		var mu sync.Mutex
+		found := make(map[[2]int]bool) // {finder, found}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		addrs := make([]netip.AddrPort, n)
+		for i := range n {
+			addrs[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 4777)
+		}
+		for i := range n {
+			r := New(Options{DHT: nodeDHT{s: s, self: addrs[i]}, Now: noon,
+				Folders: func(context.Context) ([][]byte, error) { return [][]byte{folder}, nil },
+				Found: func(_ []byte, ps []netip.AddrPort) {
+					mu.Lock()
+					defer mu.Unlock()
+					for _, p := range ps {
+						found[[2]int{i, slices.Index(addrs, p)}] = true
+					}
+				}})
+			go r.Run(ctx)
+		}
+		synctest.Wait()
+		mu.Lock()
+		for a := range n {
+			for b := a + 1; b < n; b++ {
+				if !found[[2]int{a, b}] && !found[[2]int{b, a}] {
+					t.Errorf("at once: neither of %d and %d found the other", a, b)
+				}
+			}
+		}
+		mu.Unlock()
+		time.Sleep(11 * time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(found) != n*(n-1) {
+			t.Errorf("after 11 s, %d of %d found: %v", len(found), n*(n-1), found)
+		}
+	})
 }
 
 // fakeDHT records calls and answers with a peer.

@@ -182,7 +182,9 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	if d.opt.SharedFolders == nil {
 		d.opt.SharedFolders = d.folders // peer exchange within proved folders
 	}
-	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{}); err != nil {
+	// Daemons on this host (loopback) are not one party to bound: fifty
+	// of them must all connect.
+	if d.ln, err = transport.Listen(ctx, opt.Listen, id, transport.Options{TrustLoopback: true}); err != nil {
 		return listenError("peers", opt.Listen, "--listen", err)
 	}
 	d.swarm, err = swarm.New(swarm.Options{
@@ -232,6 +234,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	if d.dht != nil && d.opt.Folders != nil { // d.opt: Folders was filled in above, after opt was copied
 		d.startRendezvous(ctx)
 	}
+	d.watchFolders(ctx)
 	d.goRun(func() error { return d.acceptLoop(ctx) })
 	d.goRun(func() error { return d.trimWhenIdle(ctx) })
 	if err := d.writeAddrs(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-sync/shoal/discovery/rendezvous"
 	"github.com/shoal-sync/shoal/discovery/tracker"
 	"github.com/shoal-sync/shoal/store/badgerstore"
+	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/swarm"
 	"github.com/shoal-sync/shoal/sync/transport"
@@ -216,6 +217,43 @@ func (d *Daemon) startRendezvous(ctx context.Context) {
 // rendezvousTTL is how long a peer found under a folder's key stays a
 // candidate: two announce intervals.
 const rendezvousTTL = 30 * time.Minute
+
+// watchFolders tells discovery of the folder engine's changes as they
+// happen, from its events: a folder started (its first state) has its
+// rendezvous key announced and looked up and its tracker announce made at
+// once, not at the next rescan; a peer that proved a folder, or stopped
+// sharing one, has peer exchange send the folder's members at once, not
+// on a tick.
+func (d *Daemon) watchFolders(ctx context.Context) {
+	sub := d.events.Subscribe(256)
+	d.goRun(func() error {
+		defer sub.Close()
+		started := make(map[string]bool)
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case ev := <-sub.C():
+				switch ev.Type {
+				case events.FolderState:
+					if !started[ev.Folder] {
+						started[ev.Folder] = true
+						d.KickFolders()
+					}
+				case events.FolderPeer:
+					if d.pex != nil {
+						d.pex.FoldersChanged()
+					}
+				case events.EventsDropped: // what was missed may be either
+					d.KickFolders()
+					if d.pex != nil {
+						d.pex.FoldersChanged()
+					}
+				}
+			}
+		}
+	})
+}
 
 // KickFolders tells discovery that the folders changed (one added).
 func (d *Daemon) KickFolders() {

@@ -337,28 +337,50 @@ func slicesContains(ps []string, p string) bool {
 	return false
 }
 
-// scanPaths scans paths (none: all) and publishes what changed.
+// scanPaths scans paths (none: all) and publishes what changed. Files
+// are recorded and pushed to peers in groups while the scan still hashes
+// the rest (a large share reaches peers as it goes, and its changes are
+// never all held in memory); deletions only once the scan is complete
+// and the folder marker still there.
 func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...string) error {
 	if err := f.checkMarker(); err != nil {
 		return err
 	}
 	f.setState(StateScanning, nil)
+	var mu sync.Mutex // one group recorded at a time: each takes the next sequences
+	record := func(ctx context.Context, changes []index.Change, blocks []cid.Cid) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := f.opt.Index.AddBlocks(ctx, blocks); err != nil {
+			return err
+		}
+		f.keepLocal(ctx, changes)
+		f.copyBlocks(ctx, blocks)
+		signed, err := f.opt.Index.CommitLocal(ctx, changes)
+		if err != nil {
+			return fmt.Errorf("record changes: %w", err)
+		}
+		for _, c := range changes {
+			if c.Record.Type != 0 {
+				f.opt.Events.Publish(events.Event{Type: events.LocalChange, Folder: f.id, Path: c.Record.Path})
+			}
+		}
+		if len(signed) > 0 {
+			f.log.Info("local changes", "records", len(signed))
+			f.opt.Push(signed)
+		}
+		return nil
+	}
 	for try := 0; ; try++ {
-		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: ign, Logger: f.log}, paths...)
+		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: ign, Logger: f.log, Flush: record}, paths...)
 		if err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
 		if err := f.checkMarker(); err != nil {
 			return err // vanished while scanning: the deletions it saw are not real
 		}
-		if err := f.opt.Index.AddBlocks(ctx, res.Blocks); err != nil {
+		if err := record(ctx, res.Changes, res.Blocks); err != nil {
 			return err
-		}
-		f.keepLocal(ctx, res.Changes)
-		f.copyBlocks(ctx, res.Blocks)
-		signed, err := f.opt.Index.CommitLocal(ctx, res.Changes)
-		if err != nil {
-			return fmt.Errorf("record changes: %w", err)
 		}
 		f.mu.Lock()
 		f.status.LastScan = time.Now()
@@ -368,15 +390,6 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 			f.status.PathErrors = mergeErrors(f.status.PathErrors, res.Errors, paths)
 		}
 		f.mu.Unlock()
-		for _, c := range res.Changes {
-			if c.Record.Type != 0 {
-				f.opt.Events.Publish(events.Event{Type: events.LocalChange, Folder: f.id, Path: c.Record.Path})
-			}
-		}
-		if len(signed) > 0 {
-			f.log.Info("local changes", "records", len(signed))
-			f.opt.Push(signed)
-		}
 		if len(res.Retry) == 0 || try >= 3 {
 			return nil
 		}

@@ -38,6 +38,11 @@ type Options struct {
 	MaxHandshakesPerNet int
 	// MaxConnsPerIP bounds established plus handshaking connections from one IP (default 32).
 	MaxConnsPerIP int
+	// TrustLoopback exempts loopback sources (this machine's own
+	// processes: several daemons on one host) from the per-IP and
+	// per-network bounds; MaxHandshakes still holds. Without it, a host
+	// running more daemons than MaxConnsPerIP cannot connect them all.
+	TrustLoopback bool
 	// Logger receives refusals and failed handshakes at debug level (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -232,12 +237,13 @@ func (l *Listener) admit(ip netip.Addr, cancel context.CancelFunc) (*pending, st
 		c = &ipCount{}
 	}
 	n := netOf(ip)
+	bounded := !l.opts.TrustLoopback || !ip.IsLoopback()
 	switch {
-	case c.handshakes >= l.opts.MaxHandshakesPerIP:
+	case bounded && c.handshakes >= l.opts.MaxHandshakesPerIP:
 		return nil, fmt.Sprintf("%d handshakes in progress from %s", c.handshakes, ip)
-	case len(l.perNet[n]) >= l.opts.MaxHandshakesPerNet:
+	case bounded && len(l.perNet[n]) >= l.opts.MaxHandshakesPerNet:
 		return nil, fmt.Sprintf("%d handshakes in progress from %s", len(l.perNet[n]), n)
-	case c.handshakes+c.conns >= l.opts.MaxConnsPerIP:
+	case bounded && c.handshakes+c.conns >= l.opts.MaxConnsPerIP:
 		return nil, fmt.Sprintf("%d connections from %s", c.handshakes+c.conns, ip)
 	case l.handshakes >= l.opts.MaxHandshakes && !l.evictFor(n):
 		return nil, fmt.Sprintf("%d handshakes in progress", l.handshakes)

@@ -59,6 +59,9 @@ type Session struct {
 
 	mu    sync.Mutex
 	conns map[*swarm.Conn]*connState
+	// told orders the Model's PeerChanged calls as the decisions to make
+	// them: a peer's up and down arrive in the order they happened.
+	told sync.Mutex
 
 	recordsIn, recordsOut atomic.Int64
 	q                     queries // version queries sent (versions.go)
@@ -107,16 +110,25 @@ func (s *Session) Connected(c *swarm.Conn) {
 	}
 }
 
-// Disconnected forgets c.
+// Disconnected forgets c. A folder its peer still shares on another
+// connection (two dialed at once, the other kept) is not reported gone.
 func (s *Session) Disconnected(c *swarm.Conn) {
+	s.told.Lock()
+	defer s.told.Unlock()
 	s.mu.Lock()
 	st := s.conns[c]
 	delete(s.conns, c)
-	s.mu.Unlock()
+	var gone []identity.FolderID
 	if st != nil {
 		for f := range st.shared {
-			s.opt.Model.PeerChanged(f, c.ID(), false)
+			if !s.sharesLocked(c.ID(), f) {
+				gone = append(gone, f)
+			}
 		}
+	}
+	s.mu.Unlock()
+	for _, f := range gone {
+		s.opt.Model.PeerChanged(f, c.ID(), false)
 	}
 }
 
@@ -133,17 +145,19 @@ func (s *Session) AddFolder(ro identity.ROKey) {
 
 // RemoveFolder stops sharing f with every peer.
 func (s *Session) RemoveFolder(f identity.FolderID) {
+	s.told.Lock()
+	defer s.told.Unlock()
 	s.mu.Lock()
-	var gone []*swarm.Conn
+	gone := make(map[identity.NodeID]bool)
 	for c, st := range s.conns {
 		if st.shared[f] {
 			delete(st.shared, f)
-			gone = append(gone, c)
+			gone[c.ID()] = true
 		}
 	}
 	s.mu.Unlock()
-	for _, c := range gone {
-		s.opt.Model.PeerChanged(f, c.ID(), false)
+	for p := range gone {
+		s.opt.Model.PeerChanged(f, p, false)
 	}
 }
 
@@ -174,6 +188,10 @@ func (s *Session) peersOf(f identity.FolderID) []*swarm.Conn {
 func (s *Session) Shares(peer identity.NodeID, f identity.FolderID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sharesLocked(peer, f)
+}
+
+func (s *Session) sharesLocked(peer identity.NodeID, f identity.FolderID) bool {
 	for c, st := range s.conns {
 		if c.ID() == peer && st.shared[f] {
 			return true
@@ -244,15 +262,22 @@ func (s *Session) proof(c *swarm.Conn, m wire.FolderProof) error {
 			continue
 		}
 		f := ro.ID()
+		s.told.Lock()
 		s.mu.Lock()
 		already := st.shared[f]
+		// Up already on another connection to the same peer: not again.
+		first := !already && !s.sharesLocked(c.ID(), f)
 		st.shared[f] = true
 		s.mu.Unlock()
 		if already {
+			s.told.Unlock()
 			return nil
 		}
-		s.log.Info("peer shares folder", "peer", c.ID().Short(), "folder", f.String()[:8])
-		s.opt.Model.PeerChanged(f, c.ID(), true)
+		if first {
+			s.log.Info("peer shares folder", "peer", c.ID().Short(), "folder", f.String()[:8])
+			s.opt.Model.PeerChanged(f, c.ID(), true)
+		}
+		s.told.Unlock()
 		// Our proof again, in case the peer took the folder up after it
 		// had our first one (it ignores a repeat), so that it has proof
 		// before our summary. It sends its own summary once it has checked
