@@ -358,6 +358,23 @@ func (b *historyBench) history(ctx context.Context) error {
 			return fmt.Errorf("version %d: %w", v, err)
 		}
 	}
+	// An event of the share's own scan may have stood for an edit:
+	// write on until the index holds every version.
+	for extra := 0; ; extra++ {
+		vs, err := historyLen(ctx, a, hot)
+		if err != nil {
+			return err
+		}
+		if vs >= b.sz.versions+1 || extra > 100 {
+			break
+		}
+		if err := os.WriteFile(hot, []byte(fmt.Sprintf("version %d+%d", b.sz.versions, extra)), 0o644); err != nil {
+			return err
+		}
+		if err := waitLocalChange(ctx, evs, "hot.txt", time.Minute); err != nil {
+			return err
+		}
+	}
 	made := time.Since(t0)
 	var times []time.Duration
 	var n int
@@ -391,6 +408,18 @@ func (b *historyBench) history(ctx context.Context) error {
 	b.t.add(row{"  the same through `shoal history` (a process started)", fmt.Sprintf("%.0f ms", msf(cli)), "-", "-", "-"})
 	b.t.add(row{fmt.Sprintf("  %d local edits of the path recorded", b.sz.versions), fmt.Sprintf("%.0f edits/s", float64(b.sz.versions)/made.Seconds()), "-", "-", "-"})
 	return nil
+}
+
+// historyLen is how many versions of path the daemon lists.
+func historyLen(ctx context.Context, d *daemonProc, path string) (int, error) {
+	resp, err := d.apiCall(ctx, http.MethodPost, "/api/v0/folders/history", map[string]string{"path": path})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var vs []json.RawMessage
+	err = json.NewDecoder(resp.Body).Decode(&vs)
+	return len(vs), err
 }
 
 // waitLocalChange waits for the daemon's local-change event of path.
