@@ -304,6 +304,10 @@ func (f *Folder) publishRestored(ctx context.Context, ign *ignore.Matcher, j *jo
 	if err := b.Commit(); err != nil {
 		return fmt.Errorf("record restored files in the store: %w", err)
 	}
+	t0 := time.Now()
+	defer func() {
+		f.log.Debug("restored files recorded", "files", len(changes), "took", time.Since(t0).Round(time.Millisecond))
+	}()
 	if len(changes) > 0 {
 		signed, err := f.opt.Index.CommitLocal(ctx, changes)
 		if err != nil {
