@@ -32,8 +32,9 @@ func (h *historyFlags) words() []string {
 	return out
 }
 
-// cmdFolder runs shoal folder SUBCOMMAND.
-func cmdFolder(ctx context.Context, e *env, args []string) error {
+// cmdFolderSettings runs shoal folder SUBCOMMAND. (Merging with
+// selective sync's `folder select`: one dispatcher with both cases.)
+func cmdFolderSettings(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "set" {
 		fs := newFlags("folder", e)
 		if _, err := parseArgs(fs, args); err != nil {
@@ -41,10 +42,15 @@ func cmdFolder(ctx context.Context, e *env, args []string) error {
 		}
 		return errors.New("folder: want a subcommand: shoal folder set DIR KEY=VALUE")
 	}
+	return cmdFolderSet(ctx, e, args[1:])
+}
+
+// cmdFolderSet runs shoal folder set DIR KEY=VALUE...
+func cmdFolderSet(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("folder set", e)
 	var h historyFlags
 	h.flags(fs)
-	pos, err := parseArgs(fs, args[1:])
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func commands() []command {
 		{"share", "share DIR                  share a folder: print its keys and sync it (in the foreground without a daemon)", cmdShare},
 		{"join", "join KEY DIR               sync a shared folder into DIR (in the foreground without a daemon)", cmdJoin},
 		{"folders", "folders                    list synced folders", cmdFolders},
-		{"folder", "folder set DIR KEY=VALUE... a folder's versioning and retention: versioning=remote|all versions=N max-age=30d max-size=10%", cmdFolder},
+		{"folder", "folder set DIR KEY=VALUE... a folder's versioning and retention: versioning=remote|all versions=N max-age=30d max-size=10%", cmdFolderSettings},
 		{"status", "status [DIR] [--json]      what each folder is doing: state, files needed, peers, conflicts", cmdStatus},
 		{"leave", "leave DIR                  stop syncing a folder (its files stay)", cmdLeave},
 		{"history", "history PATH [--json]      the versions of a synced file the folder knows, and where their blocks are", cmdHistory},
