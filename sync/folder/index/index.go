@@ -233,15 +233,23 @@ func (t txn) keepHistory(old *Record, s Signed) error {
 	if err := t.t.Put(sKey(old.Origin, old.Seq), enc); err != nil {
 		return err
 	}
-	var keys [][]byte
-	var times []int64
-	var recs []*Record
-	err = t.t.Iterate(hPrefix(old.Path), func(k, v []byte) error {
+	// The path's kept records as committed, and this one: an iterator
+	// inside this transaction would sort all its pending writes each time
+	// (badger), quadratic over a transaction of many changes. A record
+	// this transaction dropped already may show again; dropping it twice
+	// is harmless, and a count over by one is trimmed by the next change.
+	keys := [][]byte{k}
+	times := []int64{old.ModTime}
+	recs := []*Record{old}
+	err = t.ix.opt.KV.Iterate(context.Background(), hPrefix(old.Path), func(hk, v []byte) error {
+		if string(hk) == string(k) {
+			return nil
+		}
 		r, err := decodeSigned(v)
 		if err != nil {
 			return nil
 		}
-		keys = append(keys, append([]byte(nil), k...))
+		keys = append(keys, append([]byte(nil), hk...))
 		times = append(times, r.ModTime)
 		recs = append(recs, r)
 		return nil
