@@ -32,19 +32,6 @@ func (h *historyFlags) words() []string {
 	return out
 }
 
-// cmdFolderSettings runs shoal folder SUBCOMMAND. (Merging with
-// selective sync's `folder select`: one dispatcher with both cases.)
-func cmdFolderSettings(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "set" {
-		fs := newFlags("folder", e)
-		if _, err := parseArgs(fs, args); err != nil {
-			return err
-		}
-		return errors.New("folder: want a subcommand: shoal folder set DIR KEY=VALUE")
-	}
-	return cmdFolderSet(ctx, e, args[1:])
-}
-
 // cmdFolderSet runs shoal folder set DIR KEY=VALUE...
 func cmdFolderSet(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("folder set", e)

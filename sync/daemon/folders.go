@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,6 +41,9 @@ type folderConfig struct {
 	Added time.Time `json:"added"`
 	// History is the folder's versioning and retention (folders_retain.go).
 	History history.Settings `json:"history,omitzero"`
+	// Selective: only the paths Only selects are synced (folders_select.go).
+	Selective bool     `json:"selective,omitempty"`
+	Only      []string `json:"only,omitempty"`
 }
 
 // runningFolder is one folder the daemon syncs.
@@ -55,7 +59,8 @@ type runningFolder struct {
 
 	mu       sync.Mutex
 	peers    map[identity.NodeID]bool
-	settings history.Settings // as last set (cfg.History is as started)
+	settings history.Settings // as last set
+	selMu    sync.Mutex       // one selection or settings change at a time
 }
 
 // folders is the daemon's set of folders: the session's Model, and the
@@ -163,9 +168,15 @@ func (fs *folders) byPath(path string) (*runningFolder, error) {
 	return nil, fmt.Errorf("%s is not a shared folder (shoal folders lists them)", path)
 }
 
-// add starts syncing key's folder at path and remembers it, with its
-// versioning and retention settings (key=value words).
-func (fs *folders) add(path string, key identity.FolderKey, settings []string) (*runningFolder, error) {
+// add starts syncing key's folder at path and remembers it; with only,
+// just the paths those patterns select.
+func (fs *folders) add(path string, key identity.FolderKey, only ...string) (*runningFolder, error) {
+	return fs.addWith(path, key, nil, only...)
+}
+
+// addWith is add with the folder's versioning and retention settings
+// (key=value words).
+func (fs *folders) addWith(path string, key identity.FolderKey, settings []string, only ...string) (*runningFolder, error) {
 	var hs history.Settings
 	if err := hs.SetWords(settings); err != nil {
 		return nil, err
@@ -177,6 +188,9 @@ func (fs *folders) add(path string, key identity.FolderKey, settings []string) (
 	for _, rf := range fs.list() {
 		switch {
 		case rf.key.ID() == key.ID() && rf.cfg.Path == abs && rf.key.Writable() == key.Writable():
+			if len(only) > 0 && !slices.Equal(only, rf.f.Selection().Patterns()) {
+				return nil, fmt.Errorf("%s is joined already: shoal folder select changes what it syncs", abs)
+			}
 			return rf, nil // joined already: a foreground join run again
 		case rf.key.ID() == key.ID():
 			return nil, fmt.Errorf("this daemon syncs that folder already, at %s", rf.cfg.Path)
@@ -189,13 +203,16 @@ func (fs *folders) add(path string, key identity.FolderKey, settings []string) (
 	if info, err := os.Stat(abs); err == nil && !info.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", abs)
 	}
+	if _, err := parseSelection(abs, len(only) > 0, only); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, err
 	}
 	if err := folder.Init(abs); err != nil {
 		return nil, fmt.Errorf("create the folder marker in %s: %w", abs, err)
 	}
-	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC(), History: hs}
+	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC(), History: hs, Selective: len(only) > 0, Only: only}
 	enc, _ := json.Marshal(cfg)
 	id := key.ID()
 	if err := fs.cfgKV.Put(context.Background(), id[:], enc); err != nil {
@@ -230,6 +247,10 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 	pol := fs.policyOf(cfg)
 	rf.pol.Store(&pol)
 	ix.SetRetention(pol.Versions, pol.MaxAge)
+	sel, err := parseSelection(cfg.Path, cfg.Selective, cfg.Only)
+	if err != nil {
+		return nil, err
+	}
 	rf.f, err = folder.New(folder.Options{
 		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{fs.d.swarm}, Device: fs.d.node.Identity().ID(),
 		Push: func(recs []index.Signed) {
@@ -241,6 +262,7 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		// Syncthing's minDiskFree for the folder's disk: a pull that would
 		// go below it stops cleanly and is tried again later.
 		Space:   func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
+		Select:  sel,
 		History: rf.policy,
 		Logger:  fs.log.With("path", cfg.Path),
 	})

@@ -21,6 +21,8 @@ import (
 type FolderRequest struct {
 	Path string `json:"path"`
 	Key  string `json:"key,omitempty"` // join: the printed key
+	// Only: join syncing just the paths these patterns select.
+	Only []string `json:"only,omitempty"`
 	// Settings: share and join, the folder's versioning and retention
 	// as key=value words (shoal folder set takes the same).
 	Settings []string `json:"settings,omitempty"`
@@ -42,6 +44,7 @@ type FolderInfo struct {
 	NeedBytes    int64    `json:"need_bytes"`
 	LocalChanged int      `json:"local_changed,omitempty"`
 	Peers        []string `json:"peers"`
+	Selection
 	// History is the folder's versioning and retention policy.
 	History string `json:"history,omitempty"`
 }
@@ -123,7 +126,7 @@ func (fs *folders) apiShare(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := identity.FolderKeyFromRW(rw)
-	rf, err := fs.add(req.Path, key, req.Settings)
+	rf, err := fs.addWith(req.Path, key, req.Settings)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
 		return
@@ -143,7 +146,7 @@ func (fs *folders) apiJoin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err)
 		return
 	}
-	rf, err := fs.add(req.Path, key, req.Settings)
+	rf, err := fs.addWith(req.Path, key, req.Settings, req.Only...)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
 		return
@@ -290,13 +293,14 @@ func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
 func (fs *folders) info(r *http.Request, rf *runningFolder) FolderInfo {
 	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status(),
 		History: rf.policy().String()}
-	if st, err := rf.ix.Stats(r.Context()); err == nil {
+	if st, err := folderStats(r.Context(), rf); err == nil {
 		in.Files, in.Dirs, in.Links, in.Bytes = st.Files, st.Dirs, st.Links, st.Bytes
 		in.NeedFiles, in.NeedBytes, in.LocalChanged = st.NeedFiles, st.NeedBytes, st.LocalChanged
 	}
 	for _, p := range fs.session.Peers(rf.key.ID()) {
 		in.Peers = append(in.Peers, p.String())
 	}
+	fs.selectionInfo(r.Context(), rf, &in)
 	return in
 }
 

@@ -93,9 +93,11 @@ func (fs *folders) apiSet(w http.ResponseWriter, r *http.Request) {
 
 // saveSettings remembers s as rf's settings and makes them current.
 func (fs *folders) saveSettings(rf *runningFolder, s history.Settings) error {
+	rf.selMu.Lock() // the selection's changes write the same config
+	defer rf.selMu.Unlock()
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
-	cfg := rf.cfg // its History is what the daemon started with: rf.settings is current
+	cfg := rf.cfg
 	cfg.History = s
 	enc, err := json.Marshal(cfg)
 	if err != nil {
@@ -106,6 +108,7 @@ func (fs *folders) saveSettings(rf *runningFolder, s history.Settings) error {
 		return err
 	}
 	rf.settings = s
+	rf.cfg.History = s
 	p := fs.policyOf(cfg)
 	rf.pol.Store(&p)
 	rf.ix.SetRetention(p.Versions, p.MaxAge)

@@ -91,20 +91,7 @@ func (f *Folder) applyJournal(ctx context.Context, j *journal, journalPath strin
 	// crash before then leaves version files without entries, which
 	// retention counts by their names).
 	var kept []index.Kept
-	// The references of what the renames keep move to the kept files in
-	// one batch too, not a batch each.
-	b := f.opt.Store.NewBatch(ctx)
-	defer b.Discard()
-	popt.Store = nil
-	popt.Kept = func(rel, dst string, old *index.Local) {
-		k := f.keptEntry(rel, dst, old)
-		if c := k.Cid(); c.Defined() {
-			if err := pull.RepointInto(ctx, f.opt.Store, b, c, dst); err != nil {
-				f.log.Warn("references of a kept version", "path", rel, "err", err)
-			}
-		}
-		kept = append(kept, k)
-	}
+	popt.Kept = func(rel, dst string, old *index.Local) { kept = append(kept, f.keptEntry(rel, dst, old)) }
 	tmpDir := filepath.Join(f.opt.Root, filepath.FromSlash(pull.TempDir))
 	dirs := map[string]bool{}
 	for _, e := range j.Entries {
@@ -149,9 +136,6 @@ func (f *Folder) applyJournal(ctx context.Context, j *journal, journalPath strin
 			}
 			dirs[filepath.Dir(abs)] = true
 		}
-	}
-	if err := b.Commit(); err != nil {
-		return fmt.Errorf("references of the kept versions: %w", err)
 	}
 	if err := f.opt.Index.PutKepts(ctx, kept); err != nil {
 		return err
