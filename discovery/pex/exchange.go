@@ -97,7 +97,7 @@ func (x *Exchange) connected(c conn) {
 	x.st.connect(info)
 	x.conns[c.ID()] = c
 	x.mu.Unlock()
-	x.flush()
+	x.FoldersChanged() // Run sends what is due: many events, one pass
 }
 
 // Disconnected forgets c; its peers learn it is gone with the next delta.
@@ -110,6 +110,7 @@ func (x *Exchange) disconnected(c conn) {
 		delete(x.conns, c.ID())
 	}
 	x.mu.Unlock()
+	x.FoldersChanged()
 }
 
 // Handle takes a PeerExchange from c. A flood or a scope not shared is
@@ -141,7 +142,7 @@ func (x *Exchange) handle(c conn, m wire.Message) error {
 	for _, a := range r.Drop {
 		x.opt.Dialer.Remove(dialer.PEX, a)
 	}
-	x.flush()
+	x.FoldersChanged() // a public scope it declared may be due a delta
 	return nil
 }
 
@@ -155,7 +156,8 @@ func (x *Exchange) Kick() {
 
 // FoldersChanged says that a peer proved a folder on its connection, or
 // stopped sharing one (the folder engine's folder-peer event): the new
-// member is told the folder's other peers at once, without waiting.
+// member is told the folder's other peers at once, without waiting. Run
+// sends, so that a burst of changes costs one pass.
 func (x *Exchange) FoldersChanged() {
 	select {
 	case x.changed <- struct{}{}:
@@ -230,14 +232,34 @@ func (x *Exchange) shared() Shared {
 }
 
 // flush sends what is due, and returns when the next delta held back by
-// the interval is due (zero: none is).
+// the interval is due (zero: none is). Each peer's folders are asked for
+// once a pass: the state asks of every pair of peers.
 func (x *Exchange) flush() time.Time {
+	var shared Shared
 	var folders func(identity.NodeID) [][]byte
 	if x.opt.Folders != nil {
-		folders = x.opt.Folders.SharedFolders
+		x.mu.Lock()
+		ids := make([]identity.NodeID, 0, len(x.conns))
+		for id := range x.conns {
+			ids = append(ids, id)
+		}
+		x.mu.Unlock()
+		of := make(map[identity.NodeID][][]byte, len(ids))
+		for _, id := range ids {
+			of[id] = x.opt.Folders.SharedFolders(id)
+		}
+		folders = func(id identity.NodeID) [][]byte { return of[id] }
+		shared = func(peer identity.NodeID, folder []byte) bool {
+			for _, f := range of[peer] {
+				if string(f) == string(folder) {
+					return true
+				}
+			}
+			return false
+		}
 	}
 	x.mu.Lock()
-	out, next := x.st.flush(time.Now(), x.shared(), folders)
+	out, next := x.st.flush(time.Now(), shared, folders)
 	conns := make([]conn, len(out))
 	for i, o := range out {
 		conns[i] = x.conns[o.To]
