@@ -86,7 +86,13 @@ type Outcome struct {
 // table holds every candidate and decides what to dial. It does no I/O
 // and reads no clock: every call is told the time.
 type table struct {
-	backoff   Backoff
+	backoff Backoff
+	// yield, if set, reports whether a connection dialed by id to us is
+	// the one both sides keep when each dials the other; grace is how
+	// long a candidate of such a node found by a source that finds both
+	// sides at once (mDNS, peer exchange) waits for its dial first.
+	yield     func(id identity.NodeID) bool
+	grace     time.Duration
 	self      identity.NodeID
 	selfAddrs map[string]bool
 	entries   map[string]*entry
@@ -118,6 +124,12 @@ func (t *table) add(now time.Time, c Candidate) bool {
 	if isNew {
 		e = &entry{addr: addr, sources: make(map[Source]time.Time), added: now}
 		t.entries[addr] = e
+		if _, conn := t.connected[c.ID]; symmetric(c.Source) && !c.ID.IsZero() && !conn && t.yield != nil && t.yield(c.ID) {
+			// It has likely found us too, and its dial is the one
+			// both keep: ours would only be a second handshake,
+			// closed again. Ours follows if its does not come.
+			e.next = now.Add(t.grace)
+		}
 	}
 	if !c.ID.IsZero() && e.id != c.ID {
 		_, conn := t.connected[e.id]
@@ -144,6 +156,10 @@ func (t *table) add(now time.Time, c Candidate) bool {
 	}
 	return isNew
 }
+
+// symmetric reports whether src finds both sides of a pair at the same
+// time: each side then dials the other.
+func symmetric(src Source) bool { return src == MDNS || src == PEX }
 
 // restore adds a remembered address that last worked at lastOK.
 func (t *table) restore(now time.Time, addr string, id identity.NodeID, lastOK time.Time, static bool) {

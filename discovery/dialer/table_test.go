@@ -262,3 +262,38 @@ func TestClaimAgainstProof(t *testing.T) {
 		t.Fatalf("after the drop the entry names %s, want the new claim", got)
 	}
 }
+
+// TestYieldToTheKeptDialer: a node found by mDNS or peer exchange whose
+// own dial to us is the one both sides keep is given the grace to dial
+// first; if it does, we never dial it; if not, we do once the grace is
+// up. Other nodes, and other sources, are dialed at once.
+func TestYieldToTheKeptDialer(t *testing.T) {
+	self, a, b, c := nid(t, 9), nid(t, 1), nid(t, 2), nid(t, 3)
+	for _, tc := range []struct {
+		name    string
+		dialsUs bool
+	}{{"it dials us", true}, {"it does not", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newTable(self, Backoff{Min: time.Second, Max: time.Minute})
+			tb.yield = func(id identity.NodeID) bool { return id != b }
+			tb.grace = 2 * time.Second
+			tb.add(t0, Candidate{Addr: "10.0.0.1:1", ID: a, Source: PEX})
+			tb.add(t0, Candidate{Addr: "10.0.0.2:1", ID: b, Source: MDNS}) // ours is the kept dial
+			tb.add(t0, Candidate{Addr: "10.0.0.3:1", ID: c, Source: Static})
+			tb.add(t0, Candidate{Addr: "10.0.0.4:1", Source: DHT}) // no ID: nothing to go by
+			if got := addrs(tb.due(t0, 10, false)); !slices.Equal(got, []string{"10.0.0.3:1", "10.0.0.2:1", "10.0.0.4:1"}) {
+				t.Fatalf("due at once: %v", got)
+			}
+			if w := tb.wake(t0, false); !w.Equal(t0.Add(2 * time.Second)) {
+				t.Fatalf("wakes at %v, want when the grace is up", w)
+			}
+			if tc.dialsUs {
+				tb.connect(t0.Add(time.Second), Event{Connected: true, ID: a, Addr: "10.0.0.1:40000", ListenAddrs: []string{"0.0.0.0:1"}})
+			}
+			got := addrs(tb.due(t0.Add(2*time.Second), 10, false))
+			if want := !tc.dialsUs; slices.Contains(got, "10.0.0.1:1") != want {
+				t.Fatalf("after the grace: %v (a dialed us: %v)", got, tc.dialsUs)
+			}
+		})
+	}
+}

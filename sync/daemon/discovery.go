@@ -35,7 +35,9 @@ func (d *Daemon) startDialer(ctx context.Context, peers []transport.PeerAddr) er
 		Store:       peerStore{kv: d.node.Store().(*badgerstore.Store).KV("peers")},
 		MaxPeers:    d.opt.MaxPeers,
 		BannedUntil: d.swarm.BannedUntil,
-		Logger:      d.log.With("part", "dialer"),
+		// Its dial to us is the one the swarm keeps (inbound preferred).
+		Yield:  func(peer identity.NodeID) bool { return transport.Prefer(id.ID(), peer, false) },
+		Logger: d.log.With("part", "dialer"),
 	})
 	evs, stop := d.swarm.SubscribePeers()
 	d.goRun(func() error {
