@@ -145,3 +145,50 @@ func TestLyingPeer(t *testing.T) {
 		t.Fatalf("the liar is still connected:\n%s", peers)
 	}
 }
+
+// TestLyingPeerInFolder: a folder pull from an honest, slow daemon and a
+// peer that answers every block request with junk. The file lands whole
+// and right (no byte from the liar reaches it: every block is checked
+// before it is written), nothing else appears in the folder, and the
+// liar is banned.
+func TestLyingPeerInFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two daemons")
+	}
+	a := startDaemon(t, "--no-dht", "--max-upload-rate", "2MiB")
+	l := startLiar(t)
+	b := startDaemon(t, "--no-dht", "--peer", l.addr(), "--peer", a.addr())
+	waitPeers(t, b, 2)
+
+	data := make([]byte, 4<<20+777)
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	dirA, dirB := t.TempDir(), filepath.Join(t.TempDir(), "b")
+	if err := os.WriteFile(filepath.Join(dirA, "data.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := shareKey(t, a, dirA)
+	ok(t, b.home, "join", key, dirB)
+	waitFileIs(t, filepath.Join(dirB, "data.bin"), data, b)
+	if len(l.sent) == 0 {
+		t.Fatal("the liar was never asked for a block: the test proves nothing")
+	}
+	ents, err := os.ReadDir(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "data.bin" && e.Name() != ".shoal" {
+			t.Errorf("unexpected %s in the folder", e.Name())
+		}
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(dirB, ".shoal", "tmp")); len(tmp) != 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+	peers := ok(t, b.home, "peers")
+	if _, banned, found := strings.Cut(peers, "banned for sending bad blocks:"); !found || !strings.Contains(banned, l.id.ID().String()) {
+		t.Fatalf("b does not list the liar (%d bad blocks sent) as banned:\n%s", len(l.sent), peers)
+	}
+}

@@ -20,7 +20,10 @@ import (
 // and a later read faults them back in. The advice is safe even if badger
 // has remapped a file since /proc/self/maps was read: on any other memory
 // it at worst reclaims pages that are then read back.
-func trimMapped(dir string) {
+func trimMapped(dir string, suffixes ...string) {
+	if len(suffixes) == 0 {
+		suffixes = []string{".vlog"}
+	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return
@@ -34,7 +37,7 @@ func trimMapped(dir string) {
 			continue
 		}
 		path := strings.TrimLeft(fields[5], " ")
-		if !strings.HasSuffix(path, ".vlog") || filepath.Dir(path) != dir {
+		if !hasSuffix(path, suffixes) || filepath.Dir(path) != dir {
 			continue
 		}
 		lo, hi, ok := strings.Cut(fields[0], "-")
@@ -49,4 +52,13 @@ func trimMapped(dir string) {
 		// Plain syscall: the range is not Go memory.
 		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT)
 	}
+}
+
+func hasSuffix(path string, suffixes []string) bool {
+	for _, s := range suffixes {
+		if strings.HasSuffix(path, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,4 +2,4 @@
 
 package badgerstore
 
-func trimMapped(string) {}
+func trimMapped(string, ...string) {}

@@ -3,7 +3,11 @@ package badgerstore
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
@@ -54,4 +58,80 @@ func TestTrimMapped(t *testing.T) {
 			t.Fatalf("block %d after trim: %d bytes, %v", i, len(got), err)
 		}
 	}
+}
+
+// TestTrim fills the LSM tree (tables and the memtable's log, all
+// mapped) and checks that Trim takes their pages out of this process's
+// memory (Linux) and that every block reads back afterwards.
+func TestTrim(t *testing.T) {
+	const n, size = 24000, 512 // under valueThreshold: kept in the LSM tree
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	defer s.Close()
+	block := func(i int) []byte {
+		b := make([]byte, size)
+		for off := 0; off < size; off += 32 {
+			sum := sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(i*size+off)))
+			copy(b[off:], sum[:])
+		}
+		return b
+	}
+	b := s.NewBatch(ctx)
+	defer b.Discard()
+	for i := range n {
+		data := block(i)
+		if err := b.Put(unixfs.RawCIDOf(data), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	readAll := func() {
+		for i := range n {
+			data := block(i)
+			got, err := s.Get(ctx, unixfs.RawCIDOf(data))
+			if err != nil || string(got) != string(data) {
+				t.Fatalf("block %d: %d bytes, %v", i, len(got), err)
+			}
+		}
+	}
+	readAll()
+	before := mappedRSS(t, s.mapDir)
+	s.Trim()
+	after := mappedRSS(t, s.mapDir)
+	if runtime.GOOS == "linux" {
+		if before < 1<<20 {
+			t.Fatalf("only %d KiB of the store mapped before Trim: the test does not exercise it", before>>10)
+		}
+		if after > before/4 {
+			t.Errorf("mapped store pages resident: %d KiB before Trim, %d KiB after", before>>10, after>>10)
+		}
+	}
+	readAll()
+}
+
+// mappedRSS sums the resident bytes of this process's mappings of files
+// in dir (0 where /proc is missing).
+func mappedRSS(t *testing.T, dir string) int64 {
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-"):
+			in = len(f) >= 6 && filepath.Dir(f[5]) == dir
+		case in && len(f) == 3 && f[0] == "Rss:":
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += kb << 10
+		}
+	}
+	return sum
 }

@@ -57,7 +57,7 @@ func (c *Client) Addr() string { return strings.TrimPrefix(c.base, "http://") }
 // Ping checks that a daemon answers with this token.
 func (c *Client) Ping(ctx context.Context) error {
 	var v json.RawMessage
-	return c.callJSON(ctx, "stat", struct{}{}, &v)
+	return c.callJSON(ctx, "ping", struct{}{}, &v)
 }
 
 func (c *Client) do(ctx context.Context, endpoint string, body io.Reader, contentType string) (*http.Response, error) {

@@ -52,6 +52,9 @@ func writeSecret(path, s string) error {
 	return nil
 }
 
+// pingTimeout bounds Connect's check that the daemon answers.
+const pingTimeout = 10 * time.Second
+
 // ErrNoDaemon means no daemon answers for the home.
 var ErrNoDaemon = errors.New("no daemon running")
 
@@ -70,12 +73,17 @@ func Connect(ctx context.Context, home string) (*Client, error) {
 		return nil, fmt.Errorf("read daemon token: %w", err)
 	}
 	c := NewClient(strings.TrimSpace(string(addr)), strings.TrimSpace(string(token)))
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := c.Ping(ctx); err != nil {
 		var re *RemoteError
-		if errors.As(err, &re) {
+		switch {
+		case errors.As(err, &re):
 			return nil, fmt.Errorf("daemon at %s refused: %w", addr, err)
+		case errors.Is(err, context.DeadlineExceeded):
+			// Something listens there but does not answer: a daemon
+			// too busy to reply, not a missing one.
+			return nil, fmt.Errorf("the daemon at %s did not answer within %s: %w", strings.TrimSpace(string(addr)), pingTimeout, err)
 		}
 		return nil, ErrNoDaemon
 	}

@@ -73,6 +73,7 @@ func NewServer(b Backend, token string, extra Extra, log *slog.Logger) *Server {
 	s.mux.HandleFunc("POST /api/v0/export", s.export)
 	s.mux.HandleFunc("POST /api/v0/import", s.imp)
 	s.mux.HandleFunc("POST /api/v0/stat", s.stat)
+	s.mux.HandleFunc("POST /api/v0/ping", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, struct{}{}) })
 	s.mux.HandleFunc("POST /api/v0/id", s.jsonFunc(extra.Info))
 	s.mux.HandleFunc("POST /api/v0/peers", s.jsonFunc(extra.Peers))
 	s.mux.HandleFunc("POST /api/v0/bans", s.jsonFunc(extra.Bans))

@@ -236,6 +236,7 @@ func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	}
 	d.watchFolders(ctx)
 	d.goRun(func() error { return d.acceptLoop(ctx) })
+	d.goRun(func() error { return d.trimWhenIdle(ctx) })
 	if err := d.writeAddrs(); err != nil {
 		return err
 	}

@@ -54,7 +54,9 @@ type Options struct {
 	Rescan time.Duration
 	// NoWatch turns the watcher off (rescans only).
 	NoWatch bool
-	// Pullers is how many files are pulled at once. Default 16.
+	// Pullers is how many files are pulled at once. Default 64: a small
+	// file waits mostly on its round trip to a peer, and its bytes on a
+	// group commit, so many in flight keep both the link and the disk busy.
 	Pullers int
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
@@ -114,7 +116,7 @@ func New(opt Options) (*Folder, error) {
 		opt.Rescan = time.Hour
 	}
 	if opt.Pullers <= 0 {
-		opt.Pullers = 16
+		opt.Pullers = 64
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -326,26 +328,48 @@ func slicesContains(ps []string, p string) bool {
 	return false
 }
 
-// scanPaths scans paths (none: all) and publishes what changed.
+// scanPaths scans paths (none: all) and publishes what changed. Files
+// are recorded and pushed to peers in groups while the scan still hashes
+// the rest (a large share reaches peers as it goes, and its changes are
+// never all held in memory); deletions only once the scan is complete
+// and the folder marker still there.
 func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...string) error {
 	if err := f.checkMarker(); err != nil {
 		return err
 	}
 	f.setState(StateScanning, nil)
+	var mu sync.Mutex // one group recorded at a time: each takes the next sequences
+	record := func(ctx context.Context, changes []index.Change, blocks []cid.Cid) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := f.opt.Index.AddBlocks(ctx, blocks); err != nil {
+			return err
+		}
+		signed, err := f.opt.Index.CommitLocal(ctx, changes)
+		if err != nil {
+			return fmt.Errorf("record changes: %w", err)
+		}
+		for _, c := range changes {
+			if c.Record.Type != 0 {
+				f.opt.Events.Publish(events.Event{Type: events.LocalChange, Folder: f.id, Path: c.Record.Path})
+			}
+		}
+		if len(signed) > 0 {
+			f.log.Info("local changes", "records", len(signed))
+			f.opt.Push(signed)
+		}
+		return nil
+	}
 	for try := 0; ; try++ {
-		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: ign, Logger: f.log}, paths...)
+		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: ign, Logger: f.log, Flush: record}, paths...)
 		if err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
 		if err := f.checkMarker(); err != nil {
 			return err // vanished while scanning: the deletions it saw are not real
 		}
-		if err := f.opt.Index.AddBlocks(ctx, res.Blocks); err != nil {
+		if err := record(ctx, res.Changes, res.Blocks); err != nil {
 			return err
-		}
-		signed, err := f.opt.Index.CommitLocal(ctx, res.Changes)
-		if err != nil {
-			return fmt.Errorf("record changes: %w", err)
 		}
 		f.mu.Lock()
 		f.status.LastScan = time.Now()
@@ -355,15 +379,6 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 			f.status.PathErrors = mergeErrors(f.status.PathErrors, res.Errors, paths)
 		}
 		f.mu.Unlock()
-		for _, c := range res.Changes {
-			if c.Record.Type != 0 {
-				f.opt.Events.Publish(events.Event{Type: events.LocalChange, Folder: f.id, Path: c.Record.Path})
-			}
-		}
-		if len(signed) > 0 {
-			f.log.Info("local changes", "records", len(signed))
-			f.opt.Push(signed)
-		}
 		if len(res.Retry) == 0 || try >= 3 {
 			return nil
 		}
@@ -477,50 +492,109 @@ func order(need []*index.Record) {
 	})
 }
 
+// commitBatch bounds the files one group commit puts in place.
+const commitBatch = 256
+
 // pullSet pulls need, several files at once; it returns whether anything
-// was written and which paths changed on disk meanwhile.
+// was written and which paths changed on disk meanwhile. Directories go
+// one by one in order, then files in parallel, then deletions in order.
+// A pulled file's bytes wait in its temporary file for a group commit
+// (pull.Commit): one flush of the disk for every file that arrived while
+// the previous commit ran, so many small files do not each wait on one.
 func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[string]*index.Local) (progress bool, rescan []string, err error) {
 	order(need)
 	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Device: f.opt.Device.String(),
 		Space: f.opt.Space, Logger: f.log}
 	var mu sync.Mutex
 	var fatal error
-	do := func(g *index.Record) {
-		res, err := pull.Apply(ctx, popt, g, locals[g.Path])
-		mu.Lock()
-		defer mu.Unlock()
+	// failed reports whether err ends g's pull here, noting why.
+	failed := func(g *index.Record, err error) bool {
 		switch {
 		case err == nil:
+			f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, nil)
+			return false
 		case errors.Is(err, pull.ErrLocalChange):
 			rescan = append(rescan, g.Path)
-			return
 		case errors.Is(err, syscall.ENOSPC) || ctx.Err() != nil:
 			fatal = cmpErr(fatal, err)
-			return
 		default:
 			f.log.Warn("pull", "path", g.Path, "err", err)
 			f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, err)
 			f.opt.Events.Publish(events.Event{Type: events.PullError, Folder: f.id, Path: g.Path, Data: err.Error()})
-			return
 		}
-		f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, nil)
-		if err := f.opt.Index.SetLocal(ctx, g.Path, res.Local, res.Blocks); err != nil {
+		return true
+	}
+	// landed records pulls that are on disk, in one index transaction.
+	landed := func(done []pull.Committed) {
+		changes := make([]index.LocalChange, 0, len(done))
+		for _, c := range done {
+			changes = append(changes, index.LocalChange{Path: c.Record.Path, Local: c.Result.Local, Blocks: c.Result.Blocks})
+		}
+		if err := f.opt.Index.SetLocals(ctx, changes); err != nil {
 			fatal = cmpErr(fatal, err)
 			return
 		}
 		progress = true
-		f.status.PulledFiles++
-		f.status.PulledBytes += g.Size
-		f.status.LastSync = time.Now()
-		if res.Conflict != "" {
-			f.status.Conflicts = append(f.status.Conflicts, res.Conflict)
-			rescan = append(rescan, res.Conflict)
-			f.opt.Events.Publish(events.Event{Type: events.Conflict, Folder: f.id, Path: res.Conflict})
+		for _, c := range done {
+			g, res := c.Record, c.Result
+			f.status.PulledFiles++
+			f.status.PulledBytes += g.Size
+			f.status.LastSync = time.Now()
+			if res.Conflict != "" {
+				f.status.Conflicts = append(f.status.Conflicts, res.Conflict)
+				rescan = append(rescan, res.Conflict)
+				f.opt.Events.Publish(events.Event{Type: events.Conflict, Folder: f.id, Path: res.Conflict})
+			}
+			f.opt.Events.Publish(events.Event{Type: events.FileSynced, Folder: f.id, Path: g.Path})
 		}
-		f.opt.Events.Publish(events.Event{Type: events.FileSynced, Folder: f.id, Path: g.Path})
 	}
-	// Directories one by one in order, then files in parallel, then
-	// deletions in order.
+	commit := func(batch []*pull.Staged) {
+		out := pull.Commit(ctx, batch)
+		mu.Lock()
+		defer mu.Unlock()
+		var done []pull.Committed
+		for _, c := range out {
+			if !failed(c.Record, c.Err) {
+				done = append(done, c)
+			}
+		}
+		if len(done) > 0 {
+			landed(done)
+		}
+	}
+	staged := make(chan *pull.Staged, commitBatch)
+	do := func(g *index.Record) {
+		res, st, err := pull.Stage(ctx, popt, g, locals[g.Path])
+		if st != nil {
+			staged <- st
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !failed(g, err) {
+			landed([]pull.Committed{{Record: g, Result: res}})
+		}
+	}
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for st := range staged {
+			batch := []*pull.Staged{st}
+		drain:
+			for len(batch) < commitBatch {
+				select {
+				case more, ok := <-staged:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, more)
+				default:
+					break drain
+				}
+			}
+			commit(batch)
+		}
+	}()
 	i := 0
 	for ; i < len(need) && !need[i].Deleted && need[i].Type == index.TypeDir; i++ {
 		do(need[i])
@@ -545,6 +619,8 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 	}
 	close(work)
 	wg.Wait()
+	close(staged)
+	<-committed // every file is in place before deletions, which may remove their directories' old entries
 	for _, g := range need[j:] {
 		do(g)
 	}

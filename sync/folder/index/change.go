@@ -333,6 +333,51 @@ func (ix *Index) SetLocal(ctx context.Context, path string, l *Local, blocks []c
 	})
 }
 
+// LocalChange is one path's new local state for SetLocals.
+type LocalChange struct {
+	Path   string
+	Local  *Local
+	Blocks []cid.Cid
+}
+
+// SetLocals is SetLocal for many paths, in as few transactions as the
+// size limit allows: a batch of pulled small files costs one commit.
+func (ix *Index) SetLocals(ctx context.Context, changes []LocalChange) error {
+	for len(changes) > 0 {
+		n, blocks := 0, 0
+		for n < len(changes) && (n == 0 || blocks+len(changes[n].Blocks) <= maxTxnBlocks/2) {
+			blocks += len(changes[n].Blocks)
+			n++
+		}
+		if n == 1 {
+			c := changes[0]
+			if err := ix.SetLocal(ctx, c.Path, c.Local, c.Blocks); err != nil {
+				return err
+			}
+			changes = changes[1:]
+			continue
+		}
+		err := ix.update(ctx, func(t txn) error {
+			for _, c := range changes[:n] {
+				for _, b := range c.Blocks {
+					if err := t.t.Put(append([]byte{pBlock}, b.Hash()...), nil); err != nil {
+						return err
+					}
+				}
+				if err := t.putLocal(c.Path, c.Local); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		changes = changes[n:]
+	}
+	return nil
+}
+
 // AddBlocks records that these blocks belong to the folder's files, so
 // that they are served to peers that proved the folder.
 func (ix *Index) AddBlocks(ctx context.Context, blocks []cid.Cid) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -367,5 +368,35 @@ func TestSetLocalLargeFile(t *testing.T) {
 	}
 	if got, err := p.ix.Local(ctx, "big.bin"); err != nil || got == nil || got.Size != l.Size {
 		t.Fatalf("local state: %+v, %v", got, err)
+	}
+}
+
+func TestSetLocals(t *testing.T) {
+	p := newPeer(t, 1, true)
+	big := make([]cid.Cid, maxTxnBlocks) // more than one transaction holds beside others
+	for i := range big {
+		big[i] = unixfs.RawCIDOf(binary.BigEndian.AppendUint64([]byte("big"), uint64(i)))
+	}
+	var changes []LocalChange
+	for i := range 300 {
+		c := unixfs.RawCIDOf(binary.BigEndian.AppendUint64(nil, uint64(i)))
+		changes = append(changes, LocalChange{Path: fmt.Sprintf("d/f%03d", i), Local: &Local{Type: TypeFile, Size: int64(i), Root: c.Bytes()}, Blocks: []cid.Cid{c}})
+		if i == 150 {
+			changes = append(changes, LocalChange{Path: "big.bin", Local: &Local{Type: TypeFile, Size: 1 << 32, Root: big[0].Bytes()}, Blocks: big})
+		}
+	}
+	if err := p.ix.SetLocals(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		got, err := p.ix.Local(ctx, c.Path)
+		if err != nil || got == nil || got.Size != c.Local.Size || !bytes.Equal(got.Root, c.Local.Root) {
+			t.Fatalf("%s: local state %+v, %v", c.Path, got, err)
+		}
+		for _, b := range []cid.Cid{c.Blocks[0], c.Blocks[len(c.Blocks)-1]} {
+			if !p.ix.HasBlock(ctx, b.Hash()) {
+				t.Fatalf("%s: block %s not listed", c.Path, b)
+			}
+		}
 	}
 }

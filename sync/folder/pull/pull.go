@@ -72,21 +72,36 @@ const (
 // Apply makes path g.Path on disk what record g says, given l, what the
 // index last saw there.
 func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*Result, error) {
+	res, st, err := Stage(ctx, opt, g, l)
+	if err != nil || st == nil {
+		return res, err
+	}
+	c := Commit(ctx, []*Staged{st})[0]
+	return c.Result, c.Err
+}
+
+// Stage does what Apply does, except that a regular file whose bytes it
+// fetched is left in its temporary file, not yet durable and not in
+// place: it returns that file as a Staged for Commit, which finishes many
+// together with one flush of the disk. Everything else (directories,
+// links, deletions, a file the disk already holds) is done at once and
+// its Result returned.
+func Stage(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*Result, *Staged, error) {
 	if opt.Idle <= 0 {
 		opt.Idle = 10 * time.Second
 	}
 	opt.old = l
 	if err := CheckName("", g.Path); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	abs := filepath.Join(opt.Root, filepath.FromSlash(g.Path))
 	cur, err := os.Lstat(abs)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := unchanged(cur, l); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := &Result{}
 	if exists && l != nil && !l.Deleted && l.Type != index.TypeDir && !sameLocal(l, g) &&
@@ -95,57 +110,64 @@ func Apply(ctx context.Context, opt Options, g *index.Record, l *index.Local) (*
 		// it beside the winner as a conflict copy.
 		name := conflict.Name(g.Path, time.Unix(0, l.ModTime), opt.Device)
 		if err := os.Rename(abs, filepath.Join(opt.Root, filepath.FromSlash(name))); err != nil {
-			return nil, fmt.Errorf("keep conflicting %s: %w", g.Path, err)
+			return nil, nil, fmt.Errorf("keep conflicting %s: %w", g.Path, err)
 		}
 		res.Conflict, exists = name, false
 	}
 	if exists && l != nil && g.Type == index.TypeFile && sameLocal(l, g) && (l.Mode&0o100 != 0) == g.Executable() {
 		// The disk holds this content already (a join into a folder
 		// with the same files): adopt the version, write nothing.
-		return opt.done(res, abs, g, nil)
+		return done(opt.done(res, abs, g, nil))
 	}
 	switch {
 	case g.Deleted:
 		if exists {
 			if err := opt.remove(abs, g.Path, cur); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		res.Local = &index.Local{Type: g.Type, Deleted: true, Version: g.Version}
-		return res, nil
+		return res, nil, nil
 	case g.Type == index.TypeDir:
 		if exists && !cur.IsDir() {
 			if err := opt.keepVersion(abs, g.Path); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if err := os.MkdirAll(abs, 0o755); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := os.Chmod(abs, g.FileMode()|0o700); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return opt.done(res, abs, g, nil)
+		return done(opt.done(res, abs, g, nil))
 	case g.Type == index.TypeSymlink:
 		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tmp, err := opt.tempPath(g)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		os.Remove(tmp)
 		if err := os.Symlink(filepath.FromSlash(g.Target), tmp); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := opt.replace(tmp, abs, g.Path, cur, exists); err != nil {
 			os.Remove(tmp)
-			return nil, err
+			return nil, nil, err
 		}
-		return opt.done(res, abs, g, nil)
+		if err := syncDir(filepath.Dir(abs)); err != nil {
+			return nil, nil, err
+		}
+		return done(opt.done(res, abs, g, nil))
 	}
-	return opt.file(ctx, res, abs, g, cur, exists)
+	st, err := opt.file(ctx, res, abs, g, cur, exists)
+	return nil, st, err
 }
+
+// done adapts a finished pull's result to stage's.
+func done(res *Result, err error) (*Result, *Staged, error) { return res, nil, err }
 
 // unchanged checks that the disk still holds what the index saw.
 func unchanged(cur fs.FileInfo, l *index.Local) error {
@@ -210,7 +232,7 @@ func CleanTemp(root string, keep map[string]bool) {
 // is kept for the next try.
 const resumeMin = 1 << 20
 
-func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.Record, cur fs.FileInfo, exists bool) (_ *Result, err error) {
+func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.Record, cur fs.FileInfo, exists bool) (_ *Staged, err error) {
 	if opt.Space != nil {
 		if err := opt.Space(g.Size); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", g.Path, err)
@@ -267,9 +289,6 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	if err := f.Chmod(g.FileMode()); err != nil {
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("pull %s: sync: %w", g.Path, err)
-	}
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
@@ -277,11 +296,8 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	if err := os.Chtimes(tmp, mt, mt); err != nil {
 		return nil, err
 	}
-	if err := opt.replace(tmp, abs, g.Path, cur, exists); err != nil {
-		return nil, err
-	}
 	ok = true
-	return opt.done(res, abs, g, sink)
+	return &Staged{opt: *opt, res: res, g: g, tmp: tmp, abs: abs, cur: cur, exists: exists, sink: sink}, nil
 }
 
 // replace renames tmp over abs, keeping what was there as a version.
@@ -295,10 +311,7 @@ func (opt *Options) replace(tmp, abs, rel string, cur fs.FileInfo, exists bool) 
 			return err
 		}
 	}
-	if err := os.Rename(tmp, abs); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(abs))
+	return os.Rename(tmp, abs)
 }
 
 // remove deletes abs, keeping a file's old version.
@@ -343,8 +356,26 @@ func (opt *Options) keepVersion(abs, rel string) error {
 	return nil
 }
 
-// done stats what is now at abs and records the file's references.
+// done stats what is now at abs and, for a file pulled into it (sink),
+// records the file's references in its own batch.
 func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSink) (*Result, error) {
+	info, err := opt.local(res, abs, g)
+	if err != nil || sink == nil {
+		return res, err
+	}
+	b := opt.Store.NewBatch(context.Background())
+	defer b.Discard()
+	if err := record(b, res, abs, info, g, sink); err != nil {
+		return nil, err
+	}
+	if err := b.Commit(); err != nil {
+		return nil, fmt.Errorf("record %s in the store: %w", g.Path, err)
+	}
+	return res, nil
+}
+
+// local sets res.Local to what is now at abs.
+func (opt *Options) local(res *Result, abs string, g *index.Record) (fs.FileInfo, error) {
 	info, err := os.Lstat(abs)
 	if err != nil {
 		return nil, err
@@ -354,36 +385,32 @@ func (opt *Options) done(res *Result, abs string, g *index.Record, sink *fileSin
 		CTime: ctime, Inode: inode, Root: g.Root, Target: g.Target, Version: g.Version}
 	if g.Type != index.TypeFile {
 		res.Local.Size = 0
-		return res, nil
 	}
-	if sink == nil {
-		return res, nil // nothing written: the scan's references stand
-	}
-	b := opt.Store.NewBatch(context.Background())
-	defer b.Discard()
+	return info, nil
+}
+
+// record adds to b the references to the blocks sink wrote into the file
+// at abs (described by info) and the file's inner nodes.
+func record(b store.Batch, res *Result, abs string, info fs.FileInfo, g *index.Record, sink *fileSink) error {
 	for _, n := range sink.nodes {
 		if err := b.Put(n.c, n.data); err != nil {
-			return nil, err
+			return err
 		}
 		res.Blocks = append(res.Blocks, n.c)
 	}
 	for _, l := range sink.leaves {
-		err := b.PutRef(l.c, store.NewRef(abs, info, l.off, uint32(l.n)))
-		if err != nil {
-			return nil, err
+		if err := b.PutRef(l.c, store.NewRef(abs, info, l.off, uint32(l.n))); err != nil {
+			return err
 		}
 		res.Blocks = append(res.Blocks, l.c)
 	}
 	if g.Size == 0 {
 		if err := b.Put(g.Cid(), []byte{}); err != nil {
-			return nil, err
+			return err
 		}
 		res.Blocks = append(res.Blocks, g.Cid())
 	}
-	if err := b.Commit(); err != nil {
-		return nil, fmt.Errorf("record %s in the store: %w", g.Path, err)
-	}
-	return res, nil
+	return nil
 }
 
 func watchIdle(ctx context.Context, cancel context.CancelCauseFunc, s *fileSink, idle time.Duration) {

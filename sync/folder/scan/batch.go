@@ -50,7 +50,7 @@ func (b *batch) commit() error {
 	}
 	err := b.b.Commit()
 	b.b.Discard()
-	b.b, b.n = nil, 0
+	b.b, b.n, b.cids = nil, 0, b.cids[:0]
 	return err
 }
 

@@ -44,6 +44,13 @@ type Options struct {
 	Chunker chunker.Config
 	Workers int // files hashed at once; default GOMAXPROCS
 	Logger  *slog.Logger
+	// Flush, if set, takes changes as the scan goes, each group once its
+	// blocks are committed to the store: first the directories and links
+	// found, then hashed files every few hundred. What Flush took is not
+	// in the Result; deletions always are, for the caller to record once
+	// it has checked the scan as a whole. Calls may come from several
+	// goroutines at once.
+	Flush func(ctx context.Context, changes []index.Change, blocks []cid.Cid) error
 }
 
 // Result is what a scan found.
@@ -121,11 +128,11 @@ type scanner struct {
 	todo []hashJob
 }
 
+// hashJob is a file the walk found changed. Only its path is kept (a
+// scan of 100,000 files holds 100,000 of these): hash looks at the file
+// and its local state again when it comes to it.
 type hashJob struct {
-	rel  string
-	abs  string
-	info fs.FileInfo
-	old  *index.Local
+	rel string
 }
 
 func (s *scanner) ignored(rel string, isDir bool) bool {
@@ -253,7 +260,7 @@ func (s *scanner) entry(ctx context.Context, rel, abs string, info fs.FileInfo) 
 			old.Inode == l.Inode && old.CTime == l.CTime && (old.Mode&0o100) == (l.Mode&0o100) {
 			return nil // unchanged
 		}
-		s.todo = append(s.todo, hashJob{rel: rel, abs: abs, info: info, old: old})
+		s.todo = append(s.todo, hashJob{rel: rel})
 		return nil
 	case info.IsDir():
 		l.Type, l.Size = index.TypeDir, 0
@@ -291,6 +298,24 @@ func (s *scanner) add(rel string, l index.Local) {
 
 // hashAll chunks the files queued by entry, several at once.
 func (s *scanner) hashAll(ctx context.Context) error {
+	if s.opt.Flush != nil {
+		// Directories and links first, so peers create a file's
+		// directory before the file; deletions stay for the caller.
+		var now, keep []index.Change
+		for _, c := range s.res.Changes {
+			if c.Record.Deleted {
+				keep = append(keep, c)
+			} else {
+				now = append(now, c)
+			}
+		}
+		if len(now) > 0 {
+			if err := s.opt.Flush(ctx, now, nil); err != nil {
+				return err
+			}
+		}
+		s.res.Changes = keep
+	}
 	if len(s.todo) == 0 {
 		return nil
 	}
@@ -306,15 +331,25 @@ func (s *scanner) hashAll(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			b := newBatch(ctx, s.opt.Store)
-			defer func() {
-				if err := b.commit(); err != nil {
+			// With Flush, this worker's changes since its last store
+			// commit: handed over once their blocks are in the store.
+			var changes []index.Change
+			var blocks []cid.Cid
+			commit := func() {
+				err := b.commit()
+				if err == nil && s.opt.Flush != nil && len(changes) > 0 {
+					err = s.opt.Flush(ctx, changes, blocks)
+				}
+				changes, blocks = nil, nil
+				if err != nil {
 					mu.Lock()
 					firstErr = cmpErr(firstErr, err)
 					mu.Unlock()
 				}
-			}()
+			}
+			defer commit()
 			for j := range jobs {
-				ch, blocks, retry, err := s.hash(ctx, b, j)
+				ch, bs, retry, err := s.hash(ctx, b, j)
 				mu.Lock()
 				switch {
 				case err != nil && ctx.Err() != nil:
@@ -325,17 +360,16 @@ func (s *scanner) hashAll(ctx context.Context) error {
 					s.fail(j.rel, err)
 				case retry:
 					s.res.Retry = append(s.res.Retry, j.rel)
+				case s.opt.Flush != nil:
+					changes = append(changes, ch)
+					blocks = append(blocks, bs...)
 				default:
 					s.res.Changes = append(s.res.Changes, ch)
-					s.res.Blocks = append(s.res.Blocks, blocks...)
+					s.res.Blocks = append(s.res.Blocks, bs...)
 				}
 				mu.Unlock()
 				if b.n++; b.n >= 256 {
-					if err := b.commit(); err != nil {
-						mu.Lock()
-						firstErr = cmpErr(firstErr, err)
-						mu.Unlock()
-					}
+					commit()
 				}
 			}
 		}()
@@ -359,33 +393,42 @@ func cmpErr(old, err error) error {
 	return err
 }
 
-// hash chunks one file; retry is set when it changed meanwhile.
+// hash chunks one file; retry is set when it changed meanwhile (or went).
 func (s *scanner) hash(ctx context.Context, b *batch, j hashJob) (index.Change, []cid.Cid, bool, error) {
-	start := len(b.cids)
-	workers := 1
-	if j.info.Size() > 8<<20 {
-		workers = 0 // all cores on one large file
+	abs := filepath.Join(s.opt.Root, filepath.FromSlash(j.rel))
+	info, err := os.Lstat(abs)
+	if err != nil || !info.Mode().IsRegular() {
+		return index.Change{}, nil, true, nil
 	}
-	root, _, err := dag.AddFile(ctx, b, j.abs, j.info, dag.AddOptions{Chunker: s.opt.Chunker, NoCopy: true, Workers: workers})
+	old, err := s.opt.Index.Local(ctx, j.rel)
 	if err != nil {
 		return index.Change{}, nil, false, err
 	}
-	now, err := os.Lstat(j.abs)
+	start := len(b.cids)
+	workers := 1
+	if info.Size() > 8<<20 {
+		workers = 0 // all cores on one large file
+	}
+	root, _, err := dag.AddFile(ctx, b, abs, info, dag.AddOptions{Chunker: s.opt.Chunker, NoCopy: true, Workers: workers})
+	if err != nil {
+		return index.Change{}, nil, false, err
+	}
+	now, err := os.Lstat(abs)
 	if err != nil {
 		return index.Change{}, nil, true, nil
 	}
 	ctime, inode := SysStat(now)
-	c0, i0 := SysStat(j.info)
-	if now.Size() != j.info.Size() || !now.ModTime().Equal(j.info.ModTime()) || ctime != c0 || inode != i0 {
+	c0, i0 := SysStat(info)
+	if now.Size() != info.Size() || !now.ModTime().Equal(info.ModTime()) || ctime != c0 || inode != i0 {
 		return index.Change{}, nil, true, nil
 	}
 	blocks := append([]cid.Cid(nil), b.cids[start:]...)
 	l := index.Local{Type: index.TypeFile, Size: now.Size(), Mode: uint32(now.Mode().Perm()), ModTime: now.ModTime().UnixNano(),
 		CTime: ctime, Inode: inode, Root: root.Bytes()}
-	if j.old != nil && !j.old.Deleted && j.old.Type == index.TypeFile && string(j.old.Root) == string(l.Root) &&
-		(j.old.Mode&0o100) == (l.Mode&0o100) {
+	if old != nil && !old.Deleted && old.Type == index.TypeFile && string(old.Root) == string(l.Root) &&
+		(old.Mode&0o100) == (l.Mode&0o100) {
 		// Touched, not changed: only the stat moves on.
-		l.Version = j.old.Version
+		l.Version = old.Version
 		return index.Change{Record: index.Record{Path: j.rel}, Local: l}, blocks, false, nil
 	}
 	mode := uint32(0o644)

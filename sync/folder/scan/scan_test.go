@@ -3,10 +3,15 @@ package scan
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/folder/conflict"
@@ -15,7 +20,16 @@ import (
 	"github.com/shoal-sync/shoal/sync/identity"
 )
 
+// TestScanFindsChanges runs its steps twice: with every change in the
+// result, and with changes handed to Flush as the scan goes (deletions
+// still in the result; directories before the files in them).
 func TestScanFindsChanges(t *testing.T) {
+	for _, flush := range []bool{false, true} {
+		t.Run(map[bool]string{false: "result", true: "flush"}[flush], func(t *testing.T) { testScanFindsChanges(t, flush) })
+	}
+}
+
+func testScanFindsChanges(t *testing.T, flush bool) {
 	ctx := context.Background()
 	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
 	if err != nil {
@@ -42,8 +56,30 @@ func TestScanFindsChanges(t *testing.T) {
 	put(".shoal/folder", "marker")
 	os.Symlink("a.txt", filepath.Join(root, "link"))
 	opt := Options{Root: root, Store: st, Index: ix, Ignore: ignore.Parse([]string{"*.log"})}
+	var flushed []index.Change
+	var mu sync.Mutex // Flush may be called from several goroutines
+	if flush {
+		opt.Flush = func(ctx context.Context, changes []index.Change, _ []cid.Cid) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range changes {
+				if c.Record.Deleted {
+					t.Errorf("deletion of %s flushed before the scan ended", c.Record.Path)
+				}
+				if d := path.Dir(c.Record.Path); d != "." && !slices.ContainsFunc(flushed, func(f index.Change) bool { return f.Record.Path == d }) {
+					if g, _ := ix.Global(ctx, d); g == nil {
+						t.Errorf("%s flushed before its directory", c.Record.Path)
+					}
+				}
+			}
+			flushed = append(flushed, changes...)
+			_, err := ix.CommitLocal(ctx, changes)
+			return err
+		}
+	}
 	scan := func(paths ...string) []string {
 		t.Helper()
+		flushed = nil
 		res, err := Scan(ctx, opt, paths...)
 		if err != nil {
 			t.Fatal(err)
@@ -52,7 +88,7 @@ func TestScanFindsChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out []string
-		for _, c := range res.Changes {
+		for _, c := range append(flushed, res.Changes...) {
 			kind := c.Record.Type.String()
 			switch {
 			case c.Record.Type == 0:

@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"context"
+	"runtime/debug"
+	"time"
+
+	"github.com/shoal-sync/shoal/sync/events"
+	"github.com/shoal-sync/shoal/sync/folder"
+)
+
+// trimDelay is how long a folder stays idle before the daemon hands the
+// heap's free memory back to the system.
+const trimDelay = 2 * time.Second
+
+// trimWhenIdle returns freed heap to the system once a folder has gone
+// idle after a scan or a sync and stayed so for trimDelay. A sync of
+// many files leaves tens of MiB of free heap behind, which the Go runtime
+// otherwise gives back only over minutes; an idle daemon should be small.
+// Any other folder event in the meantime defers the trim. Events can be
+// dropped when a scan publishes thousands at once, so the timer also
+// runs on a dropped-events notice, and a trim waits until every folder is
+// idle (or stopped).
+func (d *Daemon) trimWhenIdle(ctx context.Context) error {
+	sub := d.events.Subscribe(256)
+	defer sub.Close()
+	t := time.NewTimer(trimDelay)
+	t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.C():
+			if !ok {
+				return nil
+			}
+			switch {
+			case ev.Type == events.FolderState && ev.Data == "idle", ev.Type == events.EventsDropped:
+				t.Reset(trimDelay)
+			default:
+				t.Stop()
+			}
+		case <-t.C:
+			if d.folders.busy() {
+				t.Reset(trimDelay)
+				continue
+			}
+			debug.FreeOSMemory()
+			if t, ok := d.node.Store().(trimmer); ok {
+				t.Trim()
+			}
+		}
+	}
+}
+
+// trimmer is a store whose mapped files can leave resident memory.
+type trimmer interface{ Trim() }
+
+// busy reports whether some folder is scanning or syncing.
+func (fs *folders) busy() bool {
+	for _, rf := range fs.list() {
+		if st := rf.f.Status().State; st == folder.StateScanning || st == folder.StateSyncing {
+			return true
+		}
+	}
+	return false
+}
