@@ -66,6 +66,8 @@ type Options struct {
 	Yield func(identity.NodeID) bool
 	// Grace is how long Yield's nodes are waited for. Default 2 s.
 	Grace time.Duration
+	// MaxCandidates bounds the addresses kept (DefaultMaxCandidates).
+	MaxCandidates int
 	// Logger receives attempts that fail and peers found. Default: discarded.
 	Logger *slog.Logger
 }
@@ -126,6 +128,9 @@ func (d *Dialer) Run(ctx context.Context) error {
 	defer close(d.done)
 	r := &runner{d: d, t: newTable(d.opt.Self, d.opt.Backoff), tokens: float64(d.opt.Parallel), refilled: time.Now()}
 	r.t.yield, r.t.grace = d.opt.Yield, d.opt.Grace
+	if d.opt.MaxCandidates > 0 {
+		r.t.max = d.opt.MaxCandidates
+	}
 	defer r.wg.Wait()
 	if d.opt.Store != nil {
 		recs, err := d.opt.Store.LoadPeers(ctx)

@@ -93,6 +93,7 @@ type table struct {
 	// sides at once (mDNS, peer exchange) waits for its dial first.
 	yield     func(id identity.NodeID) bool
 	grace     time.Duration
+	max       int // entries kept; past it a long shot makes room or is refused
 	self      identity.NodeID
 	selfAddrs map[string]bool
 	entries   map[string]*entry
@@ -100,7 +101,7 @@ type table struct {
 }
 
 func newTable(self identity.NodeID, b Backoff) *table {
-	return &table{backoff: b, self: self, selfAddrs: make(map[string]bool),
+	return &table{backoff: b, self: self, max: DefaultMaxCandidates, selfAddrs: make(map[string]bool),
 		entries: make(map[string]*entry), connected: make(map[identity.NodeID]Source)}
 }
 
@@ -121,6 +122,9 @@ func (t *table) add(now time.Time, c Candidate) bool {
 	}
 	e := t.entries[addr]
 	isNew := e == nil
+	if isNew && len(t.entries) >= t.max && !t.makeRoom(c.Source) {
+		return false
+	}
 	if isNew {
 		e = &entry{addr: addr, sources: make(map[Source]time.Time), added: now}
 		t.entries[addr] = e
@@ -155,6 +159,37 @@ func (t *table) add(now time.Time, c Candidate) bool {
 		e.sources[c.Source] = until
 	}
 	return isNew
+}
+
+// DefaultMaxCandidates bounds the addresses the table keeps: sources
+// that hand out strangers' addresses (peer exchange, the DHT, trackers;
+// any of them may be hostile) cannot grow it without end.
+const DefaultMaxCandidates = 4096
+
+// makeRoom frees an entry for a new candidate from src when the table is
+// full: the long shot (never worked, from exchange, the DHT or a tracker)
+// that failed most, then was added first. A new long shot takes the place
+// only of one that has failed; the better sources (static, remembered,
+// mDNS: few, and chosen) always get in. It reports whether there is room.
+func (t *table) makeRoom(src Source) bool {
+	newLow := src.rank() >= PEX.rank()
+	var victim *entry
+	for _, e := range t.entries {
+		if !e.low() || e.dialing || newLow && e.fails == 0 {
+			continue
+		}
+		if _, conn := t.connected[e.id]; conn && !e.id.IsZero() {
+			continue
+		}
+		if victim == nil || e.fails > victim.fails || e.fails == victim.fails && e.added.Before(victim.added) {
+			victim = e
+		}
+	}
+	if victim != nil {
+		delete(t.entries, victim.addr)
+		return true
+	}
+	return !newLow
 }
 
 // symmetric reports whether src finds both sides of a pair at the same

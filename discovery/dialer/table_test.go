@@ -2,6 +2,8 @@ package dialer
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -295,5 +297,37 @@ func TestYieldToTheKeptDialer(t *testing.T) {
 				t.Fatalf("after the grace: %v (a dialed us: %v)", got, tc.dialsUs)
 			}
 		})
+	}
+}
+
+// TestTableBounded: past its bound the table takes a new long shot only in
+// the place of one that failed (the one that failed most), so a hostile
+// source's flood of addresses neither grows it nor pushes out addresses
+// not yet tried; a static or mDNS address always gets in.
+func TestTableBounded(t *testing.T) {
+	tb := newTable(nid(t, 9), Backoff{Min: time.Second, Max: time.Minute})
+	tb.max = 4
+	for i := range 4 {
+		tb.add(t0, Candidate{Addr: fmt.Sprintf("10.0.0.%d:1", i+1), Source: DHT})
+	}
+	if tb.add(t0, Candidate{Addr: "10.0.1.1:1", Source: PEX, ID: nid(t, 1)}) || len(tb.entries) != 4 {
+		t.Fatalf("a fifth long shot was taken while none had failed: %d entries", len(tb.entries))
+	}
+	tb.due(t0, 4, false) // all four dialing: .1 to .3 fail, .2 twice; .4 still dialing
+	for _, a := range []string{"10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.2:1"} {
+		tb.done(t0, a, Outcome{Err: errors.New("refused")})
+	}
+	twice := "10.0.0.2:1"
+	if !tb.add(t0, Candidate{Addr: "10.0.1.1:1", Source: PEX, ID: nid(t, 1)}) || len(tb.entries) != 4 || tb.entries[twice] != nil {
+		t.Fatalf("the new long shot did not take the place of %s, which failed most: %v", twice, slices.Collect(maps.Keys(tb.entries)))
+	}
+	if !tb.add(t0, Candidate{Addr: "192.168.1.5:1", Source: MDNS}) || !tb.add(t0, Candidate{Addr: "192.168.1.6:1", Source: Static}) {
+		t.Fatal("an mDNS or static address was refused by a full table")
+	}
+	for i := range 100 { // a flood: nothing left to push out but the one failed address
+		tb.add(t0, Candidate{Addr: fmt.Sprintf("10.9.0.%d:1", i), Source: Tracker})
+	}
+	if len(tb.entries) > 6 {
+		t.Fatalf("the flood grew the table to %d", len(tb.entries))
 	}
 }
