@@ -221,7 +221,9 @@ func FuzzParseHTTPResponse(f *testing.F) {
 func TestServerBounded(t *testing.T) {
 	s := NewServer(ServerOptions{Interval: time.Minute, MaxSwarm: 10, MaxKeys: 5})
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	peer := func(i int) netip.AddrPort { return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, 1}), uint16(1000+i)) }
+	peer := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, 1}), uint16(1000+i))
+	}
 	for i := range 1000 {
 		s.announce(t0, [20]byte{byte(i), byte(i >> 8)}, peer(i), EventStarted)
 	}
