@@ -91,13 +91,17 @@ type runner struct {
 	server   *zeroconf.Server
 	ifaceKey string // interfaces and addresses the server was registered with
 	seen     map[identity.NodeID]time.Time
-	ignored  int // answers ignored: malformed, or past maxSeen
+	ignored  map[string]int // answers ignored (malformed, past maxSeen), by why
 }
 
-// ignore logs an answer ignored: the first and then one in a thousand.
+// ignore logs an answer ignored: of each kind the first, then one in a
+// thousand.
 func (r *runner) ignore(msg string, args ...any) {
-	if r.ignored++; r.ignored%1000 == 1 {
-		r.log.Info(msg, append(args, "ignored so far", r.ignored)...)
+	if r.ignored == nil {
+		r.ignored = make(map[string]int)
+	}
+	if r.ignored[msg]++; r.ignored[msg]%1000 == 1 {
+		r.log.Info(msg, append(args, "ignored so far", r.ignored[msg])...)
 	}
 }
 
