@@ -100,6 +100,8 @@ func cmdJoin(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("join", e)
 	var fg foreground
 	fg.flags(fs)
+	var only multiFlag
+	fs.Var(&only, "only", "sync only the paths this gitignore-style `PATTERN` selects, relative to the folder (repeatable)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -113,7 +115,7 @@ func cmdJoin(ctx context.Context, e *env, args []string) error {
 	}
 	return folderCall(ctx, e, &fg, "join", func(c *api.Client) error {
 		var info daemon.FolderInfo
-		if err := c.CallJSON(ctx, "folders/join", daemon.FolderRequest{Path: absPath(dir), Key: key}, &info); err != nil {
+		if err := c.CallJSON(ctx, "folders/join", daemon.FolderRequest{Path: absPath(dir), Key: key, Only: only}, &info); err != nil {
 			return fmt.Errorf("join %s: %w", dir, err)
 		}
 		mode := "read-write"
@@ -121,6 +123,9 @@ func cmdJoin(ctx context.Context, e *env, args []string) error {
 			mode = "read-only"
 		}
 		fmt.Fprintf(e.stdout, "joined folder %s at %s (%s)\n", info.ID[:8], info.Path, mode)
+		if info.Selective {
+			fmt.Fprintf(e.stdout, "syncing %s; shoal ls-remote %s lists the rest\n", selectionText(info), info.Path)
+		}
 		return nil
 	})
 }
@@ -204,9 +209,9 @@ func cmdFolders(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PATH\tFOLDER\tMODE\tSTATE")
+	fmt.Fprintln(tw, "PATH\tFOLDER\tMODE\tSTATE\tSYNCS")
 	for _, in := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.Path, in.ID[:8], mode(in.Writable), stateText(in))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Path, in.ID[:8], mode(in.Writable), stateText(in), selectionText(in))
 	}
 	return tw.Flush()
 }
@@ -268,6 +273,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s  (folder %s, %s)\n", in.Path, in.ID[:8], mode(in.Writable))
 		fmt.Fprintf(e.stdout, "  state      %s\n", stateText(in))
 		fmt.Fprintf(e.stdout, "  global     %d files, %d dirs, %s\n", in.Files, in.Dirs, humanize.IBytes(uint64(in.Bytes)))
+		if in.Selective {
+			fmt.Fprintf(e.stdout, "  syncs      %s (%d files, %s not here)\n", selectionText(in), in.UnselectedFiles, humanize.IBytes(uint64(in.UnselectedBytes)))
+		}
 		if in.NeedFiles > 0 {
 			fmt.Fprintf(e.stdout, "  needed     %d files, %s\n", in.NeedFiles, humanize.IBytes(uint64(in.NeedBytes)))
 		} else {

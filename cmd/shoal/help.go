@@ -228,6 +228,10 @@ func subcommands(name string) []command {
 		}
 	case "dht":
 		return dhtCommands()
+	case "folder":
+		return []command{
+			{"select", "folder select DIR [PATTERN...] [--add|--remove|--all|--none]  set, change or show the paths synced here", nil},
+		}
 	}
 	return nil
 }

@@ -40,7 +40,43 @@ filled from peers; files already in DIR are merged (where both sides differ,
 the other version is kept as a conflict copy, never overwritten). With a
 read-only key, DIR receives changes and never sends any; its local edits
 show in shoal status and shoal revert puts them back. Without a daemon, join
-runs in the foreground until Ctrl-C.
+runs in the foreground until Ctrl-C. With --only PATTERN (repeatable) only
+the selected paths are synced (see shoal folder select --help).
+`
+	case "folder":
+		return `Selective sync: a folder joined with --only PATTERN (or changed by folder
+select) syncs only the paths its patterns select; the rest stays in the
+folder's index, listed by shoal ls-remote and brought in by shoal fetch.
+`
+	case "folder select":
+		return `Patterns are gitignore-style and relative to the folder root: "docs" is any
+directory or file named docs, "/docs" only the top-level one, "*.pdf" every
+PDF, "photos/2026/**", and "!docs/drafts" takes a path back out; the last
+pattern that matches a path or one of its directories decides. Directories
+on the way to a selected file are made when it is pulled.
+
+Without an option the patterns replace the selection; with none at all it
+prints the selection. Newly selected files are pulled at once. Files no
+longer selected stay on this disk but are no longer synced either way: their
+edits here are not sent, peers' changes to them are not pulled, and deleting
+them here deletes nothing on the peers. Deleting a selected file deletes it
+everywhere, as in a full folder. The selection is kept across restarts.
+`
+	case "ls-remote":
+		return `Lists the folder's index as its peers published it, whether or not the
+files are on this machine: path, type, size, modification time, PEERS (how
+many of the connected folder peers hold this version, out of how many are
+connected) and HERE (yes, another version, or no; "not selected" when
+selective sync leaves it out). PATH, relative to the folder, lists one file
+or one subtree; --depth 1 lists one directory.
+`
+	case "fetch":
+		return `Pulls one file or directory of a folder from its peers through the normal
+puller (every block verified, written to a temporary file, synced to disk,
+renamed into place), and waits until it is here. The path is added to the
+folder's selection (as an anchored, literal pattern), so it stays synced
+from then on; shoal folder select --remove takes it out again. A path the
+folder's index does not hold is refused, as is one outside the folder.
 `
 	case "status":
 		return `Per folder: its state (scanning, syncing, idle, or stopped with the

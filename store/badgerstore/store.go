@@ -131,11 +131,11 @@ func OpenBadger(dir string, opt Options) (*badger.DB, error) {
 }
 
 // Trim takes every mapped page of the store's files (value log, tables,
-// memtable logs) out of this process's resident memory, as trimMapped
-// does for the value log while batches write: a daemon gone idle calls it
-// so that what it read or wrote during a sync stops counting as its own.
-// The pages stay in the page cache; the next read maps them back.
-func (s *Store) Trim() { trimMapped(s.mapDir, ".vlog", ".sst", ".mem") }
+// memtable logs) out of this process's resident memory: a daemon calls it
+// while it syncs and once it is idle, so that what badger read or wrote
+// through its maps stops counting as the daemon's own. The pages stay in
+// the page cache; the next access maps them back without a disk read.
+func (s *Store) Trim() { unmapResident(s.mapDir) }
 
 // trimEvery is how many bytes batches write between two trimMapped calls.
 const trimEvery = 64 << 20

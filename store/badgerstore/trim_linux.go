@@ -20,10 +20,18 @@ import (
 // and a later read faults them back in. The advice is safe even if badger
 // has remapped a file since /proc/self/maps was read: on any other memory
 // it at worst reclaims pages that are then read back.
-func trimMapped(dir string, suffixes ...string) {
-	if len(suffixes) == 0 {
-		suffixes = []string{".vlog"}
-	}
+func trimMapped(dir string) { adviseMapped(dir, unix.MADV_PAGEOUT, ".vlog") }
+
+// unmapResident takes the pages of the store's mapped files (value log,
+// tables, memtable logs) out of this process's page tables
+// (MADV_DONTNEED): they stay in the page cache, dirty ones are written
+// back as usual (the mappings are shared), and the next access maps them
+// again, without a read from disk.
+func unmapResident(dir string) { adviseMapped(dir, unix.MADV_DONTNEED, ".vlog", ".sst", ".mem") }
+
+// adviseMapped gives advice about every mapping of a file in dir whose
+// name ends in one of suffixes.
+func adviseMapped(dir string, advice int, suffixes ...string) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return
@@ -50,7 +58,7 @@ func trimMapped(dir string, suffixes ...string) {
 			continue
 		}
 		// Plain syscall: the range is not Go memory.
-		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT)
+		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), uintptr(advice))
 	}
 }
 

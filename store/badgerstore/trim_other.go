@@ -2,4 +2,6 @@
 
 package badgerstore
 
-func trimMapped(string, ...string) {}
+func trimMapped(string) {}
+
+func unmapResident(string) {}

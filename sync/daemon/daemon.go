@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -65,6 +67,12 @@ type Options struct {
 	// that would go below it fail with "no space left on device". Zero:
 	// badgerstore.DefaultMinFree.
 	MinFree diskfree.Floor
+	// MemoryLimit is the soft limit on the Go heap the daemon sets
+	// (debug.SetMemoryLimit): near it the collector runs more often, so
+	// that bursts of short-lived garbage (a scan or sync of 100,000 files,
+	// badger's table builds) do not double the process's memory. Zero:
+	// DefaultMemoryLimit; negative: none. GOMEMLIMIT, when set, wins.
+	MemoryLimit int64
 	// MDNS advertises the node and finds peers on the LAN.
 	MDNS bool
 	// NoPEX turns peer exchange off: the node learns of no peers from
@@ -163,8 +171,14 @@ func (opt Options) check() ([]transport.PeerAddr, error) {
 	return peers, nil
 }
 
+// DefaultMemoryLimit is Options.MemoryLimit's default.
+const DefaultMemoryLimit = 160 << 20
+
 func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	opt := d.opt
+	if limit := cmp.Or(opt.MemoryLimit, DefaultMemoryLimit); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 	ctx, d.cancel = context.WithCancel(ctx)
 	var err error
 	if d.node, err = node.Open(opt.Home, node.Options{Logger: opt.Logger, MinFree: opt.MinFree}); err != nil {

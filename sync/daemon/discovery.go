@@ -319,6 +319,9 @@ type PeerAddRequest struct {
 // folders' and discovery's.
 func (d *Daemon) handlers() map[string]http.HandlerFunc {
 	h := d.folders.handlers()
+	for route, fn := range d.folders.selectHandlers() {
+		h[route] = fn
+	}
 	h["POST /api/v0/peers/candidates"] = func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, d.dialer.Candidates())
 	}

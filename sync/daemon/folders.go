@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,9 @@ type folderConfig struct {
 	Path  string    `json:"path"`
 	Key   string    `json:"key"` // the printed key: a secret, kept in the home like the node key
 	Added time.Time `json:"added"`
+	// Selective: only the paths Only selects are synced (folders_select.go).
+	Selective bool     `json:"selective,omitempty"`
+	Only      []string `json:"only,omitempty"`
 }
 
 // runningFolder is one folder the daemon syncs.
@@ -49,6 +53,7 @@ type runningFolder struct {
 
 	mu    sync.Mutex
 	peers map[identity.NodeID]bool
+	selMu sync.Mutex // one selection change at a time
 }
 
 // folders is the daemon's set of folders: the session's Model, and the
@@ -155,8 +160,9 @@ func (fs *folders) byPath(path string) (*runningFolder, error) {
 	return nil, fmt.Errorf("%s is not a shared folder (shoal folders lists them)", path)
 }
 
-// add starts syncing key's folder at path and remembers it.
-func (fs *folders) add(path string, key identity.FolderKey) (*runningFolder, error) {
+// add starts syncing key's folder at path and remembers it; with only,
+// just the paths those patterns select.
+func (fs *folders) add(path string, key identity.FolderKey, only ...string) (*runningFolder, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -164,6 +170,9 @@ func (fs *folders) add(path string, key identity.FolderKey) (*runningFolder, err
 	for _, rf := range fs.list() {
 		switch {
 		case rf.key.ID() == key.ID() && rf.cfg.Path == abs && rf.key.Writable() == key.Writable():
+			if len(only) > 0 && !slices.Equal(only, rf.f.Selection().Patterns()) {
+				return nil, fmt.Errorf("%s is joined already: shoal folder select changes what it syncs", abs)
+			}
 			return rf, nil // joined already: a foreground join run again
 		case rf.key.ID() == key.ID():
 			return nil, fmt.Errorf("this daemon syncs that folder already, at %s", rf.cfg.Path)
@@ -176,13 +185,16 @@ func (fs *folders) add(path string, key identity.FolderKey) (*runningFolder, err
 	if info, err := os.Stat(abs); err == nil && !info.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", abs)
 	}
+	if _, err := parseSelection(abs, len(only) > 0, only); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, err
 	}
 	if err := folder.Init(abs); err != nil {
 		return nil, fmt.Errorf("create the folder marker in %s: %w", abs, err)
 	}
-	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC()}
+	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC(), Selective: len(only) > 0, Only: only}
 	enc, _ := json.Marshal(cfg)
 	id := key.ID()
 	if err := fs.cfgKV.Put(context.Background(), id[:], enc); err != nil {
@@ -214,6 +226,10 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		return nil, err
 	}
 	rf := &runningFolder{cfg: cfg, key: key, ix: ix, peers: make(map[identity.NodeID]bool), done: make(chan struct{})}
+	sel, err := parseSelection(cfg.Path, cfg.Selective, cfg.Only)
+	if err != nil {
+		return nil, err
+	}
 	rf.f, err = folder.New(folder.Options{
 		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{fs.d.swarm}, Device: fs.d.node.Identity().ID(),
 		Push: func(recs []index.Signed) {
@@ -225,6 +241,7 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		// Syncthing's minDiskFree for the folder's disk: a pull that would
 		// go below it stops cleanly and is tried again later.
 		Space:  func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
+		Select: sel,
 		Logger: fs.log.With("path", cfg.Path),
 	})
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 type FolderRequest struct {
 	Path string `json:"path"`
 	Key  string `json:"key,omitempty"` // join: the printed key
+	// Only: join syncing just the paths these patterns select.
+	Only []string `json:"only,omitempty"`
 }
 
 // FolderInfo describes one folder, for share, join, folders and status.
@@ -35,6 +37,7 @@ type FolderInfo struct {
 	NeedBytes    int64    `json:"need_bytes"`
 	LocalChanged int      `json:"local_changed,omitempty"`
 	Peers        []string `json:"peers"`
+	Selection
 }
 
 func (fs *folders) handlers() map[string]http.HandlerFunc {
@@ -133,7 +136,7 @@ func (fs *folders) apiJoin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err)
 		return
 	}
-	rf, err := fs.add(req.Path, key)
+	rf, err := fs.add(req.Path, key, req.Only...)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
 		return
@@ -228,13 +231,14 @@ func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
 
 func (fs *folders) info(r *http.Request, rf *runningFolder) FolderInfo {
 	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status()}
-	if st, err := rf.ix.Stats(r.Context()); err == nil {
+	if st, err := folderStats(r.Context(), rf); err == nil {
 		in.Files, in.Dirs, in.Links, in.Bytes = st.Files, st.Dirs, st.Links, st.Bytes
 		in.NeedFiles, in.NeedBytes, in.LocalChanged = st.NeedFiles, st.NeedBytes, st.LocalChanged
 	}
 	for _, p := range fs.session.Peers(rf.key.ID()) {
 		in.Peers = append(in.Peers, p.String())
 	}
+	fs.selectionInfo(r.Context(), rf, &in)
 	return in
 }
 

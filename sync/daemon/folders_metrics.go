@@ -53,7 +53,7 @@ func (c *folderCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, rf := range c.fs.list() {
 		id := rf.key.ID().String()
-		if st, err := rf.ix.Stats(ctx); err == nil {
+		if st, err := folderStats(ctx, rf); err == nil {
 			g(c.files, float64(st.Files), id)
 			g(c.bytes, float64(st.Bytes), id)
 			g(c.needFiles, float64(st.NeedFiles), id)

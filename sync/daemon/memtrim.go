@@ -13,6 +13,9 @@ import (
 // heap's free memory back to the system.
 const trimDelay = 2 * time.Second
 
+// busyTrimEvery is how often a busy daemon unmaps its store's files.
+const busyTrimEvery = 5 * time.Second
+
 // trimWhenIdle returns freed heap to the system once a folder has gone
 // idle after a scan or a sync and stayed so for trimDelay. A sync of
 // many files leaves tens of MiB of free heap behind, which the Go runtime
@@ -26,10 +29,18 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 	defer sub.Close()
 	t := time.NewTimer(trimDelay)
 	t.Stop()
+	busy := time.NewTicker(busyTrimEvery)
+	defer busy.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-busy.C:
+			// A long sync keeps badger's maps filling: unmap them as
+			// it goes, not only at the end.
+			if d.folders.busy() {
+				d.trimStore()
+			}
 		case ev, ok := <-sub.C():
 			if !ok {
 				return nil
@@ -46,15 +57,19 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 				continue
 			}
 			debug.FreeOSMemory()
-			if t, ok := d.node.Store().(trimmer); ok {
-				t.Trim()
-			}
+			d.trimStore()
 		}
 	}
 }
 
 // trimmer is a store whose mapped files can leave resident memory.
 type trimmer interface{ Trim() }
+
+func (d *Daemon) trimStore() {
+	if t, ok := d.node.Store().(trimmer); ok {
+		t.Trim()
+	}
+}
 
 // busy reports whether some folder is scanning or syncing.
 func (fs *folders) busy() bool {

@@ -22,6 +22,7 @@ import (
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/pull"
 	"github.com/shoal-sync/shoal/sync/folder/scan"
+	"github.com/shoal-sync/shoal/sync/folder/selection"
 	"github.com/shoal-sync/shoal/sync/folder/watch"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
@@ -59,7 +60,10 @@ type Options struct {
 	// group commit, so many in flight keep both the link and the disk busy.
 	Pullers int
 	// Space, if set, is asked before a file of n bytes is written.
-	Space  func(n int64) error
+	Space func(n int64) error
+	// Select is the selective-sync selection (nil: every path); Select
+	// changes it later.
+	Select *selection.Set
 	Logger *slog.Logger
 }
 
@@ -74,6 +78,7 @@ type Folder struct {
 	pending int
 	cleaned bool      // stale temporary files removed since the start
 	calls   chan call // work that must not overlap a scan or a pull
+	sel     atomic.Pointer[selection.Set]
 
 	mu     sync.Mutex
 	status Status
@@ -125,8 +130,10 @@ func New(opt Options) (*Folder, error) {
 		opt.Push = func([]index.Signed) {}
 	}
 	id := opt.Key.ID().String()
-	return &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
-		scan: make(chan []string, 16), calls: make(chan call), status: Status{State: StateStarting}}, nil
+	f := &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
+		scan: make(chan []string, 16), calls: make(chan call), status: Status{State: StateStarting}}
+	f.sel.Store(opt.Select)
+	return f, nil
 }
 
 // Init creates the folder's marker at root (a new share or join).
@@ -361,7 +368,7 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 		return nil
 	}
 	for try := 0; ; try++ {
-		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: ign, Logger: f.log, Flush: record}, paths...)
+		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: f.filter(ign), Logger: f.log, Flush: record}, paths...)
 		if err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
@@ -423,8 +430,9 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 	for round := 0; ; round++ {
 		var need []*index.Record
 		locals := map[string]*index.Local{}
-		err := f.opt.Index.Needs(ctx, func(g *index.Record, l *index.Local) error {
-			if ign.Ignored(g.Path, g.Type == index.TypeDir) {
+		flt := f.filter(ign)
+		err := f.opt.Index.NeedsWhere(ctx, flt.MayWant, func(g *index.Record, l *index.Local) error {
+			if !flt.Syncs(g.Path, g.Type == index.TypeDir) {
 				return nil
 			}
 			need = append(need, g)

@@ -57,6 +57,8 @@ type owner struct {
 
 	reaskAt    time.Time     // when to ask about sourceless blocks again
 	reaskEvery time.Duration // the interval after that
+
+	probes map[*probe]struct{} // running Probes (probe.go)
 }
 
 func newOwner(s *Swarm) *owner {
@@ -165,6 +167,8 @@ func (o *owner) handle(ev event) {
 				delete(w, c)
 			}
 		}
+	case evCall:
+		ev.call(o)
 	case evFetchStart:
 		o.fetches[ev.fetch] = struct{}{}
 	case evWant:
@@ -249,11 +253,13 @@ func (o *owner) removePeer(now time.Time, p *peer) {
 	delete(o.hist, p)
 	delete(o.wantedBy, p)
 	o.picker.RemovePeer(p.id)
+	o.probeGone(p)
 	o.fill(now)
 	o.dirty = true
 }
 
 func (o *owner) peerMsg(now time.Time, p *peer, m msg) {
+	o.probeMsg(p, m)
 	switch m.kind {
 	case mHave:
 		for _, c := range m.cids {

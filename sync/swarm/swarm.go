@@ -396,6 +396,7 @@ type event struct {
 	fetch *fetch
 	reply chan error
 	peers chan []*peer
+	call  func(*owner)
 }
 
 type evKind uint8
@@ -413,4 +414,5 @@ const (
 	evFetchEnd
 	evPeers
 	evAnnounced // a peer's writer sent have for blocks it had asked about
+	evCall      // run call on the owner's goroutine (probe.go)
 )

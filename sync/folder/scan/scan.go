@@ -173,7 +173,7 @@ func (s *scanner) scanPath(ctx context.Context, rel string) error {
 		if rel != "" && p != rel && !strings.HasPrefix(p, rel+"/") {
 			return nil
 		}
-		if l.Deleted || s.seen[p] || s.ignored(p, l.Type == index.TypeDir) {
+		if l.Deleted || s.seen[p] || s.ignored(p, l.Type == index.TypeDir) || !s.absenceIsDelete(p, l.Type == index.TypeDir) {
 			return nil
 		}
 		if parentUnreadable(s.res.Errors, p) {
@@ -264,7 +264,7 @@ func (s *scanner) entry(ctx context.Context, rel, abs string, info fs.FileInfo) 
 		return nil
 	case info.IsDir():
 		l.Type, l.Size = index.TypeDir, 0
-		if old != nil && !old.Deleted && old.Type == index.TypeDir && (old.Mode&0o100) == (l.Mode&0o100) {
+		if old != nil && !old.Deleted && old.Type == index.TypeDir && (old.Mode&0o100) == (l.Mode&0o100) || !s.absenceIsDelete(rel, true) {
 			return nil
 		}
 	case info.Mode()&fs.ModeSymlink != 0:
