@@ -55,9 +55,18 @@ type Exchange struct {
 	mu    sync.Mutex
 	st    *state
 	conns map[identity.NodeID]conn
+	// learnt and dropped wait for Run to hand them to the dialer: a
+	// peer's reader must not wait on the dialer, which serves every
+	// source (its folder proof would queue behind).
+	learnt  []dialer.Candidate
+	dropped []string
 
-	floods, learnt atomic.Int64
+	floods, nlearnt atomic.Int64
 }
+
+// maxPending bounds the addresses waiting for Run: past it, more are
+// dropped (Run hands them on within moments; a flood is capped anyway).
+const maxPending = 4096
 
 var _ swarm.Extension = (*Exchange)(nil)
 
@@ -135,15 +144,29 @@ func (x *Exchange) handle(c conn, m wire.Message) error {
 		x.log.Debug("pex: ignored", "peer", c.ID().Short(), "why", r.Why)
 	}
 	if len(r.Add) > 0 {
-		x.learnt.Add(int64(len(r.Add)))
+		x.nlearnt.Add(int64(len(r.Add)))
 		x.log.Debug("pex: learnt", "from", c.ID().Short(), "addrs", len(r.Add))
-		x.opt.Dialer.Add(r.Add...)
 	}
-	for _, a := range r.Drop {
+	x.mu.Lock()
+	x.learnt = append(x.learnt, r.Add[:min(len(r.Add), maxPending-len(x.learnt))]...)
+	x.dropped = append(x.dropped, r.Drop[:min(len(r.Drop), maxPending-len(x.dropped))]...)
+	x.mu.Unlock()
+	x.FoldersChanged() // Run hands them on; a public scope it declared may be due a delta
+	return nil
+}
+
+// handOn gives the dialer what was learnt since the last call.
+func (x *Exchange) handOn() {
+	x.mu.Lock()
+	add, drop := x.learnt, x.dropped
+	x.learnt, x.dropped = nil, nil
+	x.mu.Unlock()
+	if len(add) > 0 {
+		x.opt.Dialer.Add(add...)
+	}
+	for _, a := range drop {
 		x.opt.Dialer.Remove(dialer.PEX, a)
 	}
-	x.FoldersChanged() // a public scope it declared may be due a delta
-	return nil
 }
 
 // Kick reads the public keys again now.
@@ -172,7 +195,7 @@ type Stats struct {
 }
 
 // Stats returns the counters.
-func (x *Exchange) Stats() Stats { return Stats{Ignored: x.floods.Load(), Learnt: x.learnt.Load()} }
+func (x *Exchange) Stats() Stats { return Stats{Ignored: x.floods.Load(), Learnt: x.nlearnt.Load()} }
 
 // Run rereads the public keys and sends the deltas due until ctx ends. It
 // wakes when told of a change (Kick, FoldersChanged), when the next delta
@@ -201,6 +224,7 @@ func (x *Exchange) Run(ctx context.Context) {
 			}
 			wait = x.opt.Rescan - time.Since(rescanned)
 		}
+		x.handOn()
 		if next := x.flush(); !next.IsZero() {
 			wait = min(wait, time.Until(next))
 		}
