@@ -330,7 +330,7 @@ func TestCheckHello(t *testing.T) {
 	}{
 		{"same version", NewHello(nil, "shoal", "1", nil), true, ""},
 		{"newer minor", Hello{Major: ProtocolMajor, Minor: ProtocolMinor + 3}, true, ""},
-		{"older major", Hello{Major: 0, Minor: 9, Client: "shoal", ClientVersion: "0.0.1"}, false, "peer (shoal 0.0.1) speaks shoal protocol 0.9, this node speaks 1.0"},
+		{"older major", Hello{Major: 0, Minor: 9, Client: "shoal", ClientVersion: "0.0.1"}, false, "peer (shoal 0.0.1) speaks shoal protocol 0.9, this node speaks 1.1"},
 		{"newer major", Hello{Major: ProtocolMajor + 1}, false, "unknown client"},
 	}
 	for _, tc := range tests {

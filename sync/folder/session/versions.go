@@ -54,6 +54,9 @@ func (s *Session) AskVersions(ctx context.Context, f identity.FolderID, path str
 	}()
 	waiting := map[*swarm.Conn]bool{}
 	for _, c := range peers {
+		if c.ProtocolMinor() < wire.MinorVersions {
+			continue // an older peer would close on the query: it counts as not holding them
+		}
 		if c.Send(wire.VersionQuery{Folder: f[:], Nonce: nonce, Path: path, Roots: roots}) == nil {
 			waiting[c] = true
 		}
