@@ -43,6 +43,10 @@ func (c *Conn) ID() identity.NodeID { return c.p.id }
 // Addr returns the peer's address.
 func (c *Conn) Addr() string { return c.p.addr }
 
+// ProtocolMinor returns the minor protocol version the peer's Hello
+// said: messages added after it must not be sent to it.
+func (c *Conn) ProtocolMinor() uint16 { return c.p.minor }
+
 // Exporter returns the connection's TLS exporter value, which folder
 // proofs bind to.
 func (c *Conn) Exporter() []byte { return c.exporter }

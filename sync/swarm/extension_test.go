@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-sync/shoal/sync/transport"
 	"github.com/shoal-sync/shoal/sync/wire"
 )
 
@@ -63,6 +64,9 @@ func TestExtensionMessages(t *testing.T) {
 	if ca.ID() != c.nodes[1].id.ID() || cb.ID() != c.nodes[0].id.ID() {
 		t.Fatal("Conn IDs are not the peers' node IDs")
 	}
+	if ca.ProtocolMinor() != wire.ProtocolMinor || cb.ProtocolMinor() != wire.ProtocolMinor {
+		t.Fatalf("minor versions %d and %d, want %d", ca.ProtocolMinor(), cb.ProtocolMinor(), wire.ProtocolMinor)
+	}
 	if len(ca.Exporter()) != 32 || !bytes.Equal(ca.Exporter(), cb.Exporter()) {
 		t.Fatal("the two ends see different exporter values")
 	}
@@ -87,5 +91,29 @@ func TestExtensionMessages(t *testing.T) {
 	recv(t, b.disconnected)
 	if err := ca.Send(wire.FolderProof{Proof: proof}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Send after close = %v", err)
+	}
+}
+
+// TestOlderPeerMinor: a peer whose Hello says an older minor version is
+// seen as such, so that messages added since are not sent to it.
+func TestOlderPeerMinor(t *testing.T) {
+	ext := newEchoExt()
+	sw := newTestCluster(t, memStores(1), func(int) Options { return Options{ServeAll: true, Extensions: []Extension{ext}} }).nodes[0].swarm
+	ctx := context.Background()
+	ours, theirs, err := transport.LoopbackPair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { theirs.Close() })
+	old := wire.NewHello(nil, "shoal", "0.1", nil)
+	old.Minor = 0
+	if err := wire.WriteMessage(theirs, old, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.AddConn(ours); err != nil {
+		t.Fatal(err)
+	}
+	if c := recv(t, ext.connected); c.ProtocolMinor() != 0 {
+		t.Fatalf("an older peer's minor version reads %d", c.ProtocolMinor())
 	}
 }

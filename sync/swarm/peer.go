@@ -115,6 +115,7 @@ type peer struct {
 	asked   map[cid.Cid]time.Time // want-blocks sent to it, not yet answered or withdrawn
 
 	client      string
+	minor       uint16 // the protocol minor version its Hello said
 	listenAddrs []string
 	exporter    []byte    // TLS exporter value, for extensions
 	ext         *Conn     // the peer as extensions see it

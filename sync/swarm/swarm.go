@@ -260,6 +260,7 @@ func (s *Swarm) AddConn(conn *transport.Conn) error {
 		connected:   time.Now(),
 		link:        l,
 		client:      client,
+		minor:       h.Minor,
 		listenAddrs: h.ListenAddrs,
 		exporter:    conn.Exporter(),
 	})
