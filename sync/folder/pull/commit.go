@@ -21,6 +21,7 @@ type Staged struct {
 	cur    fs.FileInfo // what Stage saw at abs
 	exists bool
 	sink   *fileSink
+	placed fs.FileInfo // the file just after its rename into place
 }
 
 // Record is the record the staged file is a version of.
@@ -84,9 +85,12 @@ func Commit(ctx context.Context, staged []*Staged) []Committed {
 		if out[i].Err != nil {
 			continue
 		}
-		info, err := s.opt.local(s.res, s.abs, s.g)
+		// The state recorded is the file as it was just after its
+		// rename, not after the flush: an edit made meanwhile then
+		// differs from it, and the next scan finds it.
+		err := setLocal(s.res, s.placed, s.g)
 		if err == nil {
-			err = record(b, s.res, s.abs, info, s.g, s.sink)
+			err = record(b, s.res, s.abs, s.placed, s.g, s.sink)
 		}
 		if err != nil {
 			out[i].Err = fmt.Errorf("record %s: %w", s.g.Path, err)
@@ -118,7 +122,8 @@ func (s *Staged) place() error {
 		s.drop()
 		return err
 	}
-	return nil
+	s.placed, err = os.Lstat(s.abs)
+	return err
 }
 
 // drop removes the temporary file of a staged pull that will not land;

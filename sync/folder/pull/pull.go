@@ -392,13 +392,19 @@ func (opt *Options) local(res *Result, abs string, g *index.Record) (fs.FileInfo
 	if err != nil {
 		return nil, err
 	}
+	return info, setLocal(res, info, g)
+}
+
+// setLocal sets res.Local to g's version with info, what the file looked
+// like once in place.
+func setLocal(res *Result, info fs.FileInfo, g *index.Record) error {
 	ctime, inode := scan.SysStat(info)
 	res.Local = &index.Local{Type: g.Type, Size: info.Size(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano(),
 		CTime: ctime, Inode: inode, Root: g.Root, Target: g.Target, Version: g.Version}
 	if g.Type != index.TypeFile {
 		res.Local.Size = 0
 	}
-	return info, nil
+	return nil
 }
 
 // record adds to b the references to the blocks sink wrote into the file
