@@ -259,3 +259,32 @@ func TestFetchFromPublicUnchanged(t *testing.T) {
 	<-restricted
 	<-public
 }
+
+// TestProbeFromPeers: a restricted probe asks only the admitted peers.
+func TestProbeFromPeers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	stores := memStores(2)
+	c := newTestCluster(t, stores, serveAll)
+	seed, leech := c.nodes[0], c.nodes[1]
+	root, _, err := putFile(ctx, seed.store, randBytes(91, 10<<10), 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newOutsider(t, ctx, leech.swarm)
+	if err := c.connectAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seedID := seed.id.ID()
+	got, err := leech.swarm.ProbeFrom(ctx, []cid.Cid{root}, func(id identity.NodeID) bool { return id == seedID })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := got[root]; len(ps) != 1 || ps[0] != seedID {
+		t.Errorf("held by %v, want the seed", ps)
+	}
+	out.flush(t, ctx, leech.swarm)
+	if _, ok := out.wasAsked(root); ok {
+		t.Error("the restricted probe asked the outsider")
+	}
+}
