@@ -24,25 +24,45 @@ import (
 	"github.com/shoal-sync/shoal/sync/transport"
 )
 
-// benchDiscovery measures how soon two daemons on a LAN find each other
-// by mDNS (real processes in two network namespaces), and the dialer under
-// 1,000 dead candidates.
+// benchDiscovery measures the dialer under 1,000 dead candidates, how
+// soon 50 daemons on loopback that share one DHT bootstrap address meet
+// through a folder's rendezvous key, and how soon two daemons on a LAN
+// find each other by mDNS (real processes in two network namespaces).
 func benchDiscovery(ctx context.Context, opt options, t *table) error {
 	dir, err := os.MkdirTemp(opt.workDir, "shoalbench-discovery-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if err := benchDialer(ctx, t); err != nil {
-		return err
-	}
-	if err := netnstest.Available(); err != nil {
-		t.note("mDNS on a LAN: skipped: %v", err)
-		return nil
+	if os.Getenv("SHOAL_BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "shoalbench: keeping %s\n", dir)
 	}
 	bin, err := buildShoal(ctx, dir)
 	if err != nil {
 		return err
+	}
+	// SHOAL_BENCH_DISCOVERY=dht runs only the rendezvous rows.
+	onlyDHT := os.Getenv("SHOAL_BENCH_DISCOVERY") == "dht"
+	if !onlyDHT {
+		if err := benchDialer(ctx, t); err != nil {
+			return err
+		}
+	}
+	for _, pex := range []bool{false, true} {
+		if only := os.Getenv("SHOAL_BENCH_PEX"); only != "" && only != map[bool]string{false: "off", true: "on"}[pex] {
+			continue // SHOAL_BENCH_PEX=off or on: that row only
+		}
+		if err := benchRendezvous(ctx, bin, dir, t, pex); err != nil {
+			return fmt.Errorf("rendezvous: %w", err)
+		}
+	}
+	if onlyDHT {
+		return nil
+	}
+	if err := netnstest.Available(); err != nil {
+		t.note("mDNS on a LAN: skipped: %v", err)
+		return nil
 	}
 	return benchMDNS(ctx, bin, dir, t)
 }

@@ -5,7 +5,7 @@
 //	go run ./cmd/shoalbench add     # chunking, hashing, shoal add/cat/get
 //	go run ./cmd/shoalbench swarm   # block transfer between daemons
 //	go run ./cmd/shoalbench dht     # DHT lookups: simulation and loopback UDP
-//	go run ./cmd/shoalbench discovery # mDNS in network namespaces, the dialer under dead candidates
+//	go run ./cmd/shoalbench discovery # the dialer under dead candidates, rendezvous among 50 daemons, mDNS in network namespaces
 //	go run ./cmd/shoalbench dht-internet  # 100,000 simulated nodes, mainline-like conditions
 //	go run ./cmd/shoalbench gateway # trustless CARs, entity-bytes, ls of a big HAMT
 //	go run ./cmd/shoalbench sync    # folder sync between daemons (SHOAL_BENCH_QUICK=1: small sizes)
@@ -40,7 +40,7 @@ func scenarios() map[string]scenario {
 		"swarm":        {"get -o from one peer vs TLS loopback, daemon memory, 1 seed + 8 leechers", benchSwarm},
 		"dht":          {"DHT memory, ping rate, loopback UDP lookups, simulated lookups and churn (real time)", benchDHT},
 		"gateway":      {"GET ?format=car of 1 GiB vs shoal export and a page-cache read, entity-bytes block count, ls of a 100,000-entry HAMT", benchGateway},
-		"discovery":    {"mDNS on a LAN of two network namespaces (start to first connection), dialer under 1,000 dead candidates", benchDiscovery},
+		"discovery":    {"dialer under 1,000 dead candidates, DHT rendezvous among 50 daemons on loopback (join to all folder peers), mDNS on a LAN of two network namespaces", benchDiscovery},
 		"dht-sim":      {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
 		"sync":         {"folder sync between two daemons: 10,000 and 100,000 small files, edit latency, 1-byte insert, 1 GiB file, scan, store size, RSS (issue 11)", benchSync},
 		"dht-internet": {"DHT lookups among 100,000 simulated nodes under mainline-like conditions (issue 15; about half an hour)", benchDHTInternet},

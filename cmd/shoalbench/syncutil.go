@@ -139,6 +139,7 @@ type event struct {
 	Time time.Time `json:"time"`
 	Type string    `json:"type"`
 	Path string    `json:"path"`
+	Peer string    `json:"peer"`
 	Data string    `json:"data"`
 }
 

@@ -57,6 +57,17 @@ type Options struct {
 	MaxPeers int
 	// BannedUntil reports a ban on a node: its addresses wait for it.
 	BannedUntil func(identity.NodeID) (time.Time, bool)
+	// Yield, if set, reports whether the connection a node dials to this
+	// one is the one both keep when each dials the other (the swarm keeps
+	// one connection a pair, transport.Prefer). A node found by mDNS or
+	// peer exchange, which find both sides at once, is then given Grace
+	// to dial first: one handshake a pair instead of two, and no kept
+	// connection closed for a better one.
+	Yield func(identity.NodeID) bool
+	// Grace is how long Yield's nodes are waited for. Default 2 s.
+	Grace time.Duration
+	// MaxCandidates bounds the addresses kept (DefaultMaxCandidates).
+	MaxCandidates int
 	// Logger receives attempts that fail and peers found. Default: discarded.
 	Logger *slog.Logger
 }
@@ -92,6 +103,9 @@ func New(opt Options) *Dialer {
 	if opt.MaxPeers <= 0 {
 		opt.MaxPeers = 96
 	}
+	if opt.Grace <= 0 {
+		opt.Grace = 2 * time.Second
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -113,6 +127,10 @@ type runner struct {
 func (d *Dialer) Run(ctx context.Context) error {
 	defer close(d.done)
 	r := &runner{d: d, t: newTable(d.opt.Self, d.opt.Backoff), tokens: float64(d.opt.Parallel), refilled: time.Now()}
+	r.t.yield, r.t.grace = d.opt.Yield, d.opt.Grace
+	if d.opt.MaxCandidates > 0 {
+		r.t.max = d.opt.MaxCandidates
+	}
 	defer r.wg.Wait()
 	if d.opt.Store != nil {
 		recs, err := d.opt.Store.LoadPeers(ctx)

@@ -86,7 +86,14 @@ type Outcome struct {
 // table holds every candidate and decides what to dial. It does no I/O
 // and reads no clock: every call is told the time.
 type table struct {
-	backoff   Backoff
+	backoff Backoff
+	// yield, if set, reports whether a connection dialed by id to us is
+	// the one both sides keep when each dials the other; grace is how
+	// long a candidate of such a node found by a source that finds both
+	// sides at once (mDNS, peer exchange) waits for its dial first.
+	yield     func(id identity.NodeID) bool
+	grace     time.Duration
+	max       int // entries kept; past it a long shot makes room or is refused
 	self      identity.NodeID
 	selfAddrs map[string]bool
 	entries   map[string]*entry
@@ -94,7 +101,7 @@ type table struct {
 }
 
 func newTable(self identity.NodeID, b Backoff) *table {
-	return &table{backoff: b, self: self, selfAddrs: make(map[string]bool),
+	return &table{backoff: b, self: self, max: DefaultMaxCandidates, selfAddrs: make(map[string]bool),
 		entries: make(map[string]*entry), connected: make(map[identity.NodeID]Source)}
 }
 
@@ -115,9 +122,18 @@ func (t *table) add(now time.Time, c Candidate) bool {
 	}
 	e := t.entries[addr]
 	isNew := e == nil
+	if isNew && len(t.entries) >= t.max && !t.makeRoom(c.Source) {
+		return false
+	}
 	if isNew {
 		e = &entry{addr: addr, sources: make(map[Source]time.Time), added: now}
 		t.entries[addr] = e
+		if _, conn := t.connected[c.ID]; symmetric(c.Source) && !c.ID.IsZero() && !conn && t.yield != nil && t.yield(c.ID) {
+			// It has likely found us too, and its dial is the one
+			// both keep: ours would only be a second handshake,
+			// closed again. Ours follows if its does not come.
+			e.next = now.Add(t.grace)
+		}
 	}
 	if !c.ID.IsZero() && e.id != c.ID {
 		_, conn := t.connected[e.id]
@@ -144,6 +160,41 @@ func (t *table) add(now time.Time, c Candidate) bool {
 	}
 	return isNew
 }
+
+// DefaultMaxCandidates bounds the addresses the table keeps: sources
+// that hand out strangers' addresses (peer exchange, the DHT, trackers;
+// any of them may be hostile) cannot grow it without end.
+const DefaultMaxCandidates = 4096
+
+// makeRoom frees an entry for a new candidate from src when the table is
+// full: the long shot (never worked, from exchange, the DHT or a tracker)
+// that failed most, then was added first. A new long shot takes the place
+// only of one that has failed; the better sources (static, remembered,
+// mDNS: few, and chosen) always get in. It reports whether there is room.
+func (t *table) makeRoom(src Source) bool {
+	newLow := src.rank() >= PEX.rank()
+	var victim *entry
+	for _, e := range t.entries {
+		if !e.low() || e.dialing || newLow && e.fails == 0 {
+			continue
+		}
+		if _, conn := t.connected[e.id]; conn && !e.id.IsZero() {
+			continue
+		}
+		if victim == nil || e.fails > victim.fails || e.fails == victim.fails && e.added.Before(victim.added) {
+			victim = e
+		}
+	}
+	if victim != nil {
+		delete(t.entries, victim.addr)
+		return true
+	}
+	return !newLow
+}
+
+// symmetric reports whether src finds both sides of a pair at the same
+// time: each side then dials the other.
+func symmetric(src Source) bool { return src == MDNS || src == PEX }
 
 // restore adds a remembered address that last worked at lastOK.
 func (t *table) restore(now time.Time, addr string, id identity.NodeID, lastOK time.Time, static bool) {

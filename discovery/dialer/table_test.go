@@ -2,6 +2,8 @@ package dialer
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -260,5 +262,72 @@ func TestClaimAgainstProof(t *testing.T) {
 	tb.add(t0, Candidate{Addr: addr, ID: liar, Source: MDNS})
 	if got := tb.entries[addr].id; got != liar {
 		t.Fatalf("after the drop the entry names %s, want the new claim", got)
+	}
+}
+
+// TestYieldToTheKeptDialer: a node found by mDNS or peer exchange whose
+// own dial to us is the one both sides keep is given the grace to dial
+// first; if it does, we never dial it; if not, we do once the grace is
+// up. Other nodes, and other sources, are dialed at once.
+func TestYieldToTheKeptDialer(t *testing.T) {
+	self, a, b, c := nid(t, 9), nid(t, 1), nid(t, 2), nid(t, 3)
+	for _, tc := range []struct {
+		name    string
+		dialsUs bool
+	}{{"it dials us", true}, {"it does not", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newTable(self, Backoff{Min: time.Second, Max: time.Minute})
+			tb.yield = func(id identity.NodeID) bool { return id != b }
+			tb.grace = 2 * time.Second
+			tb.add(t0, Candidate{Addr: "10.0.0.1:1", ID: a, Source: PEX})
+			tb.add(t0, Candidate{Addr: "10.0.0.2:1", ID: b, Source: MDNS}) // ours is the kept dial
+			tb.add(t0, Candidate{Addr: "10.0.0.3:1", ID: c, Source: Static})
+			tb.add(t0, Candidate{Addr: "10.0.0.4:1", Source: DHT}) // no ID: nothing to go by
+			if got := addrs(tb.due(t0, 10, false)); !slices.Equal(got, []string{"10.0.0.3:1", "10.0.0.2:1", "10.0.0.4:1"}) {
+				t.Fatalf("due at once: %v", got)
+			}
+			if w := tb.wake(t0, false); !w.Equal(t0.Add(2 * time.Second)) {
+				t.Fatalf("wakes at %v, want when the grace is up", w)
+			}
+			if tc.dialsUs {
+				tb.connect(t0.Add(time.Second), Event{Connected: true, ID: a, Addr: "10.0.0.1:40000", ListenAddrs: []string{"0.0.0.0:1"}})
+			}
+			got := addrs(tb.due(t0.Add(2*time.Second), 10, false))
+			if want := !tc.dialsUs; slices.Contains(got, "10.0.0.1:1") != want {
+				t.Fatalf("after the grace: %v (a dialed us: %v)", got, tc.dialsUs)
+			}
+		})
+	}
+}
+
+// TestTableBounded: past its bound the table takes a new long shot only in
+// the place of one that failed (the one that failed most), so a hostile
+// source's flood of addresses neither grows it nor pushes out addresses
+// not yet tried; a static or mDNS address always gets in.
+func TestTableBounded(t *testing.T) {
+	tb := newTable(nid(t, 9), Backoff{Min: time.Second, Max: time.Minute})
+	tb.max = 4
+	for i := range 4 {
+		tb.add(t0, Candidate{Addr: fmt.Sprintf("10.0.0.%d:1", i+1), Source: DHT})
+	}
+	if tb.add(t0, Candidate{Addr: "10.0.1.1:1", Source: PEX, ID: nid(t, 1)}) || len(tb.entries) != 4 {
+		t.Fatalf("a fifth long shot was taken while none had failed: %d entries", len(tb.entries))
+	}
+	tb.due(t0, 4, false) // all four dialing: .1 to .3 fail, .2 twice; .4 still dialing
+	for _, a := range []string{"10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.2:1"} {
+		tb.done(t0, a, Outcome{Err: errors.New("refused")})
+	}
+	twice := "10.0.0.2:1"
+	if !tb.add(t0, Candidate{Addr: "10.0.1.1:1", Source: PEX, ID: nid(t, 1)}) || len(tb.entries) != 4 || tb.entries[twice] != nil {
+		t.Fatalf("the new long shot did not take the place of %s, which failed most: %v", twice, slices.Collect(maps.Keys(tb.entries)))
+	}
+	if !tb.add(t0, Candidate{Addr: "192.168.1.5:1", Source: MDNS}) || !tb.add(t0, Candidate{Addr: "192.168.1.6:1", Source: Static}) {
+		t.Fatal("an mDNS or static address was refused by a full table")
+	}
+	for i := range 100 { // a flood: nothing left to push out but the one failed address
+		tb.add(t0, Candidate{Addr: fmt.Sprintf("10.9.0.%d:1", i), Source: Tracker})
+	}
+	if len(tb.entries) > 6 {
+		t.Fatalf("the flood grew the table to %d", len(tb.entries))
 	}
 }

@@ -45,6 +45,11 @@ type Options struct {
 // since every live peer is seen again each Round.
 const maxTTL = 120 * time.Second
 
+// maxSeen bounds the peers found on the LAN at once: anyone there can
+// answer, and a flood of made-up services must not fill the dialer's
+// table (mDNS candidates get in even when it is full) nor the log.
+const maxSeen = 256
+
 // Run advertises the node and browses until ctx ends.
 func Run(ctx context.Context, opt Options) error {
 	if opt.Round <= 0 {
@@ -86,6 +91,18 @@ type runner struct {
 	server   *zeroconf.Server
 	ifaceKey string // interfaces and addresses the server was registered with
 	seen     map[identity.NodeID]time.Time
+	ignored  map[string]int // answers ignored (malformed, past maxSeen), by why
+}
+
+// ignore logs an answer ignored: of each kind the first, then one in a
+// thousand.
+func (r *runner) ignore(msg string, args ...any) {
+	if r.ignored == nil {
+		r.ignored = make(map[string]int)
+	}
+	if r.ignored[msg]++; r.ignored[msg]%1000 == 1 {
+		r.log.Info(msg, append(args, "ignored so far", r.ignored[msg])...)
+	}
 }
 
 // advertise (re)registers the service when the interfaces or their
@@ -147,19 +164,19 @@ func (r *runner) browse(ctx context.Context, ifaces []net.Interface) {
 func (r *runner) entry(e *zeroconf.ServiceEntry, ifaces []Iface) {
 	rec, err := ParseText(e.Text)
 	if err != nil {
-		r.log.Info("mDNS: ignored an answer", "instance", e.Instance, "err", err)
+		r.ignore("mDNS: ignored an answer", "instance", e.Instance, "err", err)
 		return
 	}
 	if rec.ID == r.opt.Self {
 		return
 	}
 	if rec.Version != r.opt.Version {
-		r.log.Info("mDNS: ignored a peer of another protocol version", "peer", rec.ID, "version", rec.Version)
+		r.ignore("mDNS: ignored a peer of another protocol version", "peer", rec.ID, "version", rec.Version)
 		return
 	}
 	addrs := Addrs(slices.Concat(e.AddrIPv4, e.AddrIPv6), rec.TCPPort, ifaces)
 	if len(addrs) == 0 {
-		r.log.Info("mDNS: ignored an answer with no usable address", "peer", rec.ID)
+		r.ignore("mDNS: ignored an answer with no usable address", "peer", rec.ID)
 		return
 	}
 	sortAddrs(addrs)
@@ -168,15 +185,19 @@ func (r *runner) entry(e *zeroconf.ServiceEntry, ifaces []Iface) {
 		ttl = maxTTL
 	}
 	now := time.Now()
-	if until, ok := r.seen[rec.ID]; !ok || now.After(until) {
-		r.log.Info("mDNS: found peer", "peer", rec.ID, "addrs", addrs)
-	}
-	r.seen[rec.ID] = now.Add(ttl)
 	for id, until := range r.seen {
 		if now.After(until) {
 			delete(r.seen, id)
 		}
 	}
+	if _, ok := r.seen[rec.ID]; !ok {
+		if len(r.seen) >= maxSeen {
+			r.ignore("mDNS: ignored a peer: too many on the LAN at once", "peer", rec.ID, "limit", maxSeen)
+			return
+		}
+		r.log.Info("mDNS: found peer", "peer", rec.ID, "addrs", addrs)
+	}
+	r.seen[rec.ID] = now.Add(ttl)
 	r.opt.Found(Peer{ID: rec.ID, Addrs: addrs, UDP: rec.UDPPort, TTL: ttl})
 }
 

@@ -55,9 +55,18 @@ type Exchange struct {
 	mu    sync.Mutex
 	st    *state
 	conns map[identity.NodeID]conn
+	// learnt and dropped wait for Run to hand them to the dialer: a
+	// peer's reader must not wait on the dialer, which serves every
+	// source (its folder proof would queue behind).
+	learnt  []dialer.Candidate
+	dropped []string
 
-	floods, learnt atomic.Int64
+	floods, nlearnt atomic.Int64
 }
+
+// maxPending bounds the addresses waiting for Run: past it, more are
+// dropped (Run hands them on within moments; a flood is capped anyway).
+const maxPending = 4096
 
 var _ swarm.Extension = (*Exchange)(nil)
 
@@ -97,7 +106,7 @@ func (x *Exchange) connected(c conn) {
 	x.st.connect(info)
 	x.conns[c.ID()] = c
 	x.mu.Unlock()
-	x.flush()
+	x.FoldersChanged() // Run sends what is due: many events, one pass
 }
 
 // Disconnected forgets c; its peers learn it is gone with the next delta.
@@ -110,6 +119,7 @@ func (x *Exchange) disconnected(c conn) {
 		delete(x.conns, c.ID())
 	}
 	x.mu.Unlock()
+	x.FoldersChanged()
 }
 
 // Handle takes a PeerExchange from c. A flood or a scope not shared is
@@ -134,15 +144,29 @@ func (x *Exchange) handle(c conn, m wire.Message) error {
 		x.log.Debug("pex: ignored", "peer", c.ID().Short(), "why", r.Why)
 	}
 	if len(r.Add) > 0 {
-		x.learnt.Add(int64(len(r.Add)))
+		x.nlearnt.Add(int64(len(r.Add)))
 		x.log.Debug("pex: learnt", "from", c.ID().Short(), "addrs", len(r.Add))
-		x.opt.Dialer.Add(r.Add...)
 	}
-	for _, a := range r.Drop {
+	x.mu.Lock()
+	x.learnt = append(x.learnt, r.Add[:min(len(r.Add), maxPending-len(x.learnt))]...)
+	x.dropped = append(x.dropped, r.Drop[:min(len(r.Drop), maxPending-len(x.dropped))]...)
+	x.mu.Unlock()
+	x.FoldersChanged() // Run hands them on; a public scope it declared may be due a delta
+	return nil
+}
+
+// handOn gives the dialer what was learnt since the last call.
+func (x *Exchange) handOn() {
+	x.mu.Lock()
+	add, drop := x.learnt, x.dropped
+	x.learnt, x.dropped = nil, nil
+	x.mu.Unlock()
+	if len(add) > 0 {
+		x.opt.Dialer.Add(add...)
+	}
+	for _, a := range drop {
 		x.opt.Dialer.Remove(dialer.PEX, a)
 	}
-	x.flush()
-	return nil
 }
 
 // Kick reads the public keys again now.
@@ -155,7 +179,8 @@ func (x *Exchange) Kick() {
 
 // FoldersChanged says that a peer proved a folder on its connection, or
 // stopped sharing one (the folder engine's folder-peer event): the new
-// member is told the folder's other peers at once, without waiting.
+// member is told the folder's other peers at once, without waiting. Run
+// sends, so that a burst of changes costs one pass.
 func (x *Exchange) FoldersChanged() {
 	select {
 	case x.changed <- struct{}{}:
@@ -170,7 +195,7 @@ type Stats struct {
 }
 
 // Stats returns the counters.
-func (x *Exchange) Stats() Stats { return Stats{Ignored: x.floods.Load(), Learnt: x.learnt.Load()} }
+func (x *Exchange) Stats() Stats { return Stats{Ignored: x.floods.Load(), Learnt: x.nlearnt.Load()} }
 
 // Run rereads the public keys and sends the deltas due until ctx ends. It
 // wakes when told of a change (Kick, FoldersChanged), when the next delta
@@ -199,6 +224,7 @@ func (x *Exchange) Run(ctx context.Context) {
 			}
 			wait = x.opt.Rescan - time.Since(rescanned)
 		}
+		x.handOn()
 		if next := x.flush(); !next.IsZero() {
 			wait = min(wait, time.Until(next))
 		}
@@ -230,14 +256,34 @@ func (x *Exchange) shared() Shared {
 }
 
 // flush sends what is due, and returns when the next delta held back by
-// the interval is due (zero: none is).
+// the interval is due (zero: none is). Each peer's folders are asked for
+// once a pass: the state asks of every pair of peers.
 func (x *Exchange) flush() time.Time {
+	var shared Shared
 	var folders func(identity.NodeID) [][]byte
 	if x.opt.Folders != nil {
-		folders = x.opt.Folders.SharedFolders
+		x.mu.Lock()
+		ids := make([]identity.NodeID, 0, len(x.conns))
+		for id := range x.conns {
+			ids = append(ids, id)
+		}
+		x.mu.Unlock()
+		of := make(map[identity.NodeID][][]byte, len(ids))
+		for _, id := range ids {
+			of[id] = x.opt.Folders.SharedFolders(id)
+		}
+		folders = func(id identity.NodeID) [][]byte { return of[id] }
+		shared = func(peer identity.NodeID, folder []byte) bool {
+			for _, f := range of[peer] {
+				if string(f) == string(folder) {
+					return true
+				}
+			}
+			return false
+		}
 	}
 	x.mu.Lock()
-	out, next := x.st.flush(time.Now(), x.shared(), folders)
+	out, next := x.st.flush(time.Now(), shared, folders)
 	conns := make([]conn, len(out))
 	for i, o := range out {
 		conns[i] = x.conns[o.To]

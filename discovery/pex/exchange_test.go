@@ -138,3 +138,55 @@ func TestFolderProofSendsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// slowDialer blocks every Add until released, as a busy dialer would.
+type slowDialer struct {
+	release chan struct{}
+	mu      sync.Mutex
+	added   []dialer.Candidate
+}
+
+func (d *slowDialer) Add(c ...dialer.Candidate) {
+	<-d.release
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.added = append(d.added, c...)
+}
+func (d *slowDialer) Remove(dialer.Source, string) {}
+
+// TestReaderNeverWaitsOnDialer: a peer's exchange message is taken at
+// once however busy the dialer is (the reader would otherwise hold that
+// peer's next messages, its folder proof among them); Run hands the
+// addresses on.
+func TestReaderNeverWaitsOnDialer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		folders := &fakeFolders{folder: bytes.Repeat([]byte{7}, 32), proved: make(map[identity.NodeID]bool)}
+		d := &slowDialer{release: make(chan struct{})}
+		x := New(Options{Self: nid(t, 9), Dialer: d, Folders: folders})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go x.Run(ctx)
+		c := &fakeConn{id: nid(t, 1), addr: "10.0.0.1:4777"}
+		x.connected(c)
+		folders.prove(c.id)
+		m := wire.PeerExchange{Scope: folders.folder, Added: []wire.PexPeer{{ID: nid(t, 2).Bytes(), Addrs: []string{"10.0.0.2:4777"}}}}
+		returned := make(chan struct{})
+		go func() {
+			x.handle(c, m)
+			close(returned)
+		}()
+		synctest.Wait()
+		select {
+		case <-returned:
+		default:
+			t.Fatal("the message waited for the dialer")
+		}
+		close(d.release)
+		synctest.Wait()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if len(d.added) != 1 || d.added[0].Addr != "10.0.0.2:4777" {
+			t.Fatalf("handed to the dialer: %+v", d.added)
+		}
+	})
+}

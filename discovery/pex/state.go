@@ -95,12 +95,10 @@ func (s *state) receive(now time.Time, from identity.NodeID, m wire.PeerExchange
 		return received{Why: "not connected"}
 	}
 	scope := string(m.Scope)
-	if !p.allow(scope, now, s.interval) {
-		return received{Flood: true, Why: "over one message a minute"}
-	}
+	// Whether the scope is one we share with it is decided first, so
+	// that a peer naming scopes by the million leaves no state behind.
 	switch len(scope) {
 	case publicScopeLen:
-		p.declared[scope] = true
 		if !s.ours[scope] {
 			return received{Why: "a root we do not serve"}
 		}
@@ -110,6 +108,12 @@ func (s *state) receive(now time.Time, from identity.NodeID, m wire.PeerExchange
 		}
 	default:
 		return received{Why: "bad scope"}
+	}
+	if !p.allow(scope, now, s.interval) {
+		return received{Flood: true, Why: "over one message a minute"}
+	}
+	if len(scope) == publicScopeLen {
+		p.declared[scope] = true
 	}
 	var r received
 	for _, pp := range m.Added {

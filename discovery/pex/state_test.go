@@ -184,3 +184,34 @@ func TestCaps(t *testing.T) {
 		t.Fatalf("to a loopback peer: %v", got)
 	}
 }
+
+// TestStrangeScopesLeaveNothing: a peer that sends messages in scopes we
+// do not share with it (random roots, folders it did not prove) has them
+// ignored, however many, and they cost it no state and none of its
+// allowance where we do share a scope.
+func TestStrangeScopesLeaveNothing(t *testing.T) {
+	s := newState(nid(t, 9), time.Minute)
+	s.setOurs([][20]byte{keyR})
+	a := nid(t, 1)
+	s.connect(peerInfo{ID: a})
+	for i := range 10000 {
+		sc := make([]byte, 20+12*(i%2)) // a root, or a folder
+		sc[0], sc[1], sc[2] = byte(i), byte(i>>8), 0xee
+		r := s.receive(t0, a, wire.PeerExchange{Scope: sc, Added: []wire.PexPeer{{ID: nid(t, 2).Bytes(), Addrs: []string{"10.0.0.2:1"}}}}, nil)
+		if len(r.Add) != 0 || r.Flood || r.Why == "" {
+			t.Fatalf("message %d in a strange scope: %+v", i, r)
+		}
+	}
+	if p := s.peers[a]; len(p.tokens)+len(p.refilled)+len(p.declared) != 0 {
+		t.Fatalf("state kept for strange scopes: %d tokens, %d declared", len(p.tokens), len(p.declared))
+	}
+	m := wire.PeerExchange{Scope: scope(keyR), Added: []wire.PexPeer{{ID: nid(t, 2).Bytes(), Addrs: []string{"10.0.0.2:1"}}}}
+	for i := range recvBurst {
+		if r := s.receive(t0, a, m, nil); len(r.Add) != 1 {
+			t.Fatalf("message %d in the root we share: %+v", i, r)
+		}
+	}
+	if r := s.receive(t0, a, m, nil); !r.Flood {
+		t.Fatalf("past the burst: %+v", r)
+	}
+}

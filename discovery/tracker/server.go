@@ -26,7 +26,12 @@ type ServerOptions struct {
 	Interval time.Duration
 	// MaxPeers bounds the peers one answer carries. Default 50.
 	MaxPeers int
-	Logger   *slog.Logger
+	// MaxSwarm bounds the peers kept for one key (default 1,000) and
+	// MaxKeys the keys kept (default 100,000): past them an announce is
+	// answered but not recorded, so that announces of made-up keys and
+	// ports cannot fill the tracker's memory.
+	MaxSwarm, MaxKeys int
+	Logger            *slog.Logger
 }
 
 // Server is a small tracker of both protocols.
@@ -35,8 +40,10 @@ type Server struct {
 	log    *slog.Logger
 	secret [32]byte // keys BEP 15 connection IDs
 
-	mu     sync.Mutex
-	swarms map[[20]byte]map[netip.AddrPort]time.Time // when each peer expires
+	mu      sync.Mutex
+	swarms  map[[20]byte]map[netip.AddrPort]time.Time // when each peer expires
+	swept   time.Time                                 // when every swarm was last swept
+	refused int                                       // announces not recorded (full)
 }
 
 // NewServer returns a Server with no peers.
@@ -46,6 +53,12 @@ func NewServer(opt ServerOptions) *Server {
 	}
 	if opt.MaxPeers <= 0 {
 		opt.MaxPeers = 50
+	}
+	if opt.MaxSwarm <= 0 {
+		opt.MaxSwarm = 1000
+	}
+	if opt.MaxKeys <= 0 {
+		opt.MaxKeys = 100000
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -60,16 +73,29 @@ func NewServer(opt ServerOptions) *Server {
 func (s *Server) announce(now time.Time, key [20]byte, peer netip.AddrPort, ev Event) []netip.AddrPort {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now.Sub(s.swept) >= s.opt.Interval {
+		s.sweep(now) // keys nobody announces again go too
+	}
 	sw := s.swarms[key]
-	if sw == nil {
+	if sw == nil && ev != EventStopped && len(s.swarms) < s.opt.MaxKeys {
 		sw = make(map[netip.AddrPort]time.Time)
 		s.swarms[key] = sw
 	}
-	s.log.Info("announce", "key", fmt.Sprintf("%x", key[:4]), "peer", peer, "event", ev)
-	if ev == EventStopped {
+	_, known := sw[peer]
+	switch {
+	case ev == EventStopped:
 		delete(sw, peer)
-	} else {
+	case sw == nil || !known && len(sw) >= s.opt.MaxSwarm:
+		if s.refused++; s.refused%1000 == 1 {
+			s.log.Warn("tracker full: announces answered but not recorded", "keys", len(s.swarms), "refused so far", s.refused)
+		}
+	default:
 		sw[peer] = now.Add(2 * s.opt.Interval)
+	}
+	if known {
+		s.log.Debug("announce", "key", fmt.Sprintf("%x", key[:4]), "peer", peer, "event", ev)
+	} else {
+		s.log.Info("announce", "key", fmt.Sprintf("%x", key[:4]), "peer", peer, "event", ev)
 	}
 	var out []netip.AddrPort
 	for p, until := range sw {
@@ -81,10 +107,33 @@ func (s *Server) announce(now time.Time, key [20]byte, peer netip.AddrPort, ev E
 			out = append(out, p)
 		}
 	}
-	if len(sw) == 0 {
+	if sw != nil && len(sw) == 0 {
 		delete(s.swarms, key)
 	}
 	return out
+}
+
+// sweep forgets the peers whose announces ran out, and the keys left
+// with none.
+func (s *Server) sweep(now time.Time) {
+	s.swept = now
+	for k, sw := range s.swarms {
+		for p, until := range sw {
+			if now.After(until) {
+				delete(sw, p)
+			}
+		}
+		if len(sw) == 0 {
+			delete(s.swarms, k)
+		}
+	}
+}
+
+// Keys returns how many keys the tracker knows.
+func (s *Server) Keys() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.swarms)
 }
 
 // Peers returns how many peers the tracker knows for key.

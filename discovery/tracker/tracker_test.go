@@ -214,3 +214,38 @@ func FuzzParseHTTPResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestServerBounded: announces of made-up keys and ports are answered but
+// kept only up to the bounds, and keys nobody announces again are swept
+// once their peers expire, not kept for ever.
+func TestServerBounded(t *testing.T) {
+	s := NewServer(ServerOptions{Interval: time.Minute, MaxSwarm: 10, MaxKeys: 5})
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	peer := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, 1}), uint16(1000+i))
+	}
+	for i := range 1000 {
+		s.announce(t0, [20]byte{byte(i), byte(i >> 8)}, peer(i), EventStarted)
+	}
+	if s.Keys() != 5 {
+		t.Fatalf("%d keys kept, want the bound 5", s.Keys())
+	}
+	key := [20]byte{0xaa}
+	s.swarms = map[[20]byte]map[netip.AddrPort]time.Time{} // a fresh start for one key
+	for i := range 1000 {
+		s.announce(t0, key, peer(i), EventStarted)
+	}
+	if s.Peers(key) != 10 {
+		t.Fatalf("%d peers kept for one key, want the bound 10", s.Peers(key))
+	}
+	if got := s.announce(t0, key, peer(5000), EventStarted); len(got) != 10 {
+		t.Fatalf("an announce past the bound got %d peers, want an answer all the same", len(got))
+	}
+	s.announce(t0, [20]byte{0xbb}, peer(1), EventStarted)
+	// Two intervals on, only a new announce of another key comes: both old
+	// keys go.
+	s.announce(t0.Add(3*time.Minute), [20]byte{0xcc}, peer(2), EventStarted)
+	if s.Keys() != 1 {
+		t.Fatalf("%d keys after their peers expired, want only the new one", s.Keys())
+	}
+}

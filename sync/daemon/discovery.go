@@ -35,7 +35,9 @@ func (d *Daemon) startDialer(ctx context.Context, peers []transport.PeerAddr) er
 		Store:       peerStore{kv: d.node.Store().(*badgerstore.Store).KV("peers")},
 		MaxPeers:    d.opt.MaxPeers,
 		BannedUntil: d.swarm.BannedUntil,
-		Logger:      d.log.With("part", "dialer"),
+		// Its dial to us is the one the swarm keeps (inbound preferred).
+		Yield:  func(peer identity.NodeID) bool { return transport.Prefer(id.ID(), peer, false) },
+		Logger: d.log.With("part", "dialer"),
 	})
 	evs, stop := d.swarm.SubscribePeers()
 	d.goRun(func() error {
@@ -324,12 +326,45 @@ func (d *Daemon) handlers() map[string]http.HandlerFunc {
 		writeJSON(w, d.dialer.Candidates())
 	}
 	h["POST /api/v0/peers/add"] = d.apiPeerEdit(func(ctx context.Context, a transport.PeerAddr) error {
+		if d.isOwnAddr(a.HostPort) || a.ID == d.node.Identity().ID() {
+			return fmt.Errorf("%s is this node's own address", a.HostPort)
+		}
 		return d.dialer.AddStatic(ctx, a.HostPort, a.ID)
 	})
 	h["POST /api/v0/peers/rm"] = d.apiPeerEdit(func(ctx context.Context, a transport.PeerAddr) error {
 		return d.dialer.RemoveStatic(ctx, a.HostPort)
 	})
 	return h
+}
+
+// isOwnAddr reports whether hostport is where this node listens: its
+// port, at the address it listens on or, listening on all, at a loopback
+// address or one of this host's.
+func (d *Daemon) isOwnAddr(hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
+	ln, ok := d.ln.Addr().(*net.TCPAddr)
+	if err != nil || !ok || int(ap.Port()) != ln.Port {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	if lip, ok := netip.AddrFromSlice(ln.IP); ok && !lip.Unmap().IsUnspecified() {
+		return ip == lip.Unmap()
+	}
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if hip, ok := netip.AddrFromSlice(n.IP); ok && hip.Unmap() == ip.WithZone("") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // apiPeerEdit serves peers/add and peers/rm.

@@ -389,6 +389,13 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 		if len(res.Retry) == 0 || try >= 3 {
 			return nil
 		}
+		if res.RetryAfter > 0 { // changed too recently to trust the timestamps yet
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(res.RetryAfter):
+			}
+		}
 		paths = res.Retry // changed while hashed: look again
 	}
 }

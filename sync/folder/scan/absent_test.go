@@ -40,10 +40,7 @@ func TestScanSelective(t *testing.T) {
 	}
 	scan := func(flt Ignorer) []string {
 		t.Helper()
-		res, err := Scan(ctx, Options{Root: root, Store: st, Index: ix, Ignore: flt})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := scanSettled(t, ctx, Options{Root: root, Store: st, Index: ix, Ignore: flt})
 		if _, err := ix.CommitLocal(ctx, res.Changes); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"golang.org/x/text/unicode/norm"
@@ -61,8 +62,44 @@ type Result struct {
 	Blocks []cid.Cid
 	// Errors are paths that could not be read or held (skipped, not fatal).
 	Errors []PathError
-	// Retry lists paths that changed while they were hashed.
-	Retry []string
+	// Retry lists paths that changed while they were hashed, or changed
+	// so recently that a change during the hash could have kept the same
+	// timestamps; scan them again once RetryAfter has passed.
+	Retry      []string
+	RetryAfter time.Duration
+}
+
+// A file whose last change (mtime or ctime) is this close to when the
+// scan looked at it is "racily clean", as git calls it: the kernel stamps
+// files from a coarse clock, so a write during the hash could leave the
+// same timestamps and go unseen. Such a file is hashed again once the
+// window has passed. A timestamp with no sub-second part comes from a
+// filesystem that keeps whole (or even) seconds.
+const (
+	racyWindow       = 50 * time.Millisecond
+	coarseRacyWindow = 2 * time.Second
+)
+
+// racy returns how long after seen a file last changed at info's
+// timestamps stays racily clean (0: it is not). A timestamp beyond the
+// window after seen (a file dated in the future, a clock set back) says
+// nothing about the clock's grain: it is not waited for.
+func racy(info fs.FileInfo, seen time.Time) time.Duration {
+	win := func(t time.Time) time.Duration {
+		if t.Nanosecond() == 0 {
+			return coarseRacyWindow
+		}
+		return racyWindow
+	}
+	var wait time.Duration
+	c, _ := store.FileID(info)
+	for _, t := range []time.Time{info.ModTime(), c} {
+		if t.IsZero() || t.After(seen.Add(win(t))) {
+			continue
+		}
+		wait = max(wait, win(t)-seen.Sub(t))
+	}
+	return wait
 }
 
 // PathError is a path the scan skipped, and why.
@@ -121,7 +158,15 @@ func normalize(paths []string) []string {
 	return out
 }
 
+// retryAfter notes that a path to retry needs d to pass first.
+func (s *scanner) retryAfter(d time.Duration) {
+	s.mu.Lock()
+	s.res.RetryAfter = max(s.res.RetryAfter, d)
+	s.mu.Unlock()
+}
+
 type scanner struct {
+	mu   sync.Mutex // guards res.RetryAfter against hash workers
 	opt  Options
 	res  *Result
 	seen map[string]bool
@@ -396,6 +441,7 @@ func cmpErr(old, err error) error {
 // hash chunks one file; retry is set when it changed meanwhile (or went).
 func (s *scanner) hash(ctx context.Context, b *batch, j hashJob) (index.Change, []cid.Cid, bool, error) {
 	abs := filepath.Join(s.opt.Root, filepath.FromSlash(j.rel))
+	seen := time.Now()
 	info, err := os.Lstat(abs)
 	if err != nil || !info.Mode().IsRegular() {
 		return index.Change{}, nil, true, nil
@@ -420,6 +466,10 @@ func (s *scanner) hash(ctx context.Context, b *batch, j hashJob) (index.Change, 
 	ctime, inode := SysStat(now)
 	c0, i0 := SysStat(info)
 	if now.Size() != info.Size() || !now.ModTime().Equal(info.ModTime()) || ctime != c0 || inode != i0 {
+		return index.Change{}, nil, true, nil
+	}
+	if wait := racy(now, seen); wait > 0 {
+		s.retryAfter(wait)
 		return index.Change{}, nil, true, nil
 	}
 	blocks := append([]cid.Cid(nil), b.cids[start:]...)

@@ -80,10 +80,7 @@ func testScanFindsChanges(t *testing.T, flush bool) {
 	scan := func(paths ...string) []string {
 		t.Helper()
 		flushed = nil
-		res, err := Scan(ctx, opt, paths...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := scanSettled(t, ctx, opt, paths...)
 		if _, err := ix.CommitLocal(ctx, res.Changes); err != nil {
 			t.Fatal(err)
 		}
