@@ -20,27 +20,38 @@ import (
 // outsider is a hand-driven peer on a swarm that records every block it
 // is asked about (want-have or want-block), by multihash.
 type outsider struct {
-	conn  *transport.Conn
-	mu    sync.Mutex
-	asked map[string]wire.MsgType
-	wake  chan struct{}
+	conn     *transport.Conn
+	mu       sync.Mutex
+	asked    map[string]wire.MsgType
+	canceled map[string]bool
+	wake     chan struct{}
 }
 
 func newOutsider(t *testing.T, ctx context.Context, sw *Swarm) *outsider {
 	t.Helper()
 	conn, r := rawPeer(t, ctx, sw)
-	o := &outsider{conn: conn, asked: map[string]wire.MsgType{}, wake: make(chan struct{}, 1)}
+	o := &outsider{conn: conn, asked: map[string]wire.MsgType{}, canceled: map[string]bool{}, wake: make(chan struct{}, 1)}
 	go func() {
 		for {
 			f, err := wire.ReadFrame(r)
 			if err != nil {
 				return
 			}
-			if f.Type != wire.TypeWantHave && f.Type != wire.TypeWantBlock {
+			if f.Type != wire.TypeWantHave && f.Type != wire.TypeWantBlock && f.Type != wire.TypeCancel {
 				continue
 			}
 			m, err := wire.Decode(f)
 			if err != nil {
+				continue
+			}
+			if m, ok := m.(wire.Cancel); ok {
+				o.mu.Lock()
+				for _, b := range m.CIDs {
+					if c, err := cid.Cast(b); err == nil {
+						o.canceled[string(c.Hash())] = true
+					}
+				}
+				o.mu.Unlock()
 				continue
 			}
 			var wants []wire.Want
@@ -286,5 +297,67 @@ func TestProbeFromPeers(t *testing.T) {
 	out.flush(t, ctx, leech.swarm)
 	if _, ok := out.wasAsked(root); ok {
 		t.Error("the restricted probe asked the outsider")
+	}
+}
+
+// waitAsked waits until the outsider was sent ty for c.
+func (o *outsider) waitAsked(t *testing.T, ctx context.Context, c cid.Cid, ty wire.MsgType) {
+	t.Helper()
+	for {
+		if got, ok := o.wasAsked(c); ok && got == ty {
+			return
+		}
+		select {
+		case <-o.wake:
+		case <-ctx.Done():
+			t.Fatalf("the outsider was never sent %s for %s", ty, c)
+		}
+	}
+}
+
+// TestFetchFromPeerDropped: a peer the filter stops admitting mid-fetch
+// has its request withdrawn (cancel) and is asked about nothing more; the
+// fetch completes from the peer admitted instead.
+func TestFetchFromPeerDropped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	stores := memStores(2)
+	c := newTestCluster(t, stores, serveAll)
+	seed, leech := c.nodes[0], c.nodes[1]
+	data := randBytes(92, 1<<20)
+	root, _, err := putFile(ctx, seed.store, data, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newOutsider(t, ctx, leech.swarm)
+	if err := c.connectAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seedID := seed.id.ID()
+	var seedIn atomic.Bool // else only the outsider is admitted
+	filter := func(id identity.NodeID) bool { return (id == seedID) == seedIn.Load() }
+	done := make(chan error, 1)
+	go func() {
+		done <- leech.swarm.FetchFrom(ctx, root, StoreSink{Store: leech.store}, FetchOptions{Peers: filter})
+	}()
+	out.waitAsked(t, ctx, root, wire.TypeWantHave)
+	out.claim(t, []cid.Cid{root}) // it never sends it
+	out.waitAsked(t, ctx, root, wire.TypeWantBlock)
+	seedIn.Store(true)
+	leech.swarm.PeersChanged()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, ctx, leech.store, root); !bytes.Equal(got, data) {
+		t.Fatal("bytes differ")
+	}
+	out.flush(t, ctx, leech.swarm)
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if !out.canceled[string(root.Hash())] {
+		t.Error("the request to the dropped peer was not cancelled")
+	}
+	if len(out.asked) != 2 { // the root and flush's sentinel
+		t.Errorf("the dropped peer was asked about %d CIDs, want the root alone", len(out.asked)-1)
 	}
 }
