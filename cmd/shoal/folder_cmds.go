@@ -75,6 +75,8 @@ func cmdShare(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("share", e)
 	var fg foreground
 	fg.flags(fs)
+	var hf historyFlags
+	hf.flags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -85,7 +87,7 @@ func cmdShare(ctx context.Context, e *env, args []string) error {
 	dir := pos[0]
 	return folderCall(ctx, e, &fg, "share", func(c *api.Client) error {
 		var info daemon.FolderInfo
-		if err := c.CallJSON(ctx, "folders/share", daemon.FolderRequest{Path: absPath(dir)}, &info); err != nil {
+		if err := c.CallJSON(ctx, "folders/share", daemon.FolderRequest{Path: absPath(dir), Settings: hf.words()}, &info); err != nil {
 			return fmt.Errorf("share %s: %w", dir, err)
 		}
 		fmt.Fprintf(e.stdout, "sharing %s\n", info.Path)
@@ -100,6 +102,8 @@ func cmdJoin(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("join", e)
 	var fg foreground
 	fg.flags(fs)
+	var hf historyFlags
+	hf.flags(fs)
 	var only multiFlag
 	fs.Var(&only, "only", "sync only the paths this gitignore-style `PATTERN` selects, relative to the folder (repeatable)")
 	pos, err := parseArgs(fs, args)
@@ -115,7 +119,7 @@ func cmdJoin(ctx context.Context, e *env, args []string) error {
 	}
 	return folderCall(ctx, e, &fg, "join", func(c *api.Client) error {
 		var info daemon.FolderInfo
-		if err := c.CallJSON(ctx, "folders/join", daemon.FolderRequest{Path: absPath(dir), Key: key, Only: only}, &info); err != nil {
+		if err := c.CallJSON(ctx, "folders/join", daemon.FolderRequest{Path: absPath(dir), Key: key, Only: only, Settings: hf.words()}, &info); err != nil {
 			return fmt.Errorf("join %s: %w", dir, err)
 		}
 		mode := "read-write"
@@ -180,19 +184,20 @@ func cmdRevert(ctx context.Context, e *env, args []string) error {
 
 func cmdSnapshot(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("snapshot", e)
+	at := fs.String("at", "", "the folder as it was at `TIME`: RFC 3339 (2026-12-01T09:30:00Z) or a duration back from now (2h)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("snapshot: want one folder: shoal snapshot DIR")
+		return errors.New("snapshot: want one folder: shoal snapshot DIR [--at TIME]")
 	}
 	c, err := connectDaemon(ctx, e, "snapshot")
 	if err != nil {
 		return err
 	}
 	var info daemon.SnapshotInfo
-	if err := c.CallJSON(ctx, "folders/snapshot", daemon.FolderRequest{Path: absPath(pos[0])}, &info); err != nil {
+	if err := c.CallJSON(ctx, "folders/snapshot", daemon.SnapshotRequest{Path: absPath(pos[0]), At: *at}, &info); err != nil {
 		return fmt.Errorf("snapshot %s: %w", pos[0], err)
 	}
 	fmt.Fprintln(e.stdout, info.Cid)
@@ -282,6 +287,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "  in sync    yes\n")
 		}
 		fmt.Fprintf(e.stdout, "  peers      %d\n", len(in.Peers))
+		if in.History != "" {
+			fmt.Fprintf(e.stdout, "  history    %s\n", in.History)
+		}
 		for _, p := range in.Peers {
 			fmt.Fprintf(e.stdout, "    %s\n", p)
 		}
@@ -330,10 +338,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tTIME\tSIZE\tDEVICE\tBLOCKS\tCID")
 	for _, v := range vs {
-		where := "peers only"
-		if v.Here {
-			where = "here"
-		}
+		where := whereText(v)
 		size := humanize.IBytes(uint64(v.Size))
 		if v.Deleted {
 			size, where = "deleted", "-"
@@ -345,6 +350,23 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\t%s\t%s\n", v.Version, mark, v.Time.Format("2006-01-02 15:04:05Z"), size, v.Device, where, v.Cid)
 	}
 	return tw.Flush()
+}
+
+// whereText says where a version's blocks are: here, on N peers, nowhere.
+func whereText(v daemon.Version) string {
+	peers := fmt.Sprintf("%d peers", v.Peers)
+	if v.Peers == 1 {
+		peers = "1 peer"
+	}
+	switch {
+	case v.Here && v.Peers > 0:
+		return "here, " + peers
+	case v.Here:
+		return "here"
+	case v.Peers > 0:
+		return peers
+	}
+	return "nowhere"
 }
 
 func cmdRestore(ctx context.Context, e *env, args []string) error {

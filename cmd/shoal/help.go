@@ -231,6 +231,7 @@ func subcommands(name string) []command {
 	case "folder":
 		return []command{
 			{"select", "folder select DIR [PATTERN...] [--add|--remove|--all|--none]  set, change or show the paths synced here", nil},
+			{"set", "folder set DIR KEY=VALUE...  versioning=remote|all versions=N max-age=30d max-size=10%: what the folder keeps of its past", nil},
 		}
 	}
 	return nil

@@ -47,6 +47,8 @@ the selected paths are synced (see shoal folder select --help).
 		return `Selective sync: a folder joined with --only PATTERN (or changed by folder
 select) syncs only the paths its patterns select; the rest stays in the
 folder's index, listed by shoal ls-remote and brought in by shoal fetch.
+Versioning and retention: shoal folder set DIR KEY=VALUE (see shoal folder
+set --help).
 `
 	case "folder select":
 		return `Patterns are gitignore-style and relative to the folder root: "docs" is any
@@ -85,10 +87,25 @@ sharing it now, conflict copies made, paths skipped (unreadable, or names
 this disk cannot hold) and, for read-only folders, files changed here.
 `
 	case "history":
-		return `Lists every version of the file the folder's index knows (the last 10
-replaced ones and the current one), oldest first: when, its size, the device
-that made it, whether its blocks are all on this machine, and its CID.
+		return `Lists every version of the file the folder's index knows (the replaced
+ones its retention keeps, 10 by default, and the current one), oldest
+first: when, its size, the device that made it, its CID, and where its
+blocks are: here, on N of the folder's peers connected now, or nowhere.
 Versions replaced by a peer's change are kept in DIR/.shoal/versions/.
+`
+	case "folder set":
+		return `shoal folder set DIR KEY=VALUE... changes what the folder keeps of its
+past, at once and across restarts (share and join take the same as flags):
+  versioning=remote  keep what a peer's change replaces or deletes (default)
+  versioning=all     keep local edits too: the folder's files are copied into
+                     the store as they are scanned, since an edit in place
+                     leaves no old bytes on disk (costs the folder's size again)
+  versions=10        versions kept per file (0: none)
+  max-age=30d        how long after it was replaced a version is kept (0: no limit)
+  max-size=10%       total size of kept versions: a share of the folder, or 5GiB
+                     (each file's newest version stays a day whatever the size)
+Retention runs every 10 minutes and before shoal gc; a version a restore is
+reading is kept until it is done.
 `
 	case "restore":
 		return `Brings back a version listed by shoal history, chosen by --version N or
@@ -99,9 +116,12 @@ lacks are fetched from peers, each verified; if none has them the restore
 fails and changes nothing.
 `
 	case "snapshot":
-		return `Builds the folder's tree as it is now from its index, without reading or
-copying file data, pins it and prints its CID: the same CID shoal add
---hidden gives for the same files (symlinks and ignored paths left out). Like
+		return `Builds the folder's tree as it is now, or with --at as it was then (each
+file's last version not newer than TIME, from the index's history), from
+its index, without reading or copying file data, pins it and prints its
+CID: the same CID shoal add --hidden gives for the same files (symlinks and
+ignored paths left out). --at before the oldest version the index keeps,
+or in the future, is refused. Like
 any pin it is public: peers, the gateway and anyone given the CID can fetch
 it; export it as a CAR with shoal export.
 `

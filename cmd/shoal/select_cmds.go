@@ -33,6 +33,8 @@ func cmdFolder(ctx context.Context, e *env, args []string) error {
 	switch sub {
 	case "select":
 		return cmdFolderSelect(ctx, e, args[1:])
+	case "set":
+		return cmdFolderSet(ctx, e, args[1:])
 	}
 	return fmt.Errorf("folder: unknown subcommand %q", sub)
 }

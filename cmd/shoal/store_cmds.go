@@ -291,6 +291,15 @@ func cmdGC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer n.Close()
+	if nd, ok := n.(*node.Node); ok {
+		// Without the daemon no folder registers what it needs: its
+		// files' references and kept versions would all go.
+		if has, err := daemon.RemembersFolders(ctx, nd.Store()); err != nil {
+			return err
+		} else if has {
+			return fmt.Errorf("gc: %w", daemon.ErrFoldersNeedDaemon)
+		}
+	}
 	st, err := n.GC(ctx)
 	if err != nil {
 		return err

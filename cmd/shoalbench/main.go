@@ -9,6 +9,7 @@
 //	go run ./cmd/shoalbench dht-internet  # 100,000 simulated nodes, mainline-like conditions
 //	go run ./cmd/shoalbench gateway # trustless CARs, entity-bytes, ls of a big HAMT
 //	go run ./cmd/shoalbench sync    # folder sync between daemons (SHOAL_BENCH_QUICK=1: small sizes)
+//	go run ./cmd/shoalbench history # versions, restore, snapshot, history (SHOAL_BENCH_QUICK=1: small sizes)
 package main
 
 import (
@@ -44,6 +45,7 @@ func scenarios() map[string]scenario {
 		"dht-sim":      {"DHT simulation at the issue's sizes in fake time: 10,000 nodes, 6 h of churn (several minutes)", benchDHTSim},
 		"sync":         {"folder sync between two daemons: 10,000 and 100,000 small files, edit latency, 1-byte insert, 1 GiB file, scan, store size, RSS (issue 11)", benchSync},
 		"dht-internet": {"DHT lookups among 100,000 simulated nodes under mainline-like conditions (issue 15; about half an hour)", benchDHTInternet},
+		"history":      {"versions kept by rename (disk writes), restore DIR --at vs initial sync, snapshot, history of a path with 1,000 versions (issue 13)", benchHistory},
 	}
 }
 

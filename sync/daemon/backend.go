@@ -25,7 +25,9 @@ type backend struct {
 	swarm   *swarm.Swarm
 	content *contentRouter // nil: no content routing (no DHT)
 	onFetch func()         // nil, or told of each fetch that starts and each new pin (trackers)
-	log     *slog.Logger
+	// beforeGC, if set, runs before each collection (folder retention).
+	beforeGC func(ctx context.Context)
+	log      *slog.Logger
 
 	mu       sync.Mutex
 	fetching map[cid.Cid]int // roots of fetches under way, and how many
@@ -44,6 +46,15 @@ func (b *backend) kick() {
 	if b.onFetch != nil {
 		b.onFetch()
 	}
+}
+
+// GC applies the folders' retention, then collects: what retention no
+// longer keeps goes in the same run.
+func (b *backend) GC(ctx context.Context) (store.GCStats, error) {
+	if b.beforeGC != nil {
+		b.beforeGC(ctx)
+	}
+	return b.Node.GC(ctx)
 }
 
 // fetchingRoots returns the roots of the fetches under way.

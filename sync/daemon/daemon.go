@@ -368,6 +368,7 @@ func (d *Daemon) startAPI(ctx context.Context) error {
 	}
 	b := newBackend(d.node, d.swarm)
 	d.backend = b
+	b.beforeGC = d.folders.gcFirst
 	b.content = d.content
 	b.log = d.log.With("part", "api")
 	st := d.node.Store()

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -22,6 +23,7 @@ import (
 	"github.com/shoal-sync/shoal/sync/events"
 	"github.com/shoal-sync/shoal/sync/folder"
 	"github.com/shoal-sync/shoal/sync/folder/conflict"
+	"github.com/shoal-sync/shoal/sync/folder/history"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/session"
 	"github.com/shoal-sync/shoal/sync/identity"
@@ -37,6 +39,8 @@ type folderConfig struct {
 	Path  string    `json:"path"`
 	Key   string    `json:"key"` // the printed key: a secret, kept in the home like the node key
 	Added time.Time `json:"added"`
+	// History is the folder's versioning and retention (folders_retain.go).
+	History history.Settings `json:"history,omitzero"`
 	// Selective: only the paths Only selects are synced (folders_select.go).
 	Selective bool     `json:"selective,omitempty"`
 	Only      []string `json:"only,omitempty"`
@@ -51,9 +55,12 @@ type runningFolder struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	peers map[identity.NodeID]bool
-	selMu sync.Mutex // one selection change at a time
+	pol atomic.Pointer[history.Policy] // parsed from settings
+
+	mu       sync.Mutex
+	peers    map[identity.NodeID]bool
+	settings history.Settings // as last set
+	selMu    sync.Mutex       // one selection or settings change at a time
 }
 
 // folders is the daemon's set of folders: the session's Model, and the
@@ -115,6 +122,7 @@ func (fs *folders) start(ctx context.Context) error {
 	}
 	fs.d.node.Store().AddRoots("folders", fs.roots)
 	fs.d.goRun(func() error { return fs.session.Run(ctx) })
+	fs.d.goRun(func() error { return fs.retainLoop(ctx) })
 	return nil
 }
 
@@ -163,6 +171,16 @@ func (fs *folders) byPath(path string) (*runningFolder, error) {
 // add starts syncing key's folder at path and remembers it; with only,
 // just the paths those patterns select.
 func (fs *folders) add(path string, key identity.FolderKey, only ...string) (*runningFolder, error) {
+	return fs.addWith(path, key, nil, only...)
+}
+
+// addWith is add with the folder's versioning and retention settings
+// (key=value words).
+func (fs *folders) addWith(path string, key identity.FolderKey, settings []string, only ...string) (*runningFolder, error) {
+	var hs history.Settings
+	if err := hs.SetWords(settings); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -194,7 +212,7 @@ func (fs *folders) add(path string, key identity.FolderKey, only ...string) (*ru
 	if err := folder.Init(abs); err != nil {
 		return nil, fmt.Errorf("create the folder marker in %s: %w", abs, err)
 	}
-	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC(), Selective: len(only) > 0, Only: only}
+	cfg := folderConfig{Path: abs, Key: key.Text(), Added: time.Now().UTC(), History: hs, Selective: len(only) > 0, Only: only}
 	enc, _ := json.Marshal(cfg)
 	id := key.ID()
 	if err := fs.cfgKV.Put(context.Background(), id[:], enc); err != nil {
@@ -225,7 +243,10 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 	if err != nil {
 		return nil, err
 	}
-	rf := &runningFolder{cfg: cfg, key: key, ix: ix, peers: make(map[identity.NodeID]bool), done: make(chan struct{})}
+	rf := &runningFolder{cfg: cfg, key: key, ix: ix, peers: make(map[identity.NodeID]bool), done: make(chan struct{}), settings: cfg.History}
+	pol := fs.policyOf(cfg)
+	rf.pol.Store(&pol)
+	ix.SetRetention(pol.Versions, pol.MaxAge)
 	sel, err := parseSelection(cfg.Path, cfg.Selective, cfg.Only)
 	if err != nil {
 		return nil, err
@@ -240,9 +261,10 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		Events:   fs.bus,
 		// Syncthing's minDiskFree for the folder's disk: a pull that would
 		// go below it stops cleanly and is tried again later.
-		Space:  func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
-		Select: sel,
-		Logger: fs.log.With("path", cfg.Path),
+		Space:   func(n int64) error { return diskfree.Check(cfg.Path, uint64(max(n, 0)), folderFloor()) },
+		Select:  sel,
+		History: rf.policy,
+		Logger:  fs.log.With("path", cfg.Path),
 	})
 	if err != nil {
 		return nil, err

@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
@@ -19,6 +23,9 @@ type FolderRequest struct {
 	Key  string `json:"key,omitempty"` // join: the printed key
 	// Only: join syncing just the paths these patterns select.
 	Only []string `json:"only,omitempty"`
+	// Settings: share and join, the folder's versioning and retention
+	// as key=value words (shoal folder set takes the same).
+	Settings []string `json:"settings,omitempty"`
 }
 
 // FolderInfo describes one folder, for share, join, folders and status.
@@ -38,6 +45,8 @@ type FolderInfo struct {
 	LocalChanged int      `json:"local_changed,omitempty"`
 	Peers        []string `json:"peers"`
 	Selection
+	// History is the folder's versioning and retention policy.
+	History string `json:"history,omitempty"`
 }
 
 func (fs *folders) handlers() map[string]http.HandlerFunc {
@@ -52,6 +61,7 @@ func (fs *folders) handlers() map[string]http.HandlerFunc {
 		"POST /api/v0/folders/snapshot": fs.apiSnapshot,
 		"POST /api/v0/folders/history":  fs.apiHistory,
 		"POST /api/v0/folders/restore":  fs.apiRestore,
+		"POST /api/v0/folders/set":      fs.apiSet,
 		"POST /api/v0/events":           fs.apiEvents,
 	}
 }
@@ -116,7 +126,7 @@ func (fs *folders) apiShare(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := identity.FolderKeyFromRW(rw)
-	rf, err := fs.add(req.Path, key)
+	rf, err := fs.addWith(req.Path, key, req.Settings)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
 		return
@@ -136,7 +146,7 @@ func (fs *folders) apiJoin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err)
 		return
 	}
-	rf, err := fs.add(req.Path, key, req.Only...)
+	rf, err := fs.addWith(req.Path, key, req.Settings, req.Only...)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err)
 		return
@@ -183,15 +193,46 @@ type SnapshotInfo struct {
 	Cid  string `json:"cid"`
 }
 
+// SnapshotRequest asks for a snapshot of the folder at Path: as it is
+// now, or as it was at At (RFC 3339, or a duration back from now).
+type SnapshotRequest struct {
+	Path string `json:"path"`
+	At   string `json:"at,omitempty"`
+}
+
 func (fs *folders) apiSnapshot(w http.ResponseWriter, r *http.Request) {
-	rf, ok := fs.folderOf(w, r)
-	if !ok {
+	var req SnapshotRequest
+	if !readJSON(w, r, &req) {
 		return
+	}
+	rf, err := fs.byPath(req.Path)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err)
+		return
+	}
+	var recs snapshot.Records = rf.ix
+	var at *snapshot.At
+	if req.At != "" {
+		t, err := parseAt(req.At, time.Now())
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		at = &snapshot.At{H: rf.ix, T: t}
+		recs = at
 	}
 	st := fs.d.node.Store()
 	b := st.NewBatch(r.Context())
 	defer b.Discard()
-	root, err := snapshot.Build(r.Context(), rf.ix, st, func(blk unixfs.Block) error { return b.Put(blk.Cid, blk.Data) })
+	root, err := snapshot.Build(r.Context(), recs, fs.rootGetter(), func(blk unixfs.Block) error { return b.Put(blk.Cid, blk.Data) })
+	if errors.Is(err, snapshot.ErrNothingThen) {
+		msg := fmt.Errorf("snapshot %s at %s: no file of the folder is known from then", rf.cfg.Path, at.T.UTC().Format(time.RFC3339))
+		if !at.Oldest.IsZero() {
+			msg = fmt.Errorf("%w (the oldest version known is from %s)", msg, at.Oldest.UTC().Format(time.RFC3339))
+		}
+		httpError(w, http.StatusBadRequest, msg)
+		return
+	}
 	if err == nil {
 		err = b.Pin(root, store.PinRecursive)
 	}
@@ -204,6 +245,26 @@ func (fs *folders) apiSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, SnapshotInfo{Path: rf.cfg.Path, Cid: root.String()})
 }
+
+// rootGetter reads a file's root node for a snapshot: from the store,
+// or, for a version this machine never held, from the folder's peers.
+func (fs *folders) rootGetter() getterFunc {
+	st := fs.d.node.Store()
+	return func(ctx context.Context, c cid.Cid) ([]byte, error) {
+		data, err := st.Get(ctx, c)
+		if !errors.Is(err, store.ErrNotFound) || fs.d.backend == nil {
+			return data, err
+		}
+		if _, err := fs.d.backend.need(ctx, c.String(), false); err != nil {
+			return nil, fmt.Errorf("the root block %s is neither here nor with a reachable peer: %w", c, err)
+		}
+		return st.Get(ctx, c)
+	}
+}
+
+type getterFunc func(ctx context.Context, c cid.Cid) ([]byte, error)
+
+func (g getterFunc) Get(ctx context.Context, c cid.Cid) ([]byte, error) { return g(ctx, c) }
 
 func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
 	req, ok := readReq(w, r)
@@ -230,7 +291,8 @@ func (fs *folders) apiStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (fs *folders) info(r *http.Request, rf *runningFolder) FolderInfo {
-	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status()}
+	in := FolderInfo{Path: rf.cfg.Path, ID: rf.key.ID().String(), Writable: rf.key.Writable(), Status: rf.f.Status(),
+		History: rf.policy().String()}
 	if st, err := folderStats(r.Context(), rf); err == nil {
 		in.Files, in.Dirs, in.Links, in.Bytes = st.Files, st.Dirs, st.Links, st.Bytes
 		in.NeedFiles, in.NeedBytes, in.LocalChanged = st.NeedFiles, st.NeedBytes, st.LocalChanged

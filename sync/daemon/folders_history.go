@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ipfs/go-cid"
-
-	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/sync/folder/history"
 	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/folder/session"
+	"github.com/shoal-sync/shoal/sync/identity"
 )
 
 // HistoryRequest asks for the versions of a file, or restores one.
@@ -52,18 +52,28 @@ func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runni
 	want := map[string]*index.Record{}
 	var changes []TreeChange
 	now := time.Now()
+	existed := false // some path had a version then
+	var oldest time.Time
 	for p := range paths {
-		vs, recs, err := fs.versions(ctx, rf, p)
+		recs, err := rf.ix.History(ctx, p)
 		if err != nil {
 			httpError(w, http.StatusInternalServerError, err)
 			return
 		}
+		vs := make([]Version, len(recs)) // times are all a pick needs
+		for i, r := range recs {
+			vs[i].Time = r.Time().UTC()
+		}
 		cur, _ := rf.ix.Global(ctx, p)
 		i, err := pickVersion(vs, 0, req.At, now)
 		var then *index.Record
+		if len(vs) > 0 && (oldest.IsZero() || vs[0].Time.Before(oldest)) {
+			oldest = vs[0].Time
+		}
 		switch {
 		case err == nil:
 			then = recs[i]
+			existed = existed || !then.Deleted
 		case strings.Contains(err.Error(), "oldest known"):
 			// The path did not exist then.
 		default:
@@ -83,6 +93,11 @@ func (fs *folders) restoreTree(w http.ResponseWriter, r *http.Request, rf *runni
 			want[p] = then
 			changes = append(changes, TreeChange{Path: p, Action: "restore", Size: then.Size})
 		}
+	}
+	if !existed {
+		httpError(w, http.StatusBadRequest, fmt.Errorf("%s held nothing at %s that the index knows of (the oldest version known is from %s): nothing to restore",
+			req.Path, req.At, oldest.Format(time.RFC3339)))
+		return
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	if !req.DryRun && len(want) > 0 {
@@ -106,7 +121,8 @@ type Version struct {
 	Cid     string    `json:"cid,omitempty"`
 	Deleted bool      `json:"deleted,omitempty"`
 	Current bool      `json:"current,omitempty"`
-	Here    bool      `json:"here"` // every block is on this machine
+	Here    bool      `json:"here"`  // this machine keeps it whole (the file, or a kept version)
+	Peers   int       `json:"peers"` // how many of the folder's peers connected now do
 }
 
 // locate finds the folder holding the file at abs and its path in it.
@@ -127,30 +143,92 @@ func (fs *folders) locate(p string) (*runningFolder, string, error) {
 	return nil, "", fmt.Errorf("%s is not inside a shared folder (shoal folders lists them)", p)
 }
 
-func (fs *folders) versions(ctx context.Context, rf *runningFolder, rel string) ([]Version, []*index.Record, error) {
+// peerAskTimeout bounds how long history waits for peers to say which
+// versions they hold.
+const peerAskTimeout = 3 * time.Second
+
+// versions lists the versions of rel the index knows, oldest first, and
+// whether each is here; with ask, also how many connected peers hold it.
+func (fs *folders) versions(ctx context.Context, rf *runningFolder, rel string, ask bool) ([]Version, []*index.Record, error) {
 	recs, err := rf.ix.History(ctx, rel)
 	if err != nil {
 		return nil, nil, err
 	}
 	cur, _ := rf.ix.Global(ctx, rel)
+	here, err := heldRoots(ctx, rf, rel)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([]Version, len(recs))
+	var roots [][]byte
+	var at []int
+	seen := map[string]int{}
 	for i, r := range recs {
 		v := Version{Version: i + 1, Time: r.Time().UTC(), Size: r.Size, Device: fmt.Sprintf("%016x", r.Origin)[:7],
 			Deleted: r.Deleted, Current: cur != nil && r.Origin == cur.Origin && r.Seq == cur.Seq}
 		if c := r.Cid(); c.Defined() {
 			v.Cid = c.String()
-			v.Here = fs.held(ctx, c)
+			v.Here = here[string(r.Root)]
+			if j, ok := seen[string(r.Root)]; ok {
+				at = append(at, j)
+			} else {
+				seen[string(r.Root)] = len(roots)
+				at = append(at, len(roots))
+				roots = append(roots, r.Root)
+			}
+		} else {
+			at = append(at, -1)
 		}
 		out[i] = v
+	}
+	if ask && len(roots) > 0 {
+		actx, cancel := context.WithTimeout(ctx, peerAskTimeout)
+		counts := fs.session.AskVersions(actx, rf.key.ID(), rel, roots)
+		cancel()
+		for i := range out {
+			if at[i] >= 0 {
+				out[i].Peers = counts[at[i]]
+			}
+		}
 	}
 	return out, recs, nil
 }
 
-// held reports whether every block of the DAG under c is on this machine.
-func (fs *folders) held(ctx context.Context, c cid.Cid) bool {
-	st := fs.d.node.Store()
-	err := unixfs.Walk(ctx, st, c, func(cid.Cid, []byte) error { return nil })
-	return err == nil
+// heldRoots returns the content roots of rel this machine holds whole:
+// the file on disk (as last scanned or pulled) and the versions it keeps.
+func heldRoots(ctx context.Context, rf *runningFolder, rel string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if l, err := rf.ix.Local(ctx, rel); err != nil {
+		return nil, err
+	} else if l != nil && !l.Deleted && l.Type == index.TypeFile && !l.Changed {
+		out[string(l.Root)] = true
+	}
+	err := rf.ix.KeptVersions(ctx, rel, false, func(k index.Kept) error {
+		if len(k.Root) > 0 {
+			out[string(k.Root)] = true
+		}
+		return nil
+	})
+	return out, err
+}
+
+// HeldVersions answers a peer's version query (the session has checked
+// that it proved the folder): which of roots, versions of path, are kept
+// here whole.
+func (fs *folders) HeldVersions(ctx context.Context, f identity.FolderID, path string, roots [][]byte) []bool {
+	out := make([]bool, len(roots))
+	rf := fs.get(f)
+	if rf == nil || index.ValidatePath(path) != nil {
+		return out
+	}
+	here, err := heldRoots(ctx, rf, path)
+	if err != nil {
+		return out
+	}
+	for i, r := range roots {
+		out[i] = here[string(r)]
+	}
+	return out
 }
 
 func (fs *folders) apiHistory(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +241,7 @@ func (fs *folders) apiHistory(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err)
 		return
 	}
-	vs, _, err := fs.versions(r.Context(), rf, rel)
+	vs, _, err := fs.versions(r.Context(), rf, rel, true)
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, err)
 		return
@@ -193,7 +271,7 @@ func (fs *folders) apiRestore(w http.ResponseWriter, r *http.Request) {
 		fs.restoreTree(w, r, rf, rel, req)
 		return
 	}
-	vs, recs, err := fs.versions(r.Context(), rf, rel)
+	vs, recs, err := fs.versions(r.Context(), rf, rel, false)
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, err)
 		return
@@ -229,16 +307,9 @@ func pickVersion(vs []Version, n int, at string, now time.Time) (int, error) {
 		}
 		return n - 1, nil
 	case at != "":
-		t, err := time.Parse(time.RFC3339, at)
+		t, err := parseAt(at, now)
 		if err != nil {
-			d, derr := time.ParseDuration(at)
-			if derr != nil || d < 0 {
-				return 0, fmt.Errorf("--at %q: want an RFC 3339 time (2026-12-01T09:30:00Z) or a duration back from now (2h)", at)
-			}
-			t = now.Add(-d)
-		}
-		if t.After(now) {
-			return 0, fmt.Errorf("--at %s is in the future", t.Format(time.RFC3339))
+			return 0, err
 		}
 		best := -1
 		for i, v := range vs {
@@ -253,3 +324,23 @@ func pickVersion(vs []Version, n int, at string, now time.Time) (int, error) {
 	}
 	return 0, fmt.Errorf("give --version N or --at TIME (shoal history lists the versions)")
 }
+
+// parseAt reads --at: an RFC 3339 time, or a duration back from now
+// (2h, 3d); a time in the future is refused.
+func parseAt(at string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		d, derr := history.ParseAge(at)
+		if derr != nil || d < 0 || at == "0" {
+			return time.Time{}, fmt.Errorf("--at %q: want an RFC 3339 time (2026-12-01T09:30:00Z) or a duration back from now (2h, 3d)", at)
+		}
+		t = now.Add(-d)
+	}
+	if t.After(now) {
+		return time.Time{}, fmt.Errorf("--at %s is in the future", t.Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// The folders answer peers' version queries.
+var _ session.VersionHolder = (*folders)(nil)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/sync/events"
+	"github.com/shoal-sync/shoal/sync/folder/history"
 	"github.com/shoal-sync/shoal/sync/folder/ignore"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/pull"
@@ -64,7 +65,10 @@ type Options struct {
 	// Select is the selective-sync selection (nil: every path); Select
 	// changes it later.
 	Select *selection.Set
-	Logger *slog.Logger
+	// History returns the folder's versioning and retention now (nil:
+	// the defaults); see Prune.
+	History func() history.Policy
+	Logger  *slog.Logger
 }
 
 // Folder is one synced folder.
@@ -79,6 +83,8 @@ type Folder struct {
 	cleaned bool      // stale temporary files removed since the start
 	calls   chan call // work that must not overlap a scan or a pull
 	sel     atomic.Pointer[selection.Set]
+
+	holds holds // versions restores are reading (versions.go)
 
 	mu     sync.Mutex
 	status Status
@@ -250,6 +256,9 @@ func (f *Folder) run(ctx context.Context) error {
 			f.setWatch(w.Degraded())
 		}
 	}
+	if err := f.resumeRestore(ctx); err != nil {
+		return fmt.Errorf("finish an interrupted restore: %w", err)
+	}
 	if err := f.scanPaths(ctx, ign); err != nil {
 		return err
 	}
@@ -352,6 +361,8 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 		if err := f.opt.Index.AddBlocks(ctx, blocks); err != nil {
 			return err
 		}
+		f.keepLocal(ctx, changes)
+		f.copyBlocks(ctx, blocks)
 		signed, err := f.opt.Index.CommitLocal(ctx, changes)
 		if err != nil {
 			return fmt.Errorf("record changes: %w", err)
@@ -518,8 +529,7 @@ const commitBatch = 256
 // the previous commit ran, so many small files do not each wait on one.
 func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[string]*index.Local) (progress bool, rescan []string, err error) {
 	order(need)
-	popt := pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Device: f.opt.Device.String(),
-		Space: f.opt.Space, Logger: f.log}
+	popt := f.pullOptions()
 	var mu sync.Mutex
 	var fatal error
 	// failed reports whether err ends g's pull here, noting why.
@@ -552,6 +562,7 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 		progress = true
 		for _, c := range done {
 			g, res := c.Record, c.Result
+			f.copyBlocks(ctx, res.Blocks)
 			f.status.PulledFiles++
 			f.status.PulledBytes += g.Size
 			f.status.LastSync = time.Now()

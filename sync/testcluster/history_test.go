@@ -16,6 +16,7 @@ type version struct {
 	Deleted bool   `json:"deleted"`
 	Current bool   `json:"current"`
 	Here    bool   `json:"here"`
+	Peers   int    `json:"peers"`
 	Cid     string `json:"cid"`
 }
 

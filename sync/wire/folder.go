@@ -73,6 +73,14 @@ func decodeFolder(f Frame) (m Message, ok bool, err error) {
 		msg, err := decodeCBOR[IndexRecords](f.Payload)
 		m, err = check(f.Type, msg, err)
 		return m, true, err
+	case TypeVersionQuery:
+		msg, err := decodeCBOR[VersionQuery](f.Payload)
+		m, err = check(f.Type, msg, err)
+		return m, true, err
+	case TypeVersionHave:
+		msg, err := decodeCBOR[VersionHave](f.Payload)
+		m, err = check(f.Type, msg, err)
+		return m, true, err
 	}
 	return nil, false, nil
 }
@@ -101,6 +109,8 @@ func validateFolder(msg Message) error {
 			}
 		}
 		return checkMarks(m.Complete)
+	case VersionQuery, VersionHave:
+		return validateVersions(msg)
 	}
 	return nil
 }
@@ -115,6 +125,70 @@ func checkFolderID(b []byte) error {
 func checkMarks(ms []Mark) error {
 	if len(ms) > MaxListLen {
 		return fmt.Errorf("%w: %d marks, limit %d", ErrMalformed, len(ms), MaxListLen)
+	}
+	return nil
+}
+
+// Version queries: which versions of a file a folder peer holds whole.
+const maxQueryPath = 4096
+
+// VersionQuery asks a peer that proved the folder which of these content
+// roots of the file at Path it holds whole (a kept version, or its
+// current file). Nonce pairs the answer with the question.
+type VersionQuery struct {
+	Folder []byte   `cbor:"1,keyasint"`
+	Nonce  uint64   `cbor:"2,keyasint"`
+	Path   string   `cbor:"3,keyasint"`
+	Roots  [][]byte `cbor:"4,keyasint,omitempty"`
+}
+
+// VersionHave answers a VersionQuery: bit i of Have (least significant
+// first within each byte) is set when root i of the query is held.
+type VersionHave struct {
+	Folder []byte `cbor:"1,keyasint"`
+	Nonce  uint64 `cbor:"2,keyasint"`
+	Have   []byte `cbor:"3,keyasint,omitempty"`
+}
+
+func (VersionQuery) Type() MsgType { return TypeVersionQuery }
+func (VersionHave) Type() MsgType  { return TypeVersionHave }
+
+// HaveBit reports whether bit i of a VersionHave's Have is set.
+func HaveBit(have []byte, i int) bool { return i/8 < len(have) && have[i/8]&(1<<(i%8)) != 0 }
+
+// SetHaveBit sets bit i, growing have as needed.
+func SetHaveBit(have []byte, i int) []byte {
+	for len(have) <= i/8 {
+		have = append(have, 0)
+	}
+	have[i/8] |= 1 << (i % 8)
+	return have
+}
+
+func validateVersions(msg Message) error {
+	switch m := msg.(type) {
+	case VersionQuery:
+		if err := checkFolderID(m.Folder); err != nil {
+			return err
+		}
+		if len(m.Path) == 0 || len(m.Path) > maxQueryPath {
+			return fmt.Errorf("%w: query path of %d bytes", ErrMalformed, len(m.Path))
+		}
+		if len(m.Roots) > MaxListLen {
+			return fmt.Errorf("%w: %d roots, limit %d", ErrMalformed, len(m.Roots), MaxListLen)
+		}
+		for _, r := range m.Roots {
+			if len(r) == 0 || len(r) > MaxCIDLen {
+				return fmt.Errorf("%w: root of %d bytes", ErrMalformed, len(r))
+			}
+		}
+	case VersionHave:
+		if err := checkFolderID(m.Folder); err != nil {
+			return err
+		}
+		if len(m.Have) > MaxListLen/8 {
+			return fmt.Errorf("%w: have bitmap of %d bytes", ErrMalformed, len(m.Have))
+		}
 	}
 	return nil
 }

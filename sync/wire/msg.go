@@ -30,6 +30,8 @@ const (
 	TypeIndexSummary MsgType = 0x21
 	TypeIndexRecords MsgType = 0x22
 	TypePeerExchange MsgType = 0x23 // PeerExchange (sync/wire/pex.go)
+	TypeVersionQuery MsgType = 0x28 // VersionQuery: which versions of a file do you hold?
+	TypeVersionHave  MsgType = 0x29 // VersionHave: these
 )
 
 var typeNames = map[MsgType]string{
@@ -40,6 +42,7 @@ var typeNames = map[MsgType]string{
 	TypeChoke: "Choke", TypeUnchoke: "Unchoke",
 	TypeFolderProof: "FolderProof", TypeIndexSummary: "IndexSummary",
 	TypeIndexRecords: "IndexRecords", TypePeerExchange: "PeerExchange",
+	TypeVersionQuery: "VersionQuery", TypeVersionHave: "VersionHave",
 }
 
 // String names the type, or gives its number when it has no name.

@@ -41,6 +41,8 @@ func sampleMessages() []Message {
 		PeerExchange{Scope: bytes.Repeat([]byte{3}, 20),
 			Added:   []PexPeer{{ID: append([]byte{0x12, 0x20}, bytes.Repeat([]byte{4}, 32)...), Addrs: []string{"192.0.2.1:4777", "[2001:db8::1]:4777"}}},
 			Dropped: []PexPeer{{ID: append([]byte{0x12, 0x20}, bytes.Repeat([]byte{5}, 32)...)}}},
+		VersionQuery{Folder: bytes.Repeat([]byte{1}, 32), Nonce: 77, Path: "docs/report.doc", Roots: [][]byte{cidA, cidB}},
+		VersionHave{Folder: bytes.Repeat([]byte{1}, 32), Nonce: 77, Have: []byte{0x02}},
 	}
 }
 

@@ -440,8 +440,8 @@ func (ix *Index) Globals(ctx context.Context, prefix string, fn func(r *Record) 
 	})
 }
 
-// Roots returns the content CIDs of every global and local file, for
-// garbage collection to keep.
+// Roots returns the content CIDs of every global and local file and of
+// every version kept here, for garbage collection to keep.
 func (ix *Index) Roots(ctx context.Context) ([]cid.Cid, error) {
 	seen := make(map[cid.Cid]bool)
 	var out []cid.Cid
@@ -454,6 +454,9 @@ func (ix *Index) Roots(ctx context.Context) ([]cid.Cid, error) {
 	err := ix.Globals(ctx, "", func(r *Record) error { add(r.Root); return nil })
 	if err == nil {
 		err = ix.Locals(ctx, "", func(_ string, l *Local) error { add(l.Root); return nil })
+	}
+	if err == nil {
+		err = ix.KeptVersions(ctx, "", true, func(k Kept) error { add(k.Root); return nil })
 	}
 	return out, err
 }

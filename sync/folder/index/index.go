@@ -24,7 +24,8 @@ const (
 	pHist   = 'h' // h ‖ path ‖ 0 ‖ origin ‖ seq → Signed: a superseded record of path
 )
 
-// MaxHistory is how many superseded records of a path the index keeps.
+// MaxHistory is how many superseded records of a path the index keeps
+// unless SetRetention says otherwise.
 const MaxHistory = 10
 
 // ErrReadOnly is returned when a read-only folder is asked to publish.
@@ -46,6 +47,7 @@ type Options struct {
 // concurrent use: every change is one transaction.
 type Index struct {
 	opt Options
+	ret retainPtr // nil: MaxHistory, no age limit
 }
 
 // Open returns the index kept in opt.KV.
@@ -218,7 +220,7 @@ func hPrefix(path string) []byte { return append(append([]byte{pHist}, path...),
 // keepHistory keeps old (signed as s), a record of a path that a newer
 // one replaced, so that every peer knows the path's recent versions: it
 // stays among the records gossip sends (s ‖ origin ‖ seq), signed as its
-// author made it. Past MaxHistory the oldest go.
+// author made it. Past the retention's count (SetRetention) the oldest go.
 func (t txn) keepHistory(old *Record, s Signed) error {
 	enc, err := encMode.Marshal(s)
 	if err != nil {
@@ -231,24 +233,33 @@ func (t txn) keepHistory(old *Record, s Signed) error {
 	if err := t.t.Put(sKey(old.Origin, old.Seq), enc); err != nil {
 		return err
 	}
-	var keys [][]byte
-	var times []int64
-	var recs []*Record
-	err = t.t.Iterate(hPrefix(old.Path), func(k, v []byte) error {
+	// The path's kept records as committed, and this one: an iterator
+	// inside this transaction would sort all its pending writes each time
+	// (badger), quadratic over a transaction of many changes. A record
+	// this transaction dropped already may show again; dropping it twice
+	// is harmless, and a count over by one is trimmed by the next change.
+	keys := [][]byte{k}
+	times := []int64{old.ModTime}
+	recs := []*Record{old}
+	err = t.ix.opt.KV.Iterate(context.Background(), hPrefix(old.Path), func(hk, v []byte) error {
+		if string(hk) == string(k) {
+			return nil
+		}
 		r, err := decodeSigned(v)
 		if err != nil {
 			return nil
 		}
-		keys = append(keys, append([]byte(nil), k...))
+		keys = append(keys, append([]byte(nil), hk...))
 		times = append(times, r.ModTime)
 		recs = append(recs, r)
 		return nil
 	})
-	if err != nil || len(keys) <= MaxHistory {
+	keep := t.ix.retention().versions
+	if err != nil || len(keys) <= keep {
 		return err
 	}
 	// Drop the oldest by mtime.
-	for len(keys) > MaxHistory {
+	for len(keys) > keep {
 		oldest := 0
 		for i := range times {
 			if times[i] < times[oldest] {

@@ -160,7 +160,7 @@ type peer struct {
 	dev uint64
 }
 
-func newPeer(t *testing.T, dev uint64, writable bool) peer {
+func newPeer(t testing.TB, dev uint64, writable bool) peer {
 	t.Helper()
 	s, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
 	if err != nil {

@@ -51,6 +51,9 @@ type Options struct {
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
 	Logger *slog.Logger
+	// Kept, if set, is told of each version moved into VersionsDir:
+	// the path it was, where it is now, and what the index knew of it.
+	Kept func(rel, dst string, old *index.Local)
 
 	old *index.Local // what Apply replaces, for keepVersion
 }
@@ -332,7 +335,13 @@ func (opt *Options) remove(abs, rel string, cur fs.FileInfo) error {
 // rename (no copy), as a pull does with what it replaces; l, what the
 // index knows of it (or nil), lets the references to its blocks follow.
 func KeepVersion(root, rel string, s store.Store, l *index.Local) error {
-	return (&Options{Root: root, Store: s, old: l}).keepVersion(filepath.Join(root, filepath.FromSlash(rel)), rel)
+	return KeepVersionWith(Options{Root: root, Store: s}, rel, l)
+}
+
+// KeepVersionWith is KeepVersion with opt's Root, Store, Logger and Kept.
+func KeepVersionWith(opt Options, rel string, l *index.Local) error {
+	opt.old = l
+	return opt.keepVersion(filepath.Join(opt.Root, filepath.FromSlash(rel)), rel)
 }
 
 // keepVersion moves abs into the versions directory by a rename; when
@@ -352,6 +361,9 @@ func (opt *Options) keepVersion(abs, rel string) error {
 				opt.Logger.Warn("references of a kept version", "path", rel, "err", err)
 			}
 		}
+	}
+	if opt.Kept != nil {
+		opt.Kept(rel, dst, opt.old)
 	}
 	return nil
 }

@@ -22,6 +22,18 @@ import (
 // restore, another file or a peer can still have them. Inner nodes are in
 // the store already; nothing is read from the file.
 func repoint(ctx context.Context, s store.Store, root cid.Cid, path string) error {
+	b := s.NewBatch(ctx)
+	defer b.Discard()
+	if err := RepointInto(ctx, s, b, root, path); err != nil {
+		return err
+	}
+	return b.Commit()
+}
+
+// RepointInto puts into b references to the leaves of root (whose inner
+// nodes s holds) in the file at path, which holds root's content: what a
+// restore writes, so that its blocks are read from it from now on.
+func RepointInto(ctx context.Context, s store.Store, b store.Batch, root cid.Cid, path string) error {
 	info, err := os.Lstat(path)
 	if err != nil {
 		return err
@@ -56,8 +68,6 @@ func repoint(ctx context.Context, s store.Store, root cid.Cid, path string) erro
 	if err := walk(root, 0, uint64(info.Size())); err != nil {
 		return err
 	}
-	b := s.NewBatch(ctx)
-	defer b.Discard()
 	for _, l := range leaves {
 		if l.n == 0 {
 			continue
@@ -66,14 +76,32 @@ func repoint(ctx context.Context, s store.Store, root cid.Cid, path string) erro
 			return err
 		}
 	}
-	return b.Commit()
+	return nil
 }
 
 // Export writes the file that record g describes to dst, through a
 // temporary file beside dst that is synced and renamed: blocks come from
 // this machine where they are (kept versions included) and from peers
 // otherwise, each verified. It records no references.
-func Export(ctx context.Context, opt Options, g *index.Record, dst string) (err error) {
+func Export(ctx context.Context, opt Options, g *index.Record, dst string) error {
+	return export(ctx, opt, g, dst, true)
+}
+
+// ExportStaged writes the file that record g describes to dst itself, as
+// Export fetches it, but does not make it durable: a caller staging many
+// files makes them durable at once with Flush, then renames them.
+func ExportStaged(ctx context.Context, opt Options, g *index.Record, dst string) error {
+	return export(ctx, opt, g, dst, false)
+}
+
+// Flush makes the files (or directories) at paths durable, as a group
+// where the system allows (one syncfs per filesystem on Linux).
+func Flush(paths []string) error { return flushFiles(paths) }
+
+// FlushDirs makes renames into dirs durable, likewise.
+func FlushDirs(dirs []string) error { return flushDirs(dirs) }
+
+func export(ctx context.Context, opt Options, g *index.Record, dst string, durable bool) (err error) {
 	if g.Type != index.TypeFile || g.Deleted {
 		return fmt.Errorf("%s: that version is not a file", g.Path)
 	}
@@ -85,10 +113,15 @@ func Export(ctx context.Context, opt Options, g *index.Record, dst string) (err 
 			return err
 		}
 	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(filepath.Dir(dst), ".shoal-tmp-restore-"+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp := dst
+	flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+	if durable {
+		var rnd [6]byte
+		rand.Read(rnd[:])
+		tmp = filepath.Join(filepath.Dir(dst), ".shoal-tmp-restore-"+hex.EncodeToString(rnd[:]))
+		flags = os.O_RDWR | os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(tmp, flags, 0o600)
 	if err != nil {
 		return err
 	}
@@ -117,14 +150,19 @@ func Export(ctx context.Context, opt Options, g *index.Record, dst string) (err 
 	if err := f.Chmod(g.FileMode()); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Chtimes(tmp, g.Time(), g.Time()); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		return err

@@ -225,7 +225,9 @@ func (s *scanner) scanPath(ctx context.Context, rel string) error {
 			return nil
 		}
 		s.res.Changes = append(s.res.Changes, index.Change{
-			Record: index.Record{Path: p, Type: l.Type, Deleted: true, ModTime: l.ModTime},
+			// A deletion's time is when it was seen: history and restore
+			// --at place it after the version it removed.
+			Record: index.Record{Path: p, Type: l.Type, Deleted: true, ModTime: max(time.Now().UnixNano(), l.ModTime+1)},
 			Local:  index.Local{Type: l.Type, Deleted: true},
 		})
 		return nil

@@ -64,6 +64,7 @@ type Session struct {
 	told sync.Mutex
 
 	recordsIn, recordsOut atomic.Int64
+	q                     queries // version queries sent (versions.go)
 }
 
 // Counts returns how many index records were received and sent.
@@ -95,7 +96,8 @@ func New(opt Options) *Session {
 
 // Handles reports whether t is a folder message.
 func (s *Session) Handles(t wire.MsgType) bool {
-	return t == wire.TypeFolderProof || t == wire.TypeIndexSummary || t == wire.TypeIndexRecords
+	return t == wire.TypeFolderProof || t == wire.TypeIndexSummary || t == wire.TypeIndexRecords ||
+		t == wire.TypeVersionQuery || t == wire.TypeVersionHave
 }
 
 // Connected sends our proof of every folder held.
@@ -235,6 +237,10 @@ func (s *Session) Handle(c *swarm.Conn, m wire.Message) error {
 		}
 		s.recordsIn.Add(int64(len(m.Records)))
 		return s.opt.Model.Records(ctx, c.ID(), f, m.Records, complete)
+	case wire.VersionQuery:
+		return s.versionQuery(ctx, c, m)
+	case wire.VersionHave:
+		return s.versionHave(c, m)
 	}
 	return nil
 }
