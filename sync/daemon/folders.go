@@ -252,7 +252,7 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		return nil, err
 	}
 	rf.f, err = folder.New(folder.Options{
-		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{fs.d.swarm}, Device: fs.d.node.Identity().ID(),
+		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{sw: fs.d.swarm, peers: fs.sharing(id)}, Device: fs.d.node.Identity().ID(),
 		Push: func(recs []index.Signed) {
 			fs.session.Push(id, toWire(recs))
 			fs.d.swarm.ServableChanged() // the new files' blocks may be what peers asked for
@@ -327,11 +327,20 @@ func (fs *folders) SharedFolders(peer identity.NodeID) [][]byte {
 	return out
 }
 
-// fetcher fetches through the swarm.
-type fetcher struct{ sw *swarm.Swarm }
+// fetcher fetches a folder's blocks through the swarm, asking only the
+// peers that proved the folder: its CIDs never reach anyone else.
+type fetcher struct {
+	sw    *swarm.Swarm
+	peers func(identity.NodeID) bool
+}
 
 func (f fetcher) Fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
-	return f.sw.Fetch(ctx, root, sink)
+	return f.sw.FetchFrom(ctx, root, sink, swarm.FetchOptions{Peers: f.peers})
+}
+
+// sharing admits the peers that proved folder id on a connection now.
+func (fs *folders) sharing(id identity.FolderID) func(identity.NodeID) bool {
+	return func(peer identity.NodeID) bool { return fs.session.Shares(peer, id) }
 }
 
 func toWire(recs []index.Signed) []wire.SignedRecord {
@@ -430,6 +439,7 @@ func (fs *folders) PeerChanged(f identity.FolderID, peer identity.NodeID, up boo
 		delete(rf.peers, peer)
 	}
 	rf.mu.Unlock()
+	fs.d.swarm.PeersChanged() // folder fetches ask this peer from now on, or no more
 	state := "down"
 	if up {
 		state = "up"

@@ -315,13 +315,14 @@ func (fs *folders) availability(ctx context.Context, peers []identity.NodeID, re
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
-	got, err := fs.d.swarm.Probe(ctx, roots)
-	if err != nil {
-		return out
-	}
 	member := make(map[identity.NodeID]bool, len(peers))
 	for _, p := range peers {
 		member[p] = true
+	}
+	// Only folder peers are asked: the roots are the folder's secrets.
+	got, err := fs.d.swarm.ProbeFrom(ctx, roots, func(id identity.NodeID) bool { return member[id] })
+	if err != nil {
+		return out
 	}
 	for c, ps := range got {
 		for _, p := range ps {

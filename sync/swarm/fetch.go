@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
+	"github.com/shoal-sync/shoal/sync/identity"
 )
 
 type delivery struct {
@@ -28,6 +29,11 @@ type fetch struct {
 	wake    chan struct{}
 	queued  atomic.Int64 // bytes delivered and not yet taken
 	pending map[cid.Cid]bool
+
+	// peers is FetchOptions.Peers (nil: every peer); admit is its last
+	// answer per connected peer. The owner alone touches admit.
+	peers func(identity.NodeID) bool
+	admit map[identity.NodeID]bool
 }
 
 func (f *fetch) deliver(c cid.Cid, data []byte, owned bool) {
@@ -55,6 +61,19 @@ type want struct {
 	size int
 }
 
+// FetchOptions restricts a fetch.
+type FetchOptions struct {
+	// Peers, when set, admits the peers the fetch may ask: only they are
+	// sent its want-haves and want-blocks, and only their haves count, so
+	// a private folder's CIDs never reach a peer outside it. It is asked
+	// again about every connected peer at least once a second and at each
+	// PeersChanged, so a peer admitted meanwhile is asked from then on and
+	// one no longer admitted is asked nothing more (its requests go to
+	// others). It runs on the swarm's own goroutine: it must be quick and
+	// must not call the Swarm. Nil admits every peer.
+	Peers func(identity.NodeID) bool
+}
+
 // Fetch walks the DAG under root and passes every block of it to sink,
 // taking blocks the store holds from the store and asking connected peers
 // for the rest (and peers that connect meanwhile). Every block from a peer
@@ -63,10 +82,16 @@ type want struct {
 // (a resumed get) is not asked of peers. Fetch returns when the whole DAG went
 // to sink, or with ctx's error; blocks no peer has make it wait.
 func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
+	return s.FetchFrom(ctx, root, sink, FetchOptions{})
+}
+
+// FetchFrom is Fetch asking only the peers opt admits; while none of them
+// has a block, it waits.
+func (s *Swarm) FetchFrom(ctx context.Context, root cid.Cid, sink Sink, opt FetchOptions) error {
 	if err := store.CheckCid(root); err != nil {
 		return fmt.Errorf("fetch %s: %w", root, err)
 	}
-	f := &fetch{wake: make(chan struct{}, 1), pending: make(map[cid.Cid]bool)}
+	f := &fetch{wake: make(chan struct{}, 1), pending: make(map[cid.Cid]bool), peers: opt.Peers}
 	if !s.send(ctx, event{kind: evFetchStart, fetch: f}) {
 		return s.fetchErr(ctx, root)
 	}

@@ -59,6 +59,8 @@ type owner struct {
 	reaskEvery time.Duration // the interval after that
 
 	probes map[*probe]struct{} // running Probes (probe.go)
+
+	restricted int // running fetches with FetchOptions.Peers (fetchpeers.go)
 }
 
 func newOwner(s *Swarm) *owner {
@@ -93,6 +95,8 @@ func (o *owner) run() {
 			o.announceWanted()
 		case <-o.s.servable:
 			o.announceWanted()
+		case <-o.s.refilter:
+			o.refilter()
 		case <-o.s.ctx.Done():
 			for _, p := range o.peers {
 				p.link.close()
@@ -123,9 +127,10 @@ func (o *owner) handle(ev event) {
 		o.peers[p.id] = p
 		o.s.npeers.Store(int32(len(o.peers)))
 		o.picker.AddPeer(p.id)
+		o.admitPeer(p)
 		ev.reply <- nil
 		o.s.peerSubs.publish(p.event(true))
-		if missing := o.picker.Missing(); len(missing) > 0 {
+		if missing := o.askable(p, o.picker.Missing()); len(missing) > 0 {
 			o.sendCids(p, mWantHave, missing)
 		}
 	case evRemovePeer:
@@ -170,20 +175,9 @@ func (o *owner) handle(ev event) {
 	case evCall:
 		ev.call(o)
 	case evFetchStart:
-		o.fetches[ev.fetch] = struct{}{}
+		o.startFetch(ev.fetch)
 	case evWant:
-		var fresh []cid.Cid
-		for i, c := range ev.cids {
-			o.waiting[c] = append(o.waiting[c], ev.fetch)
-			if !o.picker.Wants(c) {
-				o.picker.Want(c, ev.sizes[i])
-				fresh = append(fresh, c)
-			}
-		}
-		for _, q := range o.peers {
-			o.sendCids(q, mWantHave, fresh)
-		}
-		if len(fresh) > 0 {
+		if o.want(ev.fetch, ev.cids, ev.sizes) > 0 {
 			o.reaskEvery = reaskFirst
 			o.reaskAt = now.Add(reaskFirst)
 		}
@@ -241,7 +235,7 @@ func (o *owner) reask(now time.Time) {
 	}
 	o.s.log.Debug("asking peers again about blocks none has", "blocks", len(cs), "next in", o.reaskEvery)
 	for _, q := range o.peers {
-		o.sendCids(q, mWantHave, cs)
+		o.sendCids(q, mWantHave, o.askable(q, cs))
 	}
 }
 
@@ -252,6 +246,7 @@ func (o *owner) removePeer(now time.Time, p *peer) {
 	o.s.peerSubs.publish(p.event(false))
 	delete(o.hist, p)
 	delete(o.wantedBy, p)
+	o.forgetPeer(p)
 	o.picker.RemovePeer(p.id)
 	o.probeGone(p)
 	o.fill(now)
@@ -263,7 +258,9 @@ func (o *owner) peerMsg(now time.Time, p *peer, m msg) {
 	switch m.kind {
 	case mHave:
 		for _, c := range m.cids {
-			if o.picker.Have(p.id, c) && !p.amInterested.Load() {
+			// A have from a peer no fetch of c may ask is not recorded:
+			// the picker never requests c from it.
+			if o.mayAsk(p, c) && o.picker.Have(p.id, c) && !p.amInterested.Load() {
 				p.amInterested.Store(true)
 				p.out.push(outItem{m: msg{kind: mInterested}})
 			}
@@ -333,6 +330,9 @@ func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok, owned 
 
 func (o *owner) endFetch(f *fetch) {
 	delete(o.fetches, f)
+	if f.peers != nil {
+		o.restricted--
+	}
 	if len(o.fetches) == 0 {
 		o.idle = time.Now()
 	}
@@ -346,6 +346,7 @@ func (o *owner) endFetch(f *fetch) {
 		}
 		if len(fs) > 0 {
 			o.waiting[c] = fs
+			o.endRestricted(f, c)
 			continue
 		}
 		delete(o.waiting, c)
@@ -384,6 +385,12 @@ func (o *owner) pump(now time.Time) {
 	byPeer := make(map[identity.NodeID][]cid.Cid)
 	var order []identity.NodeID
 	for _, r := range o.picker.Next(now) {
+		if p := o.peers[r.Peer]; p != nil && !o.mayAsk(p, r.Cid) {
+			// Not sent, so nothing to cancel: the block goes back to
+			// the pool, for the peers its fetches admit.
+			o.picker.DontHave(r.Peer, r.Cid)
+			continue
+		}
 		if byPeer[r.Peer] == nil {
 			order = append(order, r.Peer)
 		}
@@ -443,6 +450,7 @@ func (o *owner) tick(now time.Time) {
 		o.dirty = true
 	}
 	o.trim(now)
+	o.refilter()
 	o.reask(now)
 	if now.Sub(o.rechoked) >= o.choker.Config().Interval {
 		o.rechoked = now

@@ -31,6 +31,12 @@ func (pr *probe) finish() {
 // answered for every CID, or when ctx ends, with what was answered by
 // then; it fetches nothing.
 func (s *Swarm) Probe(ctx context.Context, cids []cid.Cid) (map[cid.Cid][]identity.NodeID, error) {
+	return s.ProbeFrom(ctx, cids, nil)
+}
+
+// ProbeFrom is Probe asking only the connected peers that peers admits
+// (nil: all); it runs on the swarm's goroutine, as FetchOptions.Peers.
+func (s *Swarm) ProbeFrom(ctx context.Context, cids []cid.Cid, peers func(identity.NodeID) bool) (map[cid.Cid][]identity.NodeID, error) {
 	pr := &probe{want: make(map[cid.Cid]bool, len(cids)), waiting: make(map[*peer]map[cid.Cid]bool),
 		has: make(map[cid.Cid][]identity.NodeID), done: make(chan struct{})}
 	var ask []cid.Cid
@@ -47,6 +53,9 @@ func (s *Swarm) Probe(ctx context.Context, cids []cid.Cid) (map[cid.Cid][]identi
 		o.probes[pr] = struct{}{}
 		if len(ask) > 0 {
 			for _, p := range o.peers {
+				if peers != nil && !peers(p.id) {
+					continue
+				}
 				owed := make(map[cid.Cid]bool, len(ask))
 				for _, c := range ask {
 					owed[c] = true

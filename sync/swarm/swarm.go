@@ -108,6 +108,7 @@ type Swarm struct {
 	cancel   context.CancelFunc
 	events   chan event
 	servable chan struct{} // ServableChanged wakes the owner
+	refilter chan struct{} // PeersChanged wakes the owner
 	wg       sync.WaitGroup
 
 	bans                                   banList
@@ -151,6 +152,7 @@ func New(opt Options) (*Swarm, error) {
 		downLimit: NewLimiter(opt.MaxDownloadRate),
 		events:    make(chan event, 256),
 		servable:  make(chan struct{}, 1),
+		refilter:  make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -196,6 +198,16 @@ func (s *Swarm) Close() error {
 func (s *Swarm) ServableChanged() {
 	select {
 	case s.servable <- struct{}{}:
+	default:
+	}
+}
+
+// PeersChanged tells the swarm that a running fetch's FetchOptions.Peers
+// may admit other peers than before (a peer proved a folder, or stopped
+// sharing it): it asks the filters again now rather than at its next tick.
+func (s *Swarm) PeersChanged() {
+	select {
+	case s.refilter <- struct{}{}:
 	default:
 	}
 }

@@ -402,3 +402,11 @@ func (p *Picker) Sourceless(n int) []cid.Cid {
 	})
 	return out
 }
+
+// Requested reports whether block c is requested from peer id and not
+// yet received.
+func (p *Picker) Requested(id identity.NodeID, c cid.Cid) bool {
+	ps := p.peers[id]
+	seq, ok := p.index[c]
+	return ps != nil && ok && ps.reqs.has(seq)
+}

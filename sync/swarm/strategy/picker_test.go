@@ -274,6 +274,21 @@ func TestPickerNext(t *testing.T) {
 			},
 			want: []string{"A:0 A:1", "A:0", "1 false true"},
 		},
+		{
+			name: "requested, and a don't-have returns the request to the pool for others",
+			cfg:  PickerConfig{Window: 1, PeerBytes: 1},
+			n:    1, size: kib,
+			run: func(e *env) []string {
+				e.peer("A", true, 0)
+				first := e.next()
+				asked := fmt.Sprint(e.p.Requested(testPeer("A"), testBlock(0)), e.p.Requested(testPeer("A"), testBlock(1)))
+				e.p.DontHave(testPeer("A"), testBlock(0))
+				after := fmt.Sprint(e.p.Requested(testPeer("A"), testBlock(0)))
+				e.peer("B", true, 0)
+				return []string{first, asked, after, e.next()}
+			},
+			want: []string{"A:0", "true false", "false", "B:0"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
