@@ -31,16 +31,30 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 	t.Stop()
 	busy := time.NewTicker(busyTrimEvery)
 	defer busy.Stop()
+	var lastMoved int64 // blocks the swarm had moved at the last tick
+	served := false     // blocks moved since the last trim
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-busy.C:
 			// A long sync keeps badger's maps filling: unmap them as
-			// it goes, not only at the end.
-			if d.folders.busy() {
+			// it goes, not only at the end. Serving peers leaves no
+			// folder event behind: a tick with no block moved after
+			// ticks that moved some is the end of it.
+			st := d.swarm.Stats()
+			moved := st.BlocksIn + st.BlocksOut
+			switch {
+			case d.folders.busy():
+				d.trimStore()
+			case moved != lastMoved:
+				served = true
+			case served:
+				served = false
+				debug.FreeOSMemory()
 				d.trimStore()
 			}
+			lastMoved = moved
 		case ev, ok := <-sub.C():
 			if !ok {
 				return nil
