@@ -7,11 +7,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/shoal-sync/shoal/store/badgerstore"
-	"github.com/shoal-sync/shoal/sync/folder/conflict"
-	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/selection"
-	"github.com/shoal-sync/shoal/sync/identity"
 )
 
 // TestScanSelective: under a selection, a path the index holds here and
@@ -19,17 +15,7 @@ import (
 // are neither scanned nor deleted.
 func TestScanSelective(t *testing.T) {
 	ctx := context.Background()
-	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rw, _ := identity.NewRWKey()
-	key := identity.FolderKeyFromRW(rw)
-	ix, err := index.Open(index.Options{KV: st.KV("f"), Folder: key.ID(), Pub: key.SigningPublicKey(), Key: rw.SigningKey(), Device: 1, Wins: conflict.Wins})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ix := testIndex(t)
 	root := t.TempDir()
 	for _, p := range []string{"docs/a.txt", "music/b.mp3", "photos/2026/c.jpg"} {
 		full := filepath.Join(root, filepath.FromSlash(p))

@@ -23,17 +23,7 @@ import (
 // the change mid-hash, so the retry path is known to be exercised.
 func TestFileChangingWhileHashed(t *testing.T) {
 	ctx := context.Background()
-	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rw, _ := identity.NewRWKey()
-	key := identity.FolderKeyFromRW(rw)
-	ix, err := index.Open(index.Options{KV: st.KV("f"), Folder: key.ID(), Pub: key.SigningPublicKey(), Key: rw.SigningKey(), Device: 1, Wins: conflict.Wins})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ix := testIndex(t)
 	root := t.TempDir()
 	abs := filepath.Join(root, "big.bin")
 	size := 64 << 20
@@ -163,3 +153,21 @@ func (f fakeInfo) Mode() os.FileMode  { return 0o644 }
 func (f fakeInfo) ModTime() time.Time { return f.mtime }
 func (f fakeInfo) IsDir() bool        { return false }
 func (f fakeInfo) Sys() any           { return nil }
+
+// testIndex opens a real badger store and a writable folder index on it,
+// both closed when the test ends.
+func testIndex(t *testing.T) (*badgerstore.Store, *index.Index) {
+	t.Helper()
+	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rw, _ := identity.NewRWKey()
+	key := identity.FolderKeyFromRW(rw)
+	ix, err := index.Open(index.Options{KV: st.KV("f"), Folder: key.ID(), Pub: key.SigningPublicKey(), Key: rw.SigningKey(), Device: 1, Wins: conflict.Wins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, ix
+}

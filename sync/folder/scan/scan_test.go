@@ -13,11 +13,8 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/shoal-sync/shoal/store/badgerstore"
-	"github.com/shoal-sync/shoal/sync/folder/conflict"
 	"github.com/shoal-sync/shoal/sync/folder/ignore"
 	"github.com/shoal-sync/shoal/sync/folder/index"
-	"github.com/shoal-sync/shoal/sync/identity"
 )
 
 // TestScanFindsChanges runs its steps twice: with every change in the
@@ -31,17 +28,7 @@ func TestScanFindsChanges(t *testing.T) {
 
 func testScanFindsChanges(t *testing.T, flush bool) {
 	ctx := context.Background()
-	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rw, _ := identity.NewRWKey()
-	key := identity.FolderKeyFromRW(rw)
-	ix, err := index.Open(index.Options{KV: st.KV("f"), Folder: key.ID(), Pub: key.SigningPublicKey(), Key: rw.SigningKey(), Device: 1, Wins: conflict.Wins})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ix := testIndex(t)
 	root := t.TempDir()
 	put := func(p, data string) {
 		full := filepath.Join(root, p)
