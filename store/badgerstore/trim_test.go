@@ -25,25 +25,7 @@ func TestTrimMapped(t *testing.T) {
 	defer s.Close()
 	var before rssPeak
 	before.sample()
-	block := func(i int) []byte {
-		b := make([]byte, size)
-		for off := 0; off < size; off += 32 {
-			sum := sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(i*size+off)))
-			copy(b[off:], sum[:])
-		}
-		return b
-	}
-	b := s.NewBatch(ctx)
-	defer b.Discard()
-	for i := range n {
-		data := block(i)
-		if err := b.Put(unixfs.RawCIDOf(data), data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	block := putBlocks(t, s, n, size)
 	var after rssPeak
 	after.sample()
 	if runtime.GOOS == "linux" && before.file > 0 {
@@ -68,25 +50,7 @@ func TestTrim(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, Options{})
 	defer s.Close()
-	block := func(i int) []byte {
-		b := make([]byte, size)
-		for off := 0; off < size; off += 32 {
-			sum := sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(i*size+off)))
-			copy(b[off:], sum[:])
-		}
-		return b
-	}
-	b := s.NewBatch(ctx)
-	defer b.Discard()
-	for i := range n {
-		data := block(i)
-		if err := b.Put(unixfs.RawCIDOf(data), data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	block := putBlocks(t, s, n, size)
 	readAll := func() {
 		for i := range n {
 			data := block(i)
@@ -134,4 +98,30 @@ func mappedRSS(t *testing.T, dir string) int64 {
 		}
 	}
 	return sum
+}
+
+// putBlocks writes n distinct blocks of size bytes through one batch and
+// returns the function that makes block i, to read them back with.
+func putBlocks(t *testing.T, s *Store, n, size int) func(i int) []byte {
+	t.Helper()
+	block := func(i int) []byte {
+		b := make([]byte, size)
+		for off := 0; off < size; off += 32 {
+			sum := sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(i*size+off)))
+			copy(b[off:], sum[:])
+		}
+		return b
+	}
+	b := s.NewBatch(ctx)
+	defer b.Discard()
+	for i := range n {
+		data := block(i)
+		if err := b.Put(unixfs.RawCIDOf(data), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return block
 }
