@@ -24,9 +24,6 @@ type Staged struct {
 	placed fs.FileInfo // the file just after its rename into place
 }
 
-// Record is the record the staged file is a version of.
-func (s *Staged) Record() *index.Record { return s.g }
-
 // Committed is what Commit did with one staged file.
 type Committed struct {
 	Record *index.Record
