@@ -80,6 +80,11 @@ type Config struct {
 	// contact never measured gets Unknown. Zero fields take
 	// lookup.Policy's defaults (Unknown 700 ms).
 	LookupTimeouts lookup.Policy
+	// FindNodeVouch, when positive, lets FindNode end without the answer
+	// of a queried contact that this many answering nodes returned
+	// (lookup.Config.Vouch); announce, put and get always wait for the
+	// answers (and tokens). Default 0: every one of the k closest answers.
+	FindNodeVouch int
 	// Public is set on the public internet (--global): nodes and peers at
 	// loopback, private or reserved addresses are ignored and BEP 42
 	// conforming nodes are preferred. Unset, loopback and LAN addresses work.

@@ -64,7 +64,7 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	res, err := s.lookupFrom(ctx, s.id, krpc.FindNode, nil, seeds)
+	res, err := s.lookupFrom(ctx, s.id, krpc.FindNode, nil, seeds, 0)
 	if err != nil {
 		return fmt.Errorf("dht: bootstrap: %w", err)
 	}
@@ -92,11 +92,13 @@ func (s *Server) askPatiently(ctx context.Context, n NodeInfo, q string, args *k
 // lookup runs an iterative lookup of target with method q (find_node,
 // get_peers or get), seeded from the routing table.
 func (s *Server) lookup(ctx context.Context, target nodeid.ID, q string, visit func(NodeInfo, lookup.Reply) bool) (lookup.Result, error) {
-	return s.lookupFrom(ctx, target, q, visit, nil)
+	return s.lookupFrom(ctx, target, q, visit, nil, 0)
 }
 
-// lookupFrom is lookup with extra seed nodes besides the routing table's.
-func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, visit func(NodeInfo, lookup.Reply) bool, extra []NodeInfo) (lookup.Result, error) {
+// lookupFrom is lookup with extra seed nodes besides the routing table's,
+// ending without the answer of contacts vouched for by vouch answering
+// nodes when vouch > 0 (lookup.Config.Vouch).
+func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, visit func(NodeInfo, lookup.Reply) bool, extra []NodeInfo, vouch int) (lookup.Result, error) {
 	s.mu.Lock()
 	seeds := append(s.table.Closest(target, s.cfg.K, time.Now()), extra...)
 	s.mu.Unlock()
@@ -108,6 +110,7 @@ func (s *Server) lookupFrom(ctx context.Context, target nodeid.ID, q string, vis
 		K:        s.cfg.K,
 		Alpha:    s.cfg.Alpha,
 		Attempts: s.cfg.QueryAttempts,
+		Vouch:    vouch,
 		Timeout:  func(c lookup.Contact) lookup.Timing { return s.queryTimeout(c.Addr) },
 		// A contact given up on is quarantined in the table until it
 		// answers again (its query may still be waiting for the full
@@ -155,7 +158,7 @@ const lookupListen = 3
 
 // FindNode returns the k nodes closest to target that answered a lookup.
 func (s *Server) FindNode(ctx context.Context, target [20]byte) ([]NodeInfo, LookupStats, error) {
-	res, err := s.lookup(ctx, target, krpc.FindNode, nil)
+	res, err := s.lookupFrom(ctx, target, krpc.FindNode, nil, nil, s.cfg.FindNodeVouch)
 	nodes := make([]NodeInfo, len(res.Closest))
 	for i, c := range res.Closest {
 		nodes[i] = c.NodeInfo

@@ -276,3 +276,91 @@ func TestRunDoesNotWaitOnTheDead(t *testing.T) {
 		t.Logf("40 lookups: median %v, max %v", took[len(took)/2], took[len(took)-1])
 	})
 }
+
+// TestWidth: the lookup keeps alpha first queries in flight while answers
+// bring nodes closer than the closest known, and asks all of the k closest
+// at once after a round (alpha answers in a row) that brought none; a
+// closer node narrows it again.
+func TestWidth(t *testing.T) {
+	tests := []struct {
+		name    string
+		answers [][]byte // nodes in each answer, in order
+		want    int
+	}{
+		{"no answer yet", nil, 3},
+		{"answers bring closer nodes", [][]byte{{20}, {10}, {5}}, 3},
+		{"two answers brought nothing closer", [][]byte{{20}, {30}}, 3},
+		{"a round brought nothing closer", [][]byte{{30}, {40}, {30, 50}}, 8},
+		{"a closer node narrows again", [][]byte{{30}, {40}, {50}, {4}}, 3},
+		{"known nodes are not closer", [][]byte{{30}, {5}, {5}, {5}, {5}}, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewShortlist(nodeid.ID{}, 8, 1)
+			s.Add([]krpc.NodeInfo{byte19(10)}, 1)
+			for _, a := range tt.answers {
+				var ns []krpc.NodeInfo
+				for _, b := range a {
+					ns = append(ns, byte19(b))
+				}
+				s.Reported(ns, 2)
+			}
+			if got := s.Width(3); got != tt.want {
+				t.Errorf("Width(3) = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestVouch: with SetVouch(n), a queried contact that n answers returned
+// counts for Done and Closest before its own answer; one that fewer
+// returned, or that was never queried, does not; without SetVouch every
+// one of the k closest must answer.
+func TestVouch(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	tests := []struct {
+		name      string
+		vouch     int
+		reporters int  // answers that returned node 1
+		query     bool // node 1 was queried
+		done      bool
+	}{
+		{"off: waits for the answer", 0, 3, true, false},
+		{"vouched for and queried", 2, 2, true, true},
+		{"too few reporters", 3, 2, true, false},
+		{"never queried", 2, 2, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewShortlist(nodeid.ID{}, 2, 1)
+			s.SetVouch(tt.vouch)
+			s.Add([]krpc.NodeInfo{byte19(2), byte19(3), byte19(4)}, 1)
+			for _, b := range []byte{2, 3, 4} {
+				s.Next(t0, fixed(time.Second))
+				s.Answered(byte19(b).ID, "tok")
+			}
+			for range tt.reporters {
+				s.Reported([]krpc.NodeInfo{byte19(1)}, 2)
+			}
+			if tt.query {
+				if c, ok := s.Next(t0, fixed(time.Second)); !ok || c.ID[19] != 1 {
+					t.Fatalf("Next = %v, %v; want node 1", c.ID[19], ok)
+				}
+			}
+			if got := s.Done(); got != tt.done {
+				t.Errorf("Done = %v, want %v", got, tt.done)
+			}
+			var ids []byte
+			for _, c := range s.Closest() {
+				ids = append(ids, c.ID[19])
+			}
+			want := []byte{2, 3}
+			if tt.done {
+				want = []byte{1, 2}
+			}
+			if !slices.Equal(ids, want) {
+				t.Errorf("Closest = %v, want %v", ids, want)
+			}
+		})
+	}
+}

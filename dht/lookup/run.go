@@ -47,7 +47,12 @@ type Config struct {
 	// 3 of 298 lookups at 10,000 nodes under simnet.Mainline with 1.5 s,
 	// none with 2.5 s, at the same latency).
 	MinGiveUp time.Duration
-	Query     QueryFunc
+	// Vouch, when positive, ends the lookup without waiting for the
+	// answer of a queried contact that Vouch distinct answering nodes
+	// returned (Shortlist.SetVouch): such a contact is in Closest with no
+	// token. Leave it 0 for an announce or a put, which need tokens.
+	Vouch int
+	Query QueryFunc
 	// Visit, when set, sees each answer in the lookup's goroutine; it
 	// returns true to end the lookup at once (a value was found).
 	Visit func(from krpc.NodeInfo, r Reply) bool
@@ -101,6 +106,7 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 	}
 	sl := NewShortlist(cfg.Target, cfg.K, cfg.Attempts)
 	sl.SetMinGiveUp(cfg.MinGiveUp)
+	sl.SetVouch(cfg.Vouch)
 	sl.Add(seeds, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -133,7 +139,7 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 				cfg.Failed(c.NodeInfo, ErrGaveUp)
 			}
 		}
-		for sl.Active(now) < cfg.Alpha && sl.InFlight() < cfg.MaxInFlight {
+		for sl.Active(now) < sl.Width(cfg.Alpha) && sl.InFlight() < cfg.MaxInFlight {
 			c, ok := sl.Next(now, cfg.Timeout)
 			if !ok {
 				break
@@ -165,7 +171,7 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 		res.Stats.Responses++
 		hop := sl.Hop(o.n.ID)
 		res.Stats.Rounds = max(res.Stats.Rounds, hop)
-		sl.Add(o.r.Nodes, hop+1)
+		sl.Reported(o.r.Nodes, hop+1)
 		if cfg.Visit != nil && cfg.Visit(o.n, o.r) {
 			res.Stopped = true
 			break

@@ -32,6 +32,7 @@ type cand struct {
 	stallAt  time.Time // when the first one stops holding an α slot
 	first    time.Time // when the first one was sent
 	stalled  bool      // in flight past its first timeout
+	vouched  int       // distinct nodes that answered with it
 }
 
 // Timing is how long a query to a contact waits: after Stall it stops
@@ -56,7 +57,15 @@ type Shortlist struct {
 	byID     map[nodeid.ID]*cand
 	inFlight int
 	giveUp   time.Duration // least time from a contact's first query to giving it up
+	vouch    int           // reporters that let a queried contact count without its answer; 0: never
+	stale    int           // answers in a row that brought no node closer than the closest known
 }
+
+// SetVouch lets a contact that n distinct answering nodes returned, and
+// that has been queried, count among the k closest for Done and Closest
+// before (or without) its own answer; n = 0 (the default) waits for every
+// one of the k closest to answer. A contact counted so has given no token.
+func (s *Shortlist) SetVouch(n int) { s.vouch = max(n, 0) }
 
 // SetMinGiveUp makes the lookup give a contact up no sooner than d after
 // its first query, however short its timeouts (a busy machine's own
@@ -74,12 +83,59 @@ func NewShortlist(target nodeid.ID, k, attempts int) *Shortlist {
 }
 
 // Add merges nodes learnt at hop into the shortlist, ignoring known IDs.
-func (s *Shortlist) Add(nodes []krpc.NodeInfo, hop int) {
+func (s *Shortlist) Add(nodes []krpc.NodeInfo, hop int) { s.add(nodes, hop, 0) }
+
+// Reported merges the nodes one answering node returned (learnt at hop),
+// each of them vouched for once more (see SetVouch). Call it once per
+// answer.
+func (s *Shortlist) Reported(nodes []krpc.NodeInfo, hop int) {
+	closer := false
+	best := s.closestLive()
 	for _, n := range nodes {
-		if _, ok := s.byID[n.ID]; ok {
+		if _, ok := s.byID[n.ID]; !ok && (best == nil || nodeid.Cmp(s.target, n.ID, best.ID) < 0) {
+			closer = true
+			break
+		}
+	}
+	if closer {
+		s.stale = 0
+	} else {
+		s.stale++
+	}
+	s.add(nodes, hop, 1)
+}
+
+// closestLive returns the closest contact that has not failed, or nil.
+func (s *Shortlist) closestLive() *cand {
+	for _, c := range s.cands {
+		if c.st != failed {
+			return c
+		}
+	}
+	return nil
+}
+
+// Width returns how many first queries may hold a slot at once: alpha
+// while answers bring nodes closer than the closest known, k once alpha
+// answers in a row (a round, in Kademlia's terms) brought none, so that
+// the rest of the k closest are all asked at once rather than alpha at a
+// time (Maymounkov and Mazières: "the initiator resends the find_node to
+// all of the k closest nodes it has not already queried"). A closer node
+// narrows it again.
+func (s *Shortlist) Width(alpha int) int {
+	if s.stale >= alpha {
+		return max(alpha, s.k)
+	}
+	return alpha
+}
+
+func (s *Shortlist) add(nodes []krpc.NodeInfo, hop, vouch int) {
+	for _, n := range nodes {
+		if c, ok := s.byID[n.ID]; ok {
+			c.vouched += vouch
 			continue
 		}
-		c := &cand{Contact: Contact{NodeInfo: n, Hop: hop}}
+		c := &cand{Contact: Contact{NodeInfo: n, Hop: hop}, vouched: vouch}
 		s.byID[n.ID] = c
 		i, _ := slices.BinarySearchFunc(s.cands, c, func(a, b *cand) int {
 			return nodeid.Cmp(s.target, a.ID, b.ID)
@@ -216,8 +272,15 @@ func (s *Shortlist) Hop(id nodeid.ID) int {
 	return 0
 }
 
+// settled reports whether c counts for Done and Closest: it answered, or
+// it is queried and vouched for by enough answering nodes (SetVouch).
+func (s *Shortlist) settled(c *cand) bool {
+	return c.st == answered || s.vouch > 0 && c.st == inFlight && c.vouched >= s.vouch
+}
+
 // Done reports whether the k closest nodes that have not failed have all
-// answered; queries to farther nodes may still be in flight.
+// answered (or are vouched for, see SetVouch); queries to farther nodes
+// may still be in flight.
 func (s *Shortlist) Done() bool {
 	seen := 0
 	for _, c := range s.cands {
@@ -227,18 +290,19 @@ func (s *Shortlist) Done() bool {
 		if seen++; seen > s.k {
 			break
 		}
-		if c.st != answered {
+		if !s.settled(c) {
 			return false
 		}
 	}
 	return true
 }
 
-// Closest returns up to k nodes that answered, closest first.
+// Closest returns up to k nodes that answered (or are vouched for, see
+// SetVouch), closest first.
 func (s *Shortlist) Closest() []Contact {
 	var out []Contact
 	for _, c := range s.cands {
-		if c.st == answered {
+		if s.settled(c) {
 			out = append(out, c.Contact)
 			if len(out) == s.k {
 				break

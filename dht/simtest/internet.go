@@ -37,6 +37,7 @@ type InternetOptions struct {
 	PeerKeys, Announcers int
 	Timeouts             lookup.Policy // dht.Config.LookupTimeouts
 	AnswerNodes          int           // dht.Config.AnswerNodes; default 16 (2·k)
+	Vouch                int           // dht.Config.FindNodeVouch; default 0
 	Seed                 uint64
 }
 
@@ -47,6 +48,7 @@ type InternetReport struct {
 	Link           simnet.Link
 	Warmup         time.Duration
 	AnswerNodes    int
+	Vouch          int           // FindNode's dht.Config.FindNodeVouch (0: every one of the k closest answers)
 	Unknown        time.Duration // query timeout of unmeasured contacts (lookup.Policy.Unknown, 0: its default)
 	Up             int           // nodes up when the lookups began
 	DeadEntries    float64       // share of the seeded table entries a stranger cannot reach (down or behind a NAT) at that time
@@ -60,17 +62,21 @@ type InternetReport struct {
 	Rounds         Dist[int]
 	Messages       Dist[int]
 	Latency        Percentiles // full lookups (the k closest answered)
-	Floor          Percentiles // per lookup, the slowest round trip to its true k closest
-	PeerKeys       int
-	PeersFound     int           // FindPeers that saw Announcers peers
-	FirstPeers     Percentiles   // time to the first Announcers peers
-	PeersFull      Percentiles   // FindPeers to its end (the k closest, for an announce)
-	HeapPerNode    uint64        // live heap after building the network, over Nodes
-	StackPerNode   uint64        // goroutine stacks, over Nodes
-	Goroutines     float64       // per node
-	CPUPerLookup   time.Duration // the whole process's during the lookups (every node's work), over Lookups
-	PeakRSS        uint64        // the process's, at the end (run one network per process)
-	Net            simnet.Stats
+	// NoTimeouts lookups had no query time out (no loss, nobody dead or
+	// slower than its timeout on the way); LatencyNoTimeouts is theirs.
+	NoTimeouts        int
+	LatencyNoTimeouts Percentiles
+	Floor             Percentiles // per lookup, the slowest round trip to its true k closest
+	PeerKeys          int
+	PeersFound        int           // FindPeers that saw Announcers peers
+	FirstPeers        Percentiles   // time to the first Announcers peers
+	PeersFull         Percentiles   // FindPeers to its end (the k closest, for an announce)
+	HeapPerNode       uint64        // live heap after building the network, over Nodes
+	StackPerNode      uint64        // goroutine stacks, over Nodes
+	Goroutines        float64       // per node
+	CPUPerLookup      time.Duration // the whole process's during the lookups (every node's work), over Lookups
+	PeakRSS           uint64        // the process's, at the end (run one network per process)
+	Net               simnet.Stats
 }
 
 // Percentiles are a latency sample's p50, p90 and p99.
@@ -229,13 +235,13 @@ func pick(rng *rand.Rand, n, k int) []int {
 func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, error) {
 	opt = opt.withDefaults()
 	const k = 8
-	rep := InternetReport{Nodes: opt.Nodes, Lookups: opt.Lookups, Conditions: opt.Conditions, Link: opt.Link, Warmup: opt.Warmup, AnswerNodes: opt.AnswerNodes, Unknown: opt.Timeouts.Unknown}
+	rep := InternetReport{Nodes: opt.Nodes, Lookups: opt.Lookups, Conditions: opt.Conditions, Link: opt.Link, Warmup: opt.Warmup, AnswerNodes: opt.AnswerNodes, Vouch: opt.Vouch, Unknown: opt.Timeouts.Unknown}
 	var ms0 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
 	g0 := runtime.NumGoroutine()
 	base := dht.Config{
-		K: k, LookupTimeouts: opt.Timeouts, AnswerNodes: opt.AnswerNodes,
+		K: k, LookupTimeouts: opt.Timeouts, AnswerNodes: opt.AnswerNodes, FindNodeVouch: opt.Vouch,
 		// Newcomers are verified after their NAT forgot them, as on the
 		// internet (dht.Config.Public's default), so hosts behind NATs
 		// stay out of tables (and out of the seeded ones, see tableFor).
@@ -473,6 +479,13 @@ func (c *cluster) internetLookups(ctx context.Context, w *world, up []*node, rep
 	}
 	rep.Rounds, rep.Messages = distOf(rounds), distOf(msgs)
 	rep.Latency, rep.Floor = percentiles(lat), percentiles(floors)
+	var clean []time.Duration
+	for _, r := range results {
+		if !r.left && r.st.Failures == 0 {
+			clean = append(clean, r.took)
+		}
+	}
+	rep.NoTimeouts, rep.LatencyNoTimeouts = len(clean), percentiles(clean)
 	return ctx.Err()
 }
 
@@ -546,12 +559,14 @@ func (r InternetReport) WriteTo(w io.Writer) (int64, error) {
 		{"nodes", fmt.Sprintf("%d (%d up after %v of warm-up)", r.Nodes, r.Up, r.Warmup)},
 		{"conditions", r.Conditions.String()},
 		{"nodes per answer", fmt.Sprint(r.AnswerNodes)},
+		{"find_node ends without the answer of contacts vouched for by", fmt.Sprint(r.Vouch, " answering nodes (0: off)")},
 		{"table entries a stranger cannot reach", fmt.Sprintf("%.1f%%", 100*r.DeadEntries)},
 		{"exact k closest", fmt.Sprintf("%d/%d = %.2f%% (recall %.3f%%; %d errors; %d closer nodes too slow for the query timeout and %d behind NATs open to the querier left out; %d lookups whose k closest changed as they ran; %d not counted: their querier left)",
 			r.Exact, r.Lookups-r.QuerierLeft, 100*r.ExactFraction(), 100*r.Recall, r.Errors, r.TooSlow, r.NATLeftOut, r.TruthMoved, r.QuerierLeft)},
 		{"rounds", distString(r.Rounds)},
 		{"messages", distString(r.Messages)},
 		{"lookup latency p50/p90/p99", r.Latency.String()},
+		{"the same, lookups with no query timed out", fmt.Sprintf("%v (%d lookups)", r.LatencyNoTimeouts, r.NoTimeouts)},
 		{"floor: slowest RTT to the k closest", r.Floor.String()},
 		{"first peers p50/p90/p99", fmt.Sprintf("%v (%d/%d keys; full get_peers %v)", r.FirstPeers, r.PeersFound, r.PeerKeys, r.PeersFull)},
 		{"memory per node", fmt.Sprintf("%.1f KiB heap + %.1f KiB stacks, %.1f goroutines", float64(r.HeapPerNode)/1024, float64(r.StackPerNode)/1024, r.Goroutines)},

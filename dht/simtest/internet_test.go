@@ -19,7 +19,8 @@ import (
 // (`shoalbench dht-internet` runs it so); SHOAL_NET_ANSWER=N for the nodes
 // per answer (default 16), SHOAL_NET_UNKNOWN=D for the query timeout of
 // unmeasured contacts (default 700ms), SHOAL_NET_LOSS=P for a network
-// whose only knob is loss.
+// whose only knob is loss, SHOAL_NET_VOUCH=N for FindNode lookups that
+// end without the answers of contacts N answering nodes returned.
 func TestInternet(t *testing.T) {
 	opt := InternetOptions{
 		Nodes:   envInt(t, "SHOAL_NET_NODES", 1000),
@@ -28,6 +29,9 @@ func TestInternet(t *testing.T) {
 	}
 	if os.Getenv("SHOAL_NET_ANSWER") != "" {
 		opt.AnswerNodes = envInt(t, "SHOAL_NET_ANSWER", 16)
+	}
+	if os.Getenv("SHOAL_NET_VOUCH") != "" {
+		opt.Vouch = envInt(t, "SHOAL_NET_VOUCH", 0)
 	}
 	if v := os.Getenv("SHOAL_NET_LOSS"); v != "" {
 		loss, err := strconv.ParseFloat(v, 64)
