@@ -174,7 +174,7 @@ func TestTimedOutAndWiden(t *testing.T) {
 	for _, st := range steps {
 		now := t0.Add(st.at)
 		resend, gaveUp := s.Expire(now, fixed(100*ms))
-		if a := s.Active(now); a != st.active || !slices.Equal(ids(resend), st.resend) || !slices.Equal(ids(gaveUp), st.gaveUp) || s.InFlight() != st.inFlight {
+		if a := s.Active(now, 3); a != st.active || !slices.Equal(ids(resend), st.resend) || !slices.Equal(ids(gaveUp), st.gaveUp) || s.InFlight() != st.inFlight {
 			t.Errorf("at %v: active %d, resend %v, gave up %v, in flight %d; want %d, %v, %v, %d",
 				st.at, a, ids(resend), ids(gaveUp), s.InFlight(), st.active, st.resend, st.gaveUp, st.inFlight)
 		}
@@ -360,6 +360,49 @@ func TestVouch(t *testing.T) {
 			}
 			if !slices.Equal(ids, want) {
 				t.Errorf("Closest = %v, want %v", ids, want)
+			}
+		})
+	}
+}
+
+// TestActiveFrontier: a first query holds one of the width slots only
+// while its contact is among the width closest contacts the lookup waits
+// on; closer nodes learnt since push it out, and the lookup asks them at
+// once rather than after the farther query's answer or stall.
+func TestActiveFrontier(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	tests := []struct {
+		name     string
+		inFlight []byte // queried at t0, in this order
+		later    []byte // learnt after
+		width    int
+		active   int
+		next     byte // 0: none while active == width
+	}{
+		{"three in flight hold three slots", []byte{10, 11, 12}, nil, 3, 3, 0},
+		{"a closer node frees the farthest slot", []byte{10, 11, 12}, []byte{5}, 3, 2, 5},
+		{"three closer nodes free every slot", []byte{10, 11, 12}, []byte{5, 6, 7}, 3, 0, 5},
+		{"farther nodes free nothing", []byte{10, 11, 12}, []byte{20, 21}, 3, 3, 0},
+		{"a wider round counts more", []byte{10, 11, 12}, []byte{20}, 8, 3, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewShortlist(nodeid.ID{}, 8, 1)
+			for _, b := range tt.inFlight {
+				s.Add([]krpc.NodeInfo{byte19(b)}, 1)
+				s.Next(t0, fixed(time.Second))
+			}
+			for _, b := range tt.later {
+				s.Add([]krpc.NodeInfo{byte19(b)}, 2)
+			}
+			now := t0.Add(10 * time.Millisecond)
+			if got := s.Active(now, tt.width); got != tt.active {
+				t.Fatalf("Active = %d, want %d", got, tt.active)
+			}
+			if tt.active < tt.width {
+				if c, ok := s.Next(now, fixed(time.Second)); !ok || c.ID[19] != tt.next {
+					t.Errorf("Next = %d, %v; want %d", c.ID[19], ok, tt.next)
+				}
 			}
 		})
 	}

@@ -6,7 +6,10 @@
 // contact is queried in its place) and a Timeout (after which it is sent
 // again, and in the end its contact is given up), both from the contact's
 // measured round trips (Policy, RTT) or the network's for a contact never
-// measured. The Shortlist holds every decision as pure code; Run drives it
+// measured. A query also stops holding a slot once closer contacts push
+// it out of the α closest the lookup waits on, and after a round that
+// brought nothing closer the rest of the k closest are all asked at once.
+// The Shortlist holds every decision as pure code; Run drives it
 // from one goroutine with a caller-supplied query function, so the same
 // lookup runs over real UDP, an in-memory network or a test double.
 package lookup

@@ -26,7 +26,7 @@ type QueryFunc func(ctx context.Context, n krpc.NodeInfo) (Reply, error)
 type Config struct {
 	Target nodeid.ID
 	K      int // closest nodes to reach; default 8
-	Alpha  int // queries in flight that have not timed out; default 3
+	Alpha  int // queries in flight to the Alpha closest contacts waited on, before they stall; default 3 (Shortlist.Active, Width)
 	// MaxInFlight bounds the contacts awaiting an answer, stalled ones
 	// included, when the lookup widens past stalled queries; default 4·Alpha.
 	MaxInFlight int
@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config, seeds []krpc.NodeInfo) (Result, error)
 				cfg.Failed(c.NodeInfo, ErrGaveUp)
 			}
 		}
-		for sl.Active(now) < sl.Width(cfg.Alpha) && sl.InFlight() < cfg.MaxInFlight {
+		for w := sl.Width(cfg.Alpha); sl.Active(now, w) < w && sl.InFlight() < cfg.MaxInFlight; {
 			c, ok := sl.Next(now, cfg.Timeout)
 			if !ok {
 				break

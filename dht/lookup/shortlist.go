@@ -173,13 +173,25 @@ func (s *Shortlist) Next(now time.Time, timeout TimeoutFunc) (Contact, bool) {
 	return Contact{}, false
 }
 
-// Active returns the queries that hold one of the α slots: first queries
-// younger than their Stall time. Past it the lookup sends another query in
-// the stalled one's place (it widens) while still waiting for its answer.
-func (s *Shortlist) Active(now time.Time) int {
-	n := 0
+// Active returns the queries that hold one of the width slots: first
+// queries younger than their Stall time to contacts that are still among
+// the width closest contacts the lookup waits on (not answered, failed or
+// stalled). Past its Stall time the lookup sends another query in a
+// stalled one's place (it widens) while still waiting for its answer; and
+// a query whose contact closer nodes have pushed out of the width closest
+// frees its slot at once, so that the closer ones are asked without
+// waiting for it (its answer still counts).
+func (s *Shortlist) Active(now time.Time, width int) int {
+	n, pos := 0, 0
 	for _, c := range s.cands {
-		if c.st == inFlight && !c.stalled && now.Before(c.stallAt) {
+		if pos >= width {
+			break
+		}
+		switch {
+		case c.st == fresh:
+			pos++
+		case c.st == inFlight && !c.stalled && now.Before(c.stallAt):
+			pos++
 			n++
 		}
 	}

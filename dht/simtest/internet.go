@@ -38,6 +38,7 @@ type InternetOptions struct {
 	Timeouts             lookup.Policy // dht.Config.LookupTimeouts
 	AnswerNodes          int           // dht.Config.AnswerNodes; default 16 (2·k)
 	Vouch                int           // dht.Config.FindNodeVouch; default 0
+	Alpha                int           // dht.Config.Alpha; default 3
 	Seed                 uint64
 }
 
@@ -241,7 +242,7 @@ func RunInternet(ctx context.Context, opt InternetOptions) (InternetReport, erro
 	runtime.ReadMemStats(&ms0)
 	g0 := runtime.NumGoroutine()
 	base := dht.Config{
-		K: k, LookupTimeouts: opt.Timeouts, AnswerNodes: opt.AnswerNodes, FindNodeVouch: opt.Vouch,
+		K: k, LookupTimeouts: opt.Timeouts, AnswerNodes: opt.AnswerNodes, FindNodeVouch: opt.Vouch, Alpha: opt.Alpha,
 		// Newcomers are verified after their NAT forgot them, as on the
 		// internet (dht.Config.Public's default), so hosts behind NATs
 		// stay out of tables (and out of the seeded ones, see tableFor).

@@ -30,6 +30,12 @@ func TestInternet(t *testing.T) {
 	if os.Getenv("SHOAL_NET_ANSWER") != "" {
 		opt.AnswerNodes = envInt(t, "SHOAL_NET_ANSWER", 16)
 	}
+	if os.Getenv("SHOAL_NET_KEYS") != "" {
+		opt.PeerKeys = envInt(t, "SHOAL_NET_KEYS", 20)
+	}
+	if os.Getenv("SHOAL_NET_ALPHA") != "" {
+		opt.Alpha = envInt(t, "SHOAL_NET_ALPHA", 3)
+	}
 	if os.Getenv("SHOAL_NET_VOUCH") != "" {
 		opt.Vouch = envInt(t, "SHOAL_NET_VOUCH", 0)
 	}
