@@ -35,7 +35,9 @@ type netRun struct {
 // own), under GOGC=50. SHOAL_NET_MAX caps the nodes of every run,
 // SHOAL_NET_LOOKUPS sets the lookups of the 100,000-node mainline row
 // (default 1000) and SHOAL_NET_SIDE_LOOKUPS those of the others (default
-// 300, so that the whole bench fits in well under an hour), and SHOAL_NET_RUNS
+// 300, so that the whole bench fits in well under an hour), SHOAL_NET_KEYS
+// the keys looked up with FindPeers in that row (default 100; at most 50
+// in the others), and SHOAL_NET_RUNS
 // picks runs by number (0,1,...), for a quick look.
 func benchDHTInternet(ctx context.Context, opt options, t *table) error {
 	dir := opt.workDir
@@ -64,6 +66,9 @@ func benchDHTInternet(ctx context.Context, opt options, t *table) error {
 		{name: "mainline, unknown contacts time out at 250ms", nodes: 10000, env: []string{"SHOAL_NET_UNKNOWN=250ms"}},
 		{name: "loss 1.5% only", nodes: 10000, env: []string{"SHOAL_NET_LOSS=0.015"}},
 		{name: "all knobs off", nodes: 10000, off: true},
+		// Ending find_node on contacts that two answers returned, without
+		// their own answer: faster, but the dead among them are returned.
+		{name: "mainline, find_node trusts contacts 2 answers vouch for", nodes: 10000, env: []string{"SHOAL_NET_VOUCH=2"}},
 	}
 	only := map[int]bool{} // SHOAL_NET_RUNS=0,2: only these runs (the summary needs 2 and 3)
 	for _, f := range strings.Split(os.Getenv("SHOAL_NET_RUNS"), ",") {
@@ -83,12 +88,13 @@ func benchDHTInternet(ctx context.Context, opt options, t *table) error {
 			off = "1"
 		}
 		cmd := exec.CommandContext(ctx, bin, "-test.run", "^TestInternet$", "-test.count=1", "-test.timeout=120m")
-		n := lookups
+		n, keys := lookups, envOr("SHOAL_NET_KEYS", 100)
 		if i != 2 {
-			n = min(lookups, envOr("SHOAL_NET_SIDE_LOOKUPS", 300)) // the 100,000-node mainline row is the headline
+			// The 100,000-node mainline row is the headline.
+			n, keys = min(lookups, envOr("SHOAL_NET_SIDE_LOOKUPS", 300)), min(keys, 50)
 		}
 		cmd.Env = append(os.Environ(), "GOGC=50", "SHOAL_NET_OFF="+off, "SHOAL_NET_JSON="+out,
-			"SHOAL_NET_NODES="+strconv.Itoa(r.nodes), "SHOAL_NET_LOOKUPS="+strconv.Itoa(n))
+			"SHOAL_NET_NODES="+strconv.Itoa(r.nodes), "SHOAL_NET_LOOKUPS="+strconv.Itoa(n), "SHOAL_NET_KEYS="+strconv.Itoa(keys))
 		cmd.Env = append(cmd.Env, r.env...)
 		start := time.Now()
 		fmt.Fprintf(os.Stderr, "dht-internet: %d nodes, %s ...", r.nodes, r.name)
@@ -118,6 +124,10 @@ func benchDHTInternet(ctx context.Context, opt options, t *table) error {
 	if l, o := runs[6].reports, runs[7].reports; len(l) > 0 && len(o) > 0 {
 		t.add(row{fmt.Sprintf("lookup p90, 1.5%% loss only vs knobs off (%d nodes)", l[0].Nodes), ms(l[0].Latency.P90).String(), ms(o[0].Latency.P90).String(),
 			fmt.Sprintf("%.2f×", ratio(l[0].Latency.P90, o[0].Latency.P90)), "≤ 1.5×"})
+	}
+	if v := runs[8].reports; len(v) > 0 {
+		t.add(row{fmt.Sprintf("find_node trusting vouched contacts (%d nodes): exact, p50 / p99", v[0].Nodes),
+			fmt.Sprintf("%.2f%%, %v / %v", 100*v[0].ExactFraction(), ms(v[0].Latency.P50), ms(v[0].Latency.P99)), "", "", "≥ 99.9%, ≤ 300 ms / ≤ 1 s"})
 	}
 	mem := func(r simtest.InternetReport) float64 { return float64(r.HeapPerNode+r.StackPerNode) / 1024 }
 	t.add(row{fmt.Sprintf("memory per node at %d", lossy.Nodes), fmt.Sprintf("%.1f KiB", mem(lossy)), "50 KiB",
@@ -183,12 +193,12 @@ func readReports(path string) ([]simtest.InternetReport, error) {
 func printNetTable(w *os.File, runs []*netRun) {
 	fmt.Fprintf(w, "\n== dht-internet: lookups in fake time (simnet), network clock ==\n")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "nodes\trun\texact\trounds p50/p90\tmsgs p50/p90\tlookup p50/p90/p99\tfloor p50/p90/p99\tfirst 8 peers p50/p90/p99\tmem/node (heap+stack)\tRSS/node\tcpu/lookup")
+	fmt.Fprintln(tw, "nodes\trun\texact\trounds p50/p90\tmsgs p50/p90\tlookup p50/p90/p99\tno query resent: p50/p90/p99 (lookups)\tfloor p50/p90/p99\tfirst 8 peers p50/p90/p99\tmem/node (heap+stack)\tRSS/node\tcpu/lookup")
 	for _, r := range runs {
 		for _, rep := range r.reports {
-			fmt.Fprintf(tw, "%d\t%s\t%.2f%%\t%d/%d\t%d/%d\t%v\t%v\t%v (%d/%d)\t%.1f KiB\t%.1f KiB\t%v\n",
+			fmt.Fprintf(tw, "%d\t%s\t%.2f%%\t%d/%d\t%d/%d\t%v\t%v (%d)\t%v\t%v (%d/%d)\t%.1f KiB\t%.1f KiB\t%v\n",
 				rep.Nodes, r.name, 100*rep.ExactFraction(), rep.Rounds.Median, rep.Rounds.P90, rep.Messages.Median, rep.Messages.P90,
-				rep.Latency, rep.Floor, rep.FirstPeers, rep.PeersFound, rep.PeerKeys,
+				rep.Latency, rep.LatencyNoTimeouts, rep.NoTimeouts, rep.Floor, rep.FirstPeers, rep.PeersFound, rep.PeerKeys,
 				float64(rep.HeapPerNode+rep.StackPerNode)/1024, float64(rep.PeakRSS)/1024/float64(rep.Nodes), rep.CPUPerLookup.Round(10*time.Microsecond))
 		}
 	}
@@ -201,8 +211,12 @@ func printNetTable(w *os.File, runs []*netRun) {
 			if rep.Unknown > 0 {
 				unknown = rep.Unknown.String()
 			}
-			k := fmt.Sprintf("  %s: %s; %d nodes per answer; unknown-contact timeout %s; warm-up %v; %.1f%% of table entries unreachable by a stranger; %d lookups",
-				r.name, rep.Conditions, rep.AnswerNodes, unknown, rep.Warmup, 100*rep.DeadEntries, rep.Lookups)
+			vouch := ""
+			if rep.Vouch > 0 {
+				vouch = fmt.Sprintf("; find_node ends without the answers of contacts %d answers returned", rep.Vouch)
+			}
+			k := fmt.Sprintf("  %s: %s; %d nodes per answer; unknown-contact timeout %s%s; warm-up %v; %.1f%% of table entries unreachable by a stranger; %d lookups, %d keys",
+				r.name, rep.Conditions, rep.AnswerNodes, unknown, vouch, rep.Warmup, 100*rep.DeadEntries, rep.Lookups, rep.PeerKeys)
 			if !seen[k] {
 				seen[k] = true
 				fmt.Fprintln(w, strings.TrimRight(k, " "))

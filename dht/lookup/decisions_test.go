@@ -407,3 +407,46 @@ func TestActiveFrontier(t *testing.T) {
 		})
 	}
 }
+
+// TestResendAtStall: a query that stalls before its timeout is asked again
+// at once (a lost datagram costs the stall time, not the timeout), then
+// again at its timeout, and given up at the last timeout; a query whose
+// stall time is its timeout is asked again only at the timeout.
+func TestResendAtStall(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	ms := time.Millisecond
+	tests := []struct {
+		name   string
+		timing Timing
+		steps  []struct {
+			at     time.Duration
+			resend bool
+			gaveUp bool
+		}
+	}{
+		{"stall before timeout", Timing{Stall: 100 * ms, Timeout: 300 * ms}, []struct {
+			at     time.Duration
+			resend bool
+			gaveUp bool
+		}{{50 * ms, false, false}, {100 * ms, true, false}, {200 * ms, false, false}, {300 * ms, true, false}, {600 * ms, false, true}}},
+		{"stall at timeout", Timing{Stall: 300 * ms, Timeout: 300 * ms}, []struct {
+			at     time.Duration
+			resend bool
+			gaveUp bool
+		}{{100 * ms, false, false}, {300 * ms, true, false}, {600 * ms, true, false}, {900 * ms, false, true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tf := func(Contact) Timing { return tt.timing }
+			s := NewShortlist(nodeid.ID{}, 8, 3)
+			s.Add([]krpc.NodeInfo{byte19(1)}, 1)
+			s.Next(t0, tf)
+			for _, st := range tt.steps {
+				resend, gaveUp := s.Expire(t0.Add(st.at), tf)
+				if (len(resend) == 1) != st.resend || (len(gaveUp) == 1) != st.gaveUp {
+					t.Errorf("at %v: resend %d, gave up %d; want %v, %v", st.at, len(resend), len(gaveUp), st.resend, st.gaveUp)
+				}
+			}
+		})
+	}
+}

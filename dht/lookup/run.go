@@ -66,7 +66,7 @@ type Stats struct {
 	Rounds    int // deepest hop among the nodes that answered
 	Messages  int // queries sent, attempts again included
 	Responses int // queries answered
-	Failures  int // queries that failed or timed out (each attempt)
+	Failures  int // queries that failed, stalled (and were sent again) or timed out, each attempt
 }
 
 // Result is a finished lookup.

@@ -31,7 +31,7 @@ type cand struct {
 	deadline time.Time // when the last one counts as timed out
 	stallAt  time.Time // when the first one stops holding an α slot
 	first    time.Time // when the first one was sent
-	stalled  bool      // in flight past its first timeout
+	stalled  bool      // in flight past its stall time or first timeout
 	vouched  int       // distinct nodes that answered with it
 }
 
@@ -203,7 +203,18 @@ func (s *Shortlist) Active(now time.Time, width int) int {
 // attempts left, and counts as failed (returned in gaveUp) when not.
 func (s *Shortlist) Expire(now time.Time, timeout TimeoutFunc) (resend, gaveUp []Contact) {
 	for _, c := range s.cands {
-		if c.st != inFlight || now.Before(c.deadline) {
+		if c.st != inFlight {
+			continue
+		}
+		if !c.stalled && !now.Before(c.stallAt) && c.stallAt.Before(c.deadline) && c.attempts < s.attempts {
+			// Stalled before its timeout: asked again at once, so that a
+			// lost query or answer costs a stall time, not a timeout.
+			c.stalled = true
+			c.attempts++
+			resend = append(resend, c.Contact)
+			continue
+		}
+		if now.Before(c.deadline) {
 			continue
 		}
 		c.stalled = true

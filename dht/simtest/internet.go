@@ -63,8 +63,8 @@ type InternetReport struct {
 	Rounds         Dist[int]
 	Messages       Dist[int]
 	Latency        Percentiles // full lookups (the k closest answered)
-	// NoTimeouts lookups had no query time out (no loss, nobody dead or
-	// slower than its timeout on the way); LatencyNoTimeouts is theirs.
+	// NoTimeouts lookups resent no query (no loss, nobody dead or
+	// slower than its stall time on the way); LatencyNoTimeouts is theirs.
 	NoTimeouts        int
 	LatencyNoTimeouts Percentiles
 	Floor             Percentiles // per lookup, the slowest round trip to its true k closest
@@ -567,7 +567,7 @@ func (r InternetReport) WriteTo(w io.Writer) (int64, error) {
 		{"rounds", distString(r.Rounds)},
 		{"messages", distString(r.Messages)},
 		{"lookup latency p50/p90/p99", r.Latency.String()},
-		{"the same, lookups with no query timed out", fmt.Sprintf("%v (%d lookups)", r.LatencyNoTimeouts, r.NoTimeouts)},
+		{"the same, lookups that resent no query", fmt.Sprintf("%v (%d lookups)", r.LatencyNoTimeouts, r.NoTimeouts)},
 		{"floor: slowest RTT to the k closest", r.Floor.String()},
 		{"first peers p50/p90/p99", fmt.Sprintf("%v (%d/%d keys; full get_peers %v)", r.FirstPeers, r.PeersFound, r.PeerKeys, r.PeersFull)},
 		{"memory per node", fmt.Sprintf("%.1f KiB heap + %.1f KiB stacks, %.1f goroutines", float64(r.HeapPerNode)/1024, float64(r.StackPerNode)/1024, r.Goroutines)},
