@@ -13,8 +13,10 @@ import (
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/node"
 	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/swarm/walk"
 )
 
 // backend is what the daemon's API serves: the node's own operations, with
@@ -99,7 +101,22 @@ func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) erro
 		defer stop()
 		go b.content.search(sctx, root)
 	}
-	return b.swarm.Fetch(ctx, root, sink)
+	return fetchDAG(ctx, b.swarm, b.Store(), root, sink, nil)
+}
+
+// fetchDAG walks the DAG under root into sink: blocks st or the sink hold
+// are taken from there, the rest fetched through a session of sw that asks
+// only the peers admitted (nil: every peer).
+func fetchDAG(ctx context.Context, sw *swarm.Swarm, st walk.Getter, root cid.Cid, sink swarm.Sink, peers func(identity.NodeID) bool) error {
+	opt := swarm.SinkOptions(sink)
+	opt.Peers = peers
+	return walk.Fetch(ctx, root, sink, walk.Options{Store: st, Open: func(ctx context.Context) (walk.Session, error) {
+		ss, err := sw.NewSession(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		return ss, nil
+	}})
 }
 
 // need resolves p ("CID[/path]"), fetching from peers each directory on
