@@ -40,13 +40,3 @@ func syncfsEach(paths []string) error {
 	}
 	return nil
 }
-
-// startWriteback starts writing out f's dirty pages (sync_file_range with
-// SYNC_FILE_RANGE_WRITE: no wait for them, nor for metadata).
-func startWriteback(f *os.File) {
-	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) {
-			unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-		})
-	}
-}

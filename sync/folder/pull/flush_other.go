@@ -41,6 +41,3 @@ func flushFilesEach(paths []string) error {
 	}
 	return nil
 }
-
-// startWriteback does nothing here: the flush at commit writes the file.
-func startWriteback(*os.File) {}

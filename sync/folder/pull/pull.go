@@ -277,20 +277,10 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	root := g.Cid()
 	sink := newFileSink(f, root, g.Size)
 	sink.resumed = resumed
-	if g.Size >= 2*writebackEvery {
-		// A big file goes out to disk while it arrives, not all at once
-		// in the flush after its last block.
-		sink.wb = newWriteback(f)
-		defer sink.wb.stop() // runs before the close deferred above
-	}
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go watchIdle(fctx, cancel, sink, opt.Idle)
-	err = opt.Fetch.Fetch(fctx, root, sink)
-	if sink.wb != nil {
-		sink.wb.stop()
-	}
-	if err != nil {
+	if err := opt.Fetch.Fetch(fctx, root, sink); err != nil {
 		if c := context.Cause(fctx); errors.Is(c, ErrStalled) {
 			return nil, fmt.Errorf("pull %s: %w", g.Path, ErrStalled)
 		}

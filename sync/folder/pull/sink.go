@@ -39,9 +39,6 @@ type fileSink struct {
 	nodes  []node
 	left   int64 // bytes not yet written
 	last   time.Time
-	// wb, if set, is nudged every writebackEvery bytes written.
-	wb     *writeback
-	unkick int64 // bytes written since the last nudge
 	// resumed: f holds what an earlier, interrupted pull wrote; a leaf
 	// whose bytes there still hash right is not fetched again.
 	resumed bool
@@ -148,10 +145,6 @@ func (s *fileSink) writeRaw(data []byte, off int64) error {
 		return err
 	}
 	s.left -= int64(len(data))
-	if s.unkick += int64(len(data)); s.unkick >= writebackEvery && s.wb != nil {
-		s.unkick = 0
-		s.wb.nudge()
-	}
 	return nil
 }
 
