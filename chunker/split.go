@@ -74,6 +74,9 @@ func run(ctx context.Context, opt Options, r io.Reader, data []byte, fn func(Chu
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	if r == nil && workers == 1 {
+		return splitSerial(ctx, opt.Config, data, fn)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -108,6 +111,26 @@ func run(ctx context.Context, opt Options, r io.Reader, data []byte, fn func(Chu
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// splitSerial is SplitBytes on the calling goroutine: with one hasher,
+// the pipeline's goroutines, channels and batches only cost (a scan of
+// many small files runs one of these per core).
+func splitSerial(ctx context.Context, cfg Config, data []byte, fn func(Chunk) error) error {
+	cut := newCutter(cfg)
+	var off int64
+	for i := 0; len(data) > 0; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := cut.cut(data)
+		c := data[:n:n]
+		if err := fn(Chunk{Index: i, Offset: off, Data: c, Sum: sha256.Sum256(c)}); err != nil {
+			return err
+		}
+		data, off = data[n:], off+int64(n)
+	}
+	return nil
 }
 
 // pipeline is one Split run: produce reads and cuts, hash hashes, emit

@@ -263,6 +263,7 @@ func (b *historyBench) restore(ctx context.Context) error {
 		return err
 	}
 	syscall.Sync()
+	p.profileBoth(ctx, "restore", 6)
 	t0 := time.Now()
 	out, err := shoalOut(ctx, b.bin, p.b.home, "restore", fb, "--at", "1h")
 	if err != nil {

@@ -2,7 +2,9 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -32,7 +34,17 @@ type AddOptions struct {
 	Progress func(n int64)
 	// Logger receives warnings about skipped entries; nil discards them.
 	Logger *slog.Logger
+	// Buffer, when set, is where AddFile reads a file of up to SmallFile
+	// bytes whole, to chunk and hash it on the calling goroutine: many
+	// small files at once (a scan) then cost no goroutines and no
+	// buffer each. It grows as needed and is kept for the next call, so
+	// one goroutine uses one.
+	Buffer *[]byte
 }
+
+// SmallFile is the largest file AddFile reads whole into
+// AddOptions.Buffer.
+const SmallFile = 1 << 20
 
 // Added is one file or directory added, reported in the order kubo prints
 // them: files before the directory that holds them.
@@ -179,7 +191,19 @@ func (a *adder) addReader(f *os.File, abs string, info fs.FileInfo) (cid.Cid, ui
 		return a.batch.Put(blk.Cid, blk.Data)
 	})
 	leaves := 0
-	err := chunker.Split(a.ctx, f, chunker.Options{Config: a.opt.Chunker, Workers: a.opt.Workers}, func(ch chunker.Chunk) error {
+	split := func(fn func(chunker.Chunk) error) error {
+		return chunker.Split(a.ctx, f, chunker.Options{Config: a.opt.Chunker, Workers: a.opt.Workers}, fn)
+	}
+	if a.opt.Buffer != nil && info != nil && info.Size() <= SmallFile {
+		data, err := readSmall(f, a.opt.Buffer, info.Size())
+		if err != nil {
+			return cid.Undef, 0, err
+		}
+		split = func(fn func(chunker.Chunk) error) error {
+			return chunker.SplitBytes(a.ctx, data, chunker.Options{Config: a.opt.Chunker, Workers: 1}, fn)
+		}
+	}
+	err := split(func(ch chunker.Chunk) error {
 		leaf := unixfs.RawCID(ch.Sum)
 		var err error
 		if a.opt.NoCopy {
@@ -210,4 +234,19 @@ func (a *adder) addReader(f *os.File, abs string, info fs.FileInfo) (cid.Cid, ui
 		}
 	}
 	return root, tsize, nil
+}
+
+// readSmall reads f, expected to hold size bytes, whole into *buf. A file
+// that changed size meanwhile is read as far as size: the caller's check
+// that it did not change fails.
+func readSmall(f *os.File, buf *[]byte, size int64) ([]byte, error) {
+	if int64(cap(*buf)) < size+1 {
+		*buf = make([]byte, size+1)
+	}
+	b := (*buf)[:size+1]
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b[:min(int64(n), size)], nil
 }

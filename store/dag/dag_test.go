@@ -94,15 +94,96 @@ func TestKuboVectors(t *testing.T) {
 		{"tree", filepath.Join(vectors, "tree"), "bafybeietbxsukkfzd2gghzmjxculomeoceyqy3nepwjee43w2oaq66uwfm"},
 	}
 	for _, nocopy := range []bool{false, true} {
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				s := openStore(t)
-				got := addOne(t, s, tt.path, dag.AddOptions{Chunker: kubo(t), NoCopy: nocopy, Pin: true})
-				if got.String() != tt.want {
-					t.Fatalf("nocopy=%v: CID %s, kubo gives %s", nocopy, got, tt.want)
-				}
-			})
+		for _, buffered := range []bool{false, true} {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					s := openStore(t)
+					opt := dag.AddOptions{Chunker: kubo(t), NoCopy: nocopy, Pin: true}
+					if buffered {
+						opt.Buffer = new([]byte)
+					}
+					got := addOne(t, s, tt.path, opt)
+					if got.String() != tt.want {
+						t.Fatalf("nocopy=%v buffered=%v: CID %s, kubo gives %s", nocopy, buffered, got, tt.want)
+					}
+				})
+			}
 		}
+	}
+}
+
+// TestAddFileBuffer: a small file read whole into AddOptions.Buffer and
+// chunked on the caller's goroutine gets the root the streaming path
+// gives, its bytes read back, the buffer is reused, and a file larger
+// than SmallFile streams as before.
+func TestAddFileBuffer(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var buf []byte
+	for _, chunking := range []string{"fastcdc", "size-1000"} {
+		cfg, err := chunker.Parse(chunking)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{0, 1, 4096, 262145, dag.SmallFile, dag.SmallFile + 1} {
+			data := randBytes(n, uint64(n)+3)
+			p := writeFile(t, dir, "f", data)
+			info, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := openStore(t)
+			roots := make([]cid.Cid, 2)
+			for i, b := range []*[]byte{nil, &buf} {
+				bt := s.NewBatch(ctx)
+				roots[i], _, err = dag.AddFile(ctx, bt, p, info, dag.AddOptions{Chunker: cfg, NoCopy: true, Workers: 1, Buffer: b})
+				if err != nil {
+					t.Fatalf("%s size %d: %v", chunking, n, err)
+				}
+				if err := bt.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if roots[0] != roots[1] {
+				t.Fatalf("%s size %d: buffered root %s, streamed %s", chunking, n, roots[1], roots[0])
+			}
+			var out bytes.Buffer
+			if _, err := dag.Cat(ctx, s, roots[1].String(), &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+				t.Fatalf("%s size %d: cat gave %d bytes, %v", chunking, n, out.Len(), err)
+			}
+			if n <= dag.SmallFile && cap(buf) < n {
+				t.Fatalf("size %d: buffer of %d bytes, not grown", n, cap(buf))
+			}
+		}
+	}
+	if cap(buf) > dag.SmallFile+1 {
+		t.Errorf("buffer grew to %d bytes for files above SmallFile", cap(buf))
+	}
+}
+
+// TestAddFileBufferGrown: a file that grew after its stat is chunked as
+// far as the stat said, never past it, so the caller's check that it
+// changed sees the change and the references stay inside what was read.
+func TestAddFileBufferGrown(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := randBytes(5000, 1)
+	p := writeFile(t, dir, "f", data[:3000])
+	info, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "f", data)
+	s := openStore(t)
+	bt := s.NewBatch(ctx)
+	defer bt.Discard()
+	var buf []byte
+	_, size, err := dag.AddFile(ctx, bt, p, info, dag.AddOptions{Workers: 1, Buffer: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != 3000 {
+		t.Fatalf("chunked %d bytes of a file stat'ed at 3000", size)
 	}
 }
 

@@ -103,12 +103,9 @@ func (f *Folder) RestoreTree(ctx context.Context, want map[string]*index.Record)
 // staged.
 func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*index.Record) (*journal, error) {
 	popt := f.pullOptions()
-	dir := filepath.Join(f.opt.Root, filepath.FromSlash(pull.TempDir))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
 	j := &journal{}
 	var files []int
+	made := map[string]bool{}
 	for _, p := range paths {
 		r := want[p]
 		e := entry{Path: p}
@@ -121,6 +118,12 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 			e.Action = actFile
 			e.Staged = restoreTempPrefix + pull.TempName(r)
 			files = append(files, len(j.Entries))
+			if d := filepath.Dir(pull.TempPath(f.opt.Root, e.Staged)); !made[d] {
+				if err := os.MkdirAll(d, 0o700); err != nil {
+					return nil, err
+				}
+				made[d] = true
+			}
 		default:
 			continue // symlinks come back with a scan of their target's folder
 		}
@@ -144,7 +147,7 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 				if sctx.Err() != nil {
 					continue
 				}
-				err := pull.ExportStaged(sctx, popt, want[e.Path], filepath.Join(dir, e.Staged))
+				err := pull.ExportStaged(sctx, popt, want[e.Path], pull.TempPath(f.opt.Root, e.Staged))
 				if err == nil {
 					continue
 				}
@@ -169,7 +172,7 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 	wg.Wait()
 	if len(missing) > 0 || firstErr != nil || ctx.Err() != nil {
 		for _, i := range files {
-			os.Remove(filepath.Join(dir, j.Entries[i].Staged))
+			os.Remove(pull.TempPath(f.opt.Root, j.Entries[i].Staged))
 		}
 		if len(missing) > 0 {
 			sort.Strings(missing)
@@ -186,7 +189,7 @@ func (f *Folder) stage(ctx context.Context, paths []string, want map[string]*ind
 	}
 	staged := make([]string, 0, len(files))
 	for _, i := range files {
-		staged = append(staged, filepath.Join(dir, j.Entries[i].Staged))
+		staged = append(staged, pull.TempPath(f.opt.Root, j.Entries[i].Staged))
 	}
 	if err := pull.Flush(staged); err != nil {
 		for _, p := range staged {

@@ -132,21 +132,25 @@ func TestResumeRestoreFinishesTheJournal(t *testing.T) {
 	put(t, filepath.Join(root, "a"), "encrypted a") // not yet renamed
 	put(t, filepath.Join(root, "b"), "restored b")  // renamed before the crash
 	put(t, filepath.Join(root, "gone"), "ransom note")
-	put(t, filepath.Join(tmp, "restore-a"), "restored a")
-	put(t, filepath.Join(tmp, "restore-c"), "restored c") // a file that had been deleted
+	put(t, filepath.Join(root, "x", "y"), "x was a directory")
+	put(t, pull.TempPath(root, "restore-a"), "restored a")
+	put(t, filepath.Join(tmp, "restore-c"), "restored c") // a file that had been deleted, staged by an earlier version
+	put(t, pull.TempPath(root, "restore-x"), "restored x")
 	j := journal{Entries: []entry{
 		{Path: "a", Action: actFile, Staged: "restore-a"},
 		{Path: "b", Action: actFile, Staged: "restore-b"},
 		{Path: "c", Action: actFile, Staged: "restore-c"},
 		{Path: "d", Action: actDir},
 		{Path: "gone", Action: actRemove},
+		{Path: "x", Action: actFile, Staged: "restore-x"}, // before its directory's file goes
+		{Path: "x/y", Action: actRemove},
 	}}
 	data, _ := json.Marshal(j)
 	put(t, filepath.Join(root, filepath.FromSlash(JournalFile)), string(data))
 	if err := f.resumeRestore(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for p, want := range map[string]string{"a": "restored a", "b": "restored b", "c": "restored c"} {
+	for p, want := range map[string]string{"a": "restored a", "b": "restored b", "c": "restored c", "x": "restored x"} {
 		if got, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(got) != want {
 			t.Errorf("%s: %q, %v; want %q", p, got, err, want)
 		}
@@ -161,8 +165,8 @@ func TestResumeRestoreFinishesTheJournal(t *testing.T) {
 		t.Error("the journal is still there")
 	}
 	kept, _, _ := f.keptList(ctx)
-	if len(kept) != 2 { // "encrypted a" and the ransom note
-		t.Errorf("%d versions kept, want 2: %+v", len(kept), kept)
+	if len(kept) != 3 { // "encrypted a", the ransom note and x/y
+		t.Errorf("%d versions kept, want 3: %+v", len(kept), kept)
 	}
 	// Run again (a second crash while finishing): nothing more changes.
 	if err := f.resumeRestore(ctx); err != nil {

@@ -62,6 +62,7 @@ type Node struct {
 	Listen string
 	API    string
 	args   []string
+	cred   *syscall.Credential // run as this user; nil: as the test
 	cmd    *exec.Cmd
 	done   chan error
 	stderr *syncBuffer
@@ -94,6 +95,17 @@ func Start(t testing.TB, bin, name string, args ...string) *Node {
 	return n
 }
 
+// StartAs is Start with the daemon and the node's commands run as user
+// uid:gid (a test running as root sees files a user cannot read). home
+// must be a directory that user owns, and bin a binary it can run.
+func StartAs(t testing.TB, bin, name, home string, uid, gid uint32, args ...string) *Node {
+	t.Helper()
+	n := &Node{t: t, bin: bin, Name: name, Home: home, args: args, cred: &syscall.Credential{Uid: uid, Gid: gid}}
+	n.start()
+	t.Cleanup(func() { n.Stop() })
+	return n
+}
+
 func (n *Node) start() {
 	n.t.Helper()
 	args := append([]string{"--home", n.Home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns", "-v"}, n.args...)
@@ -101,6 +113,7 @@ func (n *Node) start() {
 		args[4] = n.Listen
 	}
 	cmd := exec.Command(n.bin, args...)
+	cmd.SysProcAttr = n.procAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		n.t.Fatal(err)
@@ -149,6 +162,13 @@ func (n *Node) start() {
 	}()
 }
 
+func (n *Node) procAttr() *syscall.SysProcAttr {
+	if n.cred == nil {
+		return nil
+	}
+	return &syscall.SysProcAttr{Credential: n.cred}
+}
+
 // Addr is the node's NODEID@HOST:PORT.
 func (n *Node) Addr() string { return n.ID + "@" + n.Listen }
 
@@ -190,6 +210,7 @@ func (n *Node) Shoal(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, n.bin, append([]string{"--home", n.Home}, args...)...)
+	cmd.SysProcAttr = n.procAttr()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -241,6 +262,10 @@ type FolderStatus struct {
 	Peers        []string `json:"peers"`
 	Conflicts    []string `json:"conflicts"`
 	LocalChanged int      `json:"local_changed"`
+	PathErrors   []struct {
+		Path string `json:"path"`
+		Err  string `json:"error"`
+	} `json:"path_errors"`
 }
 
 // Status returns the node's folders.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -131,7 +132,14 @@ func TestCommitBatch(t *testing.T) {
 	if b, _ := os.ReadFile(kept[0]); string(b) != "before old.txt" {
 		t.Errorf("kept version holds %q", b)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(root, TempDir)); len(ents) != 0 {
-		t.Errorf("temporary files left: %v", ents)
+	var left []string
+	filepath.WalkDir(filepath.Join(root, TempDir), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -16,6 +16,7 @@ type batch struct {
 	b    store.Batch
 	n    int // files since the last commit
 	cids []cid.Cid
+	buf  []byte // where this worker reads small files whole (dag.AddOptions.Buffer)
 }
 
 func newBatch(ctx context.Context, s store.Store) *batch {

@@ -43,7 +43,11 @@ type Options struct {
 	Index   Index
 	Ignore  Ignorer // nil: only shoal's own paths are skipped
 	Chunker chunker.Config
-	Workers int // files hashed at once; default GOMAXPROCS
+	// Workers is how many files are hashed at once; default 4 per core,
+	// so that one waiting on the disk, the store or the index leaves the
+	// cores to the others (a file above 8 MiB uses every core itself, and
+	// one such file is hashed at a time).
+	Workers int
 	Logger  *slog.Logger
 	// Flush, if set, takes changes as the scan goes, each group once its
 	// blocks are committed to the store: first the directories and links
@@ -122,12 +126,12 @@ func Scan(ctx context.Context, opt Options, paths ...string) (*Result, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Workers <= 0 {
-		opt.Workers = runtime.GOMAXPROCS(0)
+		opt.Workers = 4 * runtime.GOMAXPROCS(0)
 	}
 	if len(paths) == 0 {
 		paths = []string{""}
 	}
-	s := &scanner{opt: opt, res: &Result{}, seen: make(map[string]bool)}
+	s := &scanner{opt: opt, res: &Result{}, seen: make(map[string]bool), large: make(chan struct{}, 1)}
 	for _, p := range normalize(paths) {
 		if err := s.scanPath(ctx, p); err != nil {
 			return nil, err
@@ -171,7 +175,12 @@ type scanner struct {
 	res  *Result
 	seen map[string]bool
 	todo []hashJob
+	// large is held while a file of more than largeFile bytes is hashed.
+	large chan struct{}
 }
+
+// largeFile is the size above which one file is chunked on every core.
+const largeFile = 8 << 20
 
 // hashJob is a file the walk found changed. Only its path is kept (a
 // scan of 100,000 files holds 100,000 of these): hash looks at the file
@@ -454,10 +463,16 @@ func (s *scanner) hash(ctx context.Context, b *batch, j hashJob) (index.Change, 
 	}
 	start := len(b.cids)
 	workers := 1
-	if info.Size() > 8<<20 {
-		workers = 0 // all cores on one large file
+	if info.Size() > largeFile {
+		workers = 0 // all cores on one large file, one such file at a time
+		select {
+		case s.large <- struct{}{}:
+		case <-ctx.Done():
+			return index.Change{}, nil, false, ctx.Err()
+		}
+		defer func() { <-s.large }()
 	}
-	root, _, err := dag.AddFile(ctx, b, abs, info, dag.AddOptions{Chunker: s.opt.Chunker, NoCopy: true, Workers: workers})
+	root, _, err := dag.AddFile(ctx, b, abs, info, dag.AddOptions{Chunker: s.opt.Chunker, NoCopy: true, Workers: workers, Buffer: &b.buf})
 	if err != nil {
 		return index.Change{}, nil, false, err
 	}
