@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -66,6 +67,7 @@ func (b *syncBench) big(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	load0 := loadAverages()
 	t0 := time.Now()
 	p.profileBoth(ctx, "big", profileSecs())
 	if _, err := shoalOut(ctx, b.bin, p.b.home, "join", key, fb); err != nil {
@@ -91,6 +93,7 @@ func (b *syncBench) big(ctx context.Context) error {
 	if err := sameFile(filepath.Join(fb, name), want); err != nil {
 		return fmt.Errorf("copy on B: %w", err)
 	}
+	load1 := loadAverages()
 	used := (a1 - a0) + (b1 - b0)
 	rate := float64(size) / wall.Seconds()
 	b.t.add(row{fmt.Sprintf("%d MiB in one file, initial sync: CPU A + B", size>>20),
@@ -100,7 +103,18 @@ func (b *syncBench) big(ctx context.Context) error {
 		fmt.Sprintf("%s ceiling, %d cores", mbps(int64(ceiling), 1), runtime.NumCPU()), fmt.Sprintf("%.2f", rate/ceiling), goal(rate >= 0.7*ceiling, ">= 0.70")})
 	b.t.note("CPU floor for %d MiB: SHA-256 once %.2f s, TLS loopback %.2f s, file read+write %.2f s (each alone, least of three); CPU from /proc/PID/stat from B's join to its last file-synced event",
 		size>>20, fl.hash.Seconds(), fl.tls.Seconds(), fl.files.Seconds())
+	b.t.note("load average (1, 5, 15 min) at B's join %s, when B was done %s: other work on the machine takes CPU from both daemons and the floor alike", load0, load1)
 	return nil
+}
+
+// loadAverages is the machine's load averages as /proc/loadavg says
+// them, or "?" where there is none.
+func loadAverages() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
 
 // scan: scenarios 5 (initial scan of many files) and 6 (store overhead).

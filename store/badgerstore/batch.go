@@ -23,7 +23,7 @@ import (
 const (
 	flushBytes    = 4 << 20
 	flushEntries  = 4096
-	flushEstimate = 1 << 20
+	flushEstimate = 512 << 10
 	maxInflight   = 4
 )
 

@@ -13,8 +13,10 @@ import (
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/dag"
+	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/node"
 	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/swarm/walk"
 )
 
 // backend is what the daemon's API serves: the node's own operations, with
@@ -87,9 +89,27 @@ func (b *backend) hold(root cid.Cid) (release func()) {
 	}
 }
 
-// fetch runs a swarm fetch of root into sink, keeping root safe from
-// garbage collection meanwhile.
+// fetch walks the DAG under root into sink, fetching what the store
+// lacks from peers.
 func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
+	return b.guarded(ctx, root, func(ctx context.Context) error {
+		return fetchDAG(ctx, b.swarm, b.Store(), root, sink, nil)
+	})
+}
+
+// fetchNode fetches block c alone from peers into the store.
+func (b *backend) fetchNode(ctx context.Context, c cid.Cid) error {
+	st := b.Store()
+	put := func(got cid.Cid, data []byte) error { return swarm.StoreSink{Store: st}.Put(ctx, got, data) }
+	return b.guarded(ctx, c, func(ctx context.Context) error {
+		return b.swarm.FetchBlocks(ctx, []cid.Cid{c}, nil, put, swarm.FetchOptions{})
+	})
+}
+
+// guarded runs fetch, a fetch of root or of blocks under it, keeping
+// root safe from garbage collection meanwhile and looking for providers
+// of root while it runs.
+func (b *backend) guarded(ctx context.Context, root cid.Cid, fetch func(context.Context) error) error {
 	defer b.hold(root)()
 	if b.onFetch != nil {
 		b.onFetch()
@@ -99,7 +119,22 @@ func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) erro
 		defer stop()
 		go b.content.search(sctx, root)
 	}
-	return b.swarm.Fetch(ctx, root, sink)
+	return fetch(ctx)
+}
+
+// fetchDAG walks the DAG under root into sink: blocks st or the sink hold
+// are taken from there, the rest fetched through a session of sw that asks
+// only the peers admitted (nil: every peer).
+func fetchDAG(ctx context.Context, sw *swarm.Swarm, st walk.Getter, root cid.Cid, sink swarm.Sink, peers func(identity.NodeID) bool) error {
+	opt := swarm.SinkOptions(sink)
+	opt.Peers = peers
+	return walk.Fetch(ctx, root, sink, walk.Options{Store: st, Open: func(ctx context.Context) (walk.Session, error) {
+		ss, err := sw.NewSession(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		return ss, nil
+	}})
 }
 
 // need resolves p ("CID[/path]"), fetching from peers each directory on
@@ -136,17 +171,7 @@ func (b *backend) complete(ctx context.Context, c cid.Cid, whole bool) error {
 		if ok, err := st.Has(ctx, c); err != nil || ok {
 			return err
 		}
-		// Fetch walks the whole DAG; stop it once the node itself is in.
-		err := b.fetch(ctx, c, swarm.SinkFunc(func(ctx context.Context, got cid.Cid, data []byte) error {
-			if err := (swarm.StoreSink{Store: st}).Put(ctx, got, data); err != nil {
-				return err
-			}
-			return errGotNode
-		}))
-		if errors.Is(err, errGotNode) {
-			return nil
-		}
-		return err
+		return b.fetchNode(ctx, c)
 	}
 	return b.completeDAG(ctx, c, nil, nil)
 }
@@ -169,9 +194,6 @@ func (b *backend) completeDAG(ctx context.Context, c cid.Cid, total, progress fu
 		}
 	}})
 }
-
-// errGotNode ends a fetch that only wanted its root.
-var errGotNode = errors.New("got the node")
 
 func firstElem(p string) string {
 	for i := 0; i < len(p); i++ {

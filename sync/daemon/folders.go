@@ -28,6 +28,7 @@ import (
 	"github.com/shoal-sync/shoal/sync/folder/session"
 	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/swarm/walk"
 	"github.com/shoal-sync/shoal/sync/wire"
 )
 
@@ -252,7 +253,7 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		return nil, err
 	}
 	rf.f, err = folder.New(folder.Options{
-		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{sw: fs.d.swarm, peers: fs.sharing(id)}, Device: fs.d.node.Identity().ID(),
+		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{sw: fs.d.swarm, st: st, peers: fs.sharing(id)}, Device: fs.d.node.Identity().ID(),
 		Push: func(recs []index.Signed) {
 			fs.session.Push(id, toWire(recs))
 			fs.d.swarm.ServableChanged() // the new files' blocks may be what peers asked for
@@ -331,11 +332,12 @@ func (fs *folders) SharedFolders(peer identity.NodeID) [][]byte {
 // peers that proved the folder: its CIDs never reach anyone else.
 type fetcher struct {
 	sw    *swarm.Swarm
+	st    walk.Getter // the node store, looked in first
 	peers func(identity.NodeID) bool
 }
 
 func (f fetcher) Fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
-	return f.sw.FetchFrom(ctx, root, sink, swarm.FetchOptions{Peers: f.peers})
+	return fetchDAG(ctx, f.sw, f.st, root, sink, f.peers)
 }
 
 // sharing admits the peers that proved folder id on a connection now.

@@ -14,6 +14,7 @@ import (
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/swarm"
+	"github.com/shoal-sync/shoal/sync/swarm/walk"
 	"github.com/shoal-sync/shoal/sync/transport"
 )
 
@@ -84,7 +85,14 @@ func (n *node) dial(t *testing.T, ctx context.Context, o *node) {
 // fetch pulls root from the peers into n's store and checks the bytes.
 func (n *node) fetch(t *testing.T, ctx context.Context, root cid.Cid, want []byte) {
 	t.Helper()
-	if err := n.swarm.Fetch(ctx, root, swarm.StoreSink{Store: n.store}); err != nil {
+	open := func(ctx context.Context) (walk.Session, error) {
+		ss, err := n.swarm.NewSession(ctx, swarm.FetchOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return ss, nil
+	}
+	if err := walk.Fetch(ctx, root, swarm.StoreSink{Store: n.store}, walk.Options{Store: n.store, Open: open}); err != nil {
 		t.Fatalf("fetch %s: %v", root, err)
 	}
 	r, err := unixfs.NewFileReader(ctx, n.store, root)

@@ -128,7 +128,7 @@ func BenchSwarm(ctx context.Context, opt BenchOptions) (BenchReport, error) {
 	for i := 1; i <= opt.Leechers; i++ {
 		n := c.nodes[i]
 		go func() {
-			err := n.swarm.Fetch(ctx, root, StoreSink{Store: n.store})
+			err := fetchDAG(ctx, n.swarm, root, StoreSink{Store: n.store})
 			res <- result{i, time.Since(start), err}
 		}()
 	}
@@ -203,7 +203,7 @@ func BenchOnePeer(ctx context.Context, n int64) (float64, error) {
 		return 0, err
 	}
 	start := time.Now()
-	if err := c.nodes[1].swarm.Fetch(ctx, root, sink); err != nil {
+	if err := fetchDAG(ctx, c.nodes[1].swarm, root, sink); err != nil {
 		sink.Abort()
 		return 0, err
 	}

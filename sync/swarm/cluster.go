@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/swarm/walk"
 	"github.com/shoal-sync/shoal/sync/transport"
 )
 
@@ -165,4 +166,23 @@ func dagBlocks(ctx context.Context, st store.Store, root cid.Cid) ([]cid.Cid, er
 		return nil
 	})
 	return out, err
+}
+
+// fetchDAG fetches the DAG under root into sink through s, the way the
+// daemon's get does: the walk (sync/swarm/walk) over a session of s.
+func fetchDAG(ctx context.Context, s *Swarm, root cid.Cid, sink Sink) error {
+	return fetchDAGFrom(ctx, s, root, sink, FetchOptions{})
+}
+
+// fetchDAGFrom is fetchDAG asking only the peers opt admits.
+func fetchDAGFrom(ctx context.Context, s *Swarm, root cid.Cid, sink Sink, opt FetchOptions) error {
+	so := SinkOptions(sink)
+	so.Peers = opt.Peers
+	return walk.Fetch(ctx, root, sink, walk.Options{Store: s.opt.Store, Open: func(ctx context.Context) (walk.Session, error) {
+		ss, err := s.NewSession(ctx, so)
+		if err != nil {
+			return nil, err
+		}
+		return ss, nil
+	}})
 }

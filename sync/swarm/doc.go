@@ -1,6 +1,7 @@
 // Package swarm moves blocks between connected peers the BitTorrent way:
-// a fetch asks every peer who has which block, walks the DAG as blocks
-// arrive, requests the rarest first with many requests in flight per peer,
+// a Session asks every peer who has which of the blocks its caller names
+// (a DAG walk, sync/swarm/walk, names a node's children as it arrives),
+// requests the rarest first with many requests in flight per peer,
 // finishes in endgame, verifies every block against its CID and drops peers
 // that lie; uploads are choked tit-for-tat with an optimistic unchoke, and
 // payload bytes are rate-limited both ways. The decisions live in

@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -20,9 +19,10 @@ type delivery struct {
 	owned bool // data is from recvBufs and this fetch alone has it
 }
 
-// fetch is one running Fetch. The owner appends deliveries without
-// blocking; the fetch goroutine takes them. pending is touched by the
-// fetch goroutine while running and read by the owner after evFetchEnd.
+// fetch is the owner's view of one Session. The owner appends deliveries
+// without blocking; the session's goroutine takes them. pending is
+// touched by the session's goroutine while it runs and read by the owner
+// after evFetchEnd.
 type fetch struct {
 	mu      sync.Mutex
 	q       []delivery
@@ -55,164 +55,183 @@ func (f *fetch) take() []delivery {
 	return q
 }
 
-// want is a block to look up, with its size when the parent said it.
-type want struct {
-	c    cid.Cid
-	size int
-}
-
-// FetchOptions restricts a fetch.
+// FetchOptions restricts and tunes a Session.
 type FetchOptions struct {
-	// Peers, when set, admits the peers the fetch may ask: only they are
-	// sent its want-haves and want-blocks, and only their haves count, so
-	// a private folder's CIDs never reach a peer outside it. It is asked
-	// again about every connected peer at least once a second and at each
-	// PeersChanged, so a peer admitted meanwhile is asked from then on and
-	// one no longer admitted is asked nothing more (its requests go to
-	// others). It runs on the swarm's own goroutine: it must be quick and
-	// must not call the Swarm. Nil admits every peer.
+	// Peers, when set, admits the peers the session may ask: only they
+	// are sent its want-haves and want-blocks, and only their haves
+	// count, so a private folder's CIDs never reach a peer outside it. It
+	// is asked again about every connected peer at least once a second
+	// and at each PeersChanged, so a peer admitted meanwhile is asked from
+	// then on and one no longer admitted is asked nothing more (its
+	// requests go to others). It runs on the swarm's own goroutine: it
+	// must be quick and must not call the Swarm. Nil admits every peer.
 	Peers func(identity.NodeID) bool
+	// Serve, when set, is served to any peer that asks while the session
+	// runs, as a BitTorrent client serves the pieces it has while it
+	// downloads (see Seeder). Never a sink of private blocks.
+	Serve Seeder
+	// Reuse says the caller keeps nothing of a raw block's data once the
+	// put func it gave Take returns: the swarm reuses the buffer for the
+	// next block received instead of allocating one.
+	Reuse bool
 }
 
-// Fetch walks the DAG under root and passes every block of it to sink,
-// taking blocks the store holds from the store and asking connected peers
-// for the rest (and peers that connect meanwhile). Every block from a peer
-// is checked against its CID first. A sink that is a Seeder serves what
-// it took to other peers until Fetch returns, and what it holds already
-// (a resumed get) is not asked of peers. Fetch returns when the whole DAG went
-// to sink, or with ctx's error; blocks no peer has make it wait.
-func (s *Swarm) Fetch(ctx context.Context, root cid.Cid, sink Sink) error {
-	return s.FetchFrom(ctx, root, sink, FetchOptions{})
-}
-
-// FetchFrom is Fetch asking only the peers opt admits; while none of them
-// has a block, it waits.
-func (s *Swarm) FetchFrom(ctx context.Context, root cid.Cid, sink Sink, opt FetchOptions) error {
-	if err := store.CheckCid(root); err != nil {
-		return fmt.Errorf("fetch %s: %w", root, err)
+// SinkOptions returns the options a fetch into sink runs with: a Seeder
+// that is not a PrivateSeeder is served, a DataBorrower's buffers reused.
+func SinkOptions(sink Sink) FetchOptions {
+	var opt FetchOptions
+	if sd, ok := sink.(Seeder); ok && !isPrivate(sd) {
+		opt.Serve = sd
 	}
+	_, opt.Reuse = sink.(DataBorrower)
+	return opt
+}
+
+// Session fetches the blocks its caller names from connected peers (and
+// peers that connect meanwhile): rarest first, many requests in flight,
+// endgame at the end, every block checked against its CID before the
+// caller sees it, a peer that sends a bad block struck and the block asked
+// of others. It knows nothing of DAGs: a caller walking one (sync/swarm/walk)
+// names a node's children as the node arrives. Blocks no admitted peer has
+// make Take wait. A Session is used by one goroutine; Close ends it.
+type Session struct {
+	s     *Swarm
+	f     *fetch
+	serve Seeder
+	reuse bool
+	done  bool
+}
+
+// NewSession starts a session with opt.
+func (s *Swarm) NewSession(ctx context.Context, opt FetchOptions) (*Session, error) {
 	f := &fetch{wake: make(chan struct{}, 1), pending: make(map[cid.Cid]bool), peers: opt.Peers}
 	if !s.send(ctx, event{kind: evFetchStart, fetch: f}) {
-		return s.fetchErr(ctx, root)
+		return nil, s.sessionErr(ctx)
 	}
-	defer s.send(context.Background(), event{kind: evFetchEnd, fetch: f})
-	sd, _ := sink.(Seeder)
-	if sd != nil && !isPrivate(sd) {
-		s.seeders.add(sd)
-		defer s.seeders.remove(sd)
+	if opt.Serve != nil {
+		s.seeders.add(opt.Serve)
 	}
+	return &Session{s: s, f: f, serve: opt.Serve, reuse: opt.Reuse}, nil
+}
 
-	// A borrowing sink keeps nothing of a raw block: its buffer is reused.
-	_, borrows := sink.(DataBorrower)
-	seen := map[cid.Cid]bool{root: true}
-	queue := []want{{c: root}}
-	// put passes one block on and queues its children.
-	put := func(c cid.Cid, data []byte) error {
-		if err := sink.Put(ctx, c, data); err != nil {
-			return fmt.Errorf("fetch %s: block %s: %w", root, c, err)
+// Want asks for blocks, with the size of each where known (sizes may be
+// nil, or hold 0 for unknown). Blocks the session waits for already are
+// not asked twice; one it has handed over is asked again. It does not
+// look in the store: the caller does, and names what it lacks.
+func (ss *Session) Want(ctx context.Context, cids []cid.Cid, sizes []int) error {
+	if ss.done {
+		return fmt.Errorf("want: %w", ErrClosed)
+	}
+	wants := make([]cid.Cid, 0, len(cids))
+	ws := make([]int, 0, len(cids))
+	for i, c := range cids {
+		if err := store.CheckCid(c); err != nil {
+			return fmt.Errorf("want %s: %w", c, err)
 		}
-		kids, err := children(c, data)
-		if err != nil {
-			return fmt.Errorf("fetch %s: %w", root, err)
+		if ss.f.pending[c] {
+			continue
 		}
-		for _, k := range kids {
-			if !seen[k.c] {
-				seen[k.c] = true
-				queue = append(queue, k)
-			}
+		ss.f.pending[c] = true
+		wants = append(wants, c)
+		size := 0
+		if i < len(sizes) {
+			size = sizes[i]
 		}
+		ws = append(ws, size)
+	}
+	if len(wants) == 0 {
 		return nil
 	}
-	for {
-		var wants []cid.Cid
-		var sizes []int
-		for len(queue) > 0 {
-			w := queue[0]
-			queue = queue[1:]
-			data, err := s.opt.Store.Get(ctx, w.c)
-			if errors.Is(err, store.ErrRefChanged) {
-				// The file a reference pointed into changed or moved:
-				// the block is as good as missing here; peers may have it.
-				err = store.ErrNotFound
+	if !ss.s.send(ctx, event{kind: evWant, fetch: ss.f, cids: wants, sizes: ws}) {
+		return ss.s.sessionErr(ctx)
+	}
+	return nil
+}
+
+// Pending returns how many blocks asked for Take has not handed over yet.
+func (ss *Session) Pending() int { return len(ss.f.pending) }
+
+// Take waits until blocks arrive and passes each to put, in the order
+// they arrived; a block put took (returned nil for) is announced to peers
+// that asked us for it, so put must have made it servable by then if it
+// ever will be. put may call Want. Take returns nil when a batch was
+// handed over or nothing is pending, put's first error, or ctx's error
+// (ErrClosed once the swarm closes).
+func (ss *Session) Take(ctx context.Context, put func(c cid.Cid, data []byte) error) error {
+	if ss.done {
+		return fmt.Errorf("take: %w", ErrClosed)
+	}
+	if len(ss.f.pending) == 0 {
+		return nil
+	}
+	select {
+	case <-ss.f.wake:
+	case <-ctx.Done():
+		return ss.s.sessionErr(ctx)
+	case <-ss.s.ctx.Done():
+		return ss.s.sessionErr(ctx)
+	}
+	ds := ss.f.take()
+	stored := make([]cid.Cid, 0, len(ds))
+	var err error
+	for i, d := range ds {
+		delete(ss.f.pending, d.c)
+		err = put(d.c, d.data)
+		ss.f.queued.Add(-int64(len(d.data)))
+		if err != nil {
+			for _, r := range ds[i+1:] {
+				ss.f.queued.Add(-int64(len(r.data)))
 			}
-			if errors.Is(err, store.ErrNotFound) && sd != nil && sd.HasBlock(w.c) {
-				// The sink has it already (a get resumed from its
-				// temporary file, which checked it): no need to ask
-				// peers. A raw leaf has no links, so there is nothing to
-				// read back (and hash again) either.
-				if w.c.Type() == unixfs.CodecRaw {
-					continue
-				}
-				data, err = sd.GetBlock(ctx, w.c, nil)
-			}
-			switch {
-			case err == nil:
-				if err := put(w.c, data); err != nil {
-					return err
-				}
-			case errors.Is(err, store.ErrNotFound):
-				f.pending[w.c] = true
-				wants = append(wants, w.c)
-				sizes = append(sizes, w.size)
-			default:
-				return fmt.Errorf("fetch %s: read block %s: %w", root, w.c, err)
-			}
+			break
 		}
-		if len(wants) > 0 && !s.send(ctx, event{kind: evWant, fetch: f, cids: wants, sizes: sizes}) {
-			return s.fetchErr(ctx, root)
+		if d.owned && ss.reuse && d.c.Type() == unixfs.CodecRaw {
+			ss.s.recvBufs.put(d.data)
 		}
-		if len(f.pending) == 0 {
-			return nil
-		}
-		select {
-		case <-f.wake:
-		case <-ctx.Done():
-			return s.fetchErr(ctx, root)
-		case <-s.ctx.Done():
-			return s.fetchErr(ctx, root)
-		}
-		ds := f.take()
-		stored := make([]cid.Cid, 0, len(ds))
-		for _, d := range ds {
-			delete(f.pending, d.c)
-			err := put(d.c, d.data)
-			f.queued.Add(-int64(len(d.data)))
-			if err != nil {
-				return err
-			}
-			if d.owned && borrows && d.c.Type() == unixfs.CodecRaw {
-				s.recvBufs.put(d.data)
-			}
-			stored = append(stored, d.c)
-		}
-		s.send(ctx, event{kind: evStored, cids: stored})
+		stored = append(stored, d.c)
+	}
+	if len(stored) > 0 {
+		ss.s.send(ctx, event{kind: evStored, cids: stored})
+	}
+	return err
+}
+
+// Close ends the session: what it still waits for is no longer asked of
+// peers (unless another session wants it), and Serve is served no more.
+func (ss *Session) Close() {
+	if ss.done {
+		return
+	}
+	ss.done = true
+	ss.s.send(context.Background(), event{kind: evFetchEnd, fetch: ss.f})
+	if ss.serve != nil {
+		ss.s.seeders.remove(ss.serve)
 	}
 }
 
-func (s *Swarm) fetchErr(ctx context.Context, root cid.Cid) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fetch %s: %w", root, err)
-	}
-	return fmt.Errorf("fetch %s: %w", root, ErrClosed)
-}
-
-// children returns the blocks c links to, with their sizes where the link
-// says them (a raw leaf's Tsize is its size).
-func children(c cid.Cid, data []byte) ([]want, error) {
-	if c.Type() != unixfs.CodecDagPB {
-		_, err := unixfs.Links(c, data) // raw: none; others: the codec error
-		return nil, err
-	}
-	n, err := unixfs.DecodePBNode(data)
+// FetchBlocks fetches the blocks cids (sizes as for Want) from the peers
+// opt admits and passes each to put as it arrives, the way a puller fills
+// a file: it returns once put took all of them, or with the first error.
+// It does not look in the store.
+func (s *Swarm) FetchBlocks(ctx context.Context, cids []cid.Cid, sizes []int, put func(c cid.Cid, data []byte) error, opt FetchOptions) error {
+	ss, err := s.NewSession(ctx, opt)
 	if err != nil {
-		return nil, fmt.Errorf("links of %s: %w", c, err)
+		return fmt.Errorf("fetch %d blocks: %w", len(cids), err)
 	}
-	out := make([]want, len(n.Links))
-	for i, l := range n.Links {
-		out[i].c = l.Cid
-		if l.Cid.Type() == unixfs.CodecRaw && l.Tsize <= 4<<20 {
-			out[i].size = int(l.Tsize)
+	defer ss.Close()
+	if err := ss.Want(ctx, cids, sizes); err != nil {
+		return fmt.Errorf("fetch %d blocks: %w", len(cids), err)
+	}
+	for ss.Pending() > 0 {
+		if err := ss.Take(ctx, put); err != nil {
+			return fmt.Errorf("fetch %d blocks: %w", len(cids), err)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+func (s *Swarm) sessionErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
 }

@@ -189,7 +189,7 @@ func TestFetchFromPeers(t *testing.T) {
 
 			done := make(chan error, 1)
 			go func() {
-				done <- leech.swarm.FetchFrom(ctx, root, StoreSink{Store: leech.store}, FetchOptions{Peers: filter})
+				done <- fetchDAGFrom(ctx, leech.swarm, root, StoreSink{Store: leech.store}, FetchOptions{Peers: filter})
 			}()
 			if !tt.admitted || tt.late {
 				waitWants(t, ctx, leech.swarm, root)
@@ -245,14 +245,14 @@ func TestFetchFromPublicUnchanged(t *testing.T) {
 	defer stop()
 	none := func(identity.NodeID) bool { return false }
 	restricted := make(chan error, 1)
-	go func() { restricted <- leech.swarm.FetchFrom(fctx, root, sink, FetchOptions{Peers: none}) }()
+	go func() { restricted <- fetchDAGFrom(fctx, leech.swarm, root, sink, FetchOptions{Peers: none}) }()
 	waitWants(t, ctx, leech.swarm, root)
 	out.flush(t, ctx, leech.swarm)
 	if _, ok := out.wasAsked(root); ok {
 		t.Fatal("the restricted fetch asked the outsider")
 	}
 	public := make(chan error, 1)
-	go func() { public <- leech.swarm.Fetch(fctx, root, sink) }()
+	go func() { public <- fetchDAG(fctx, leech.swarm, root, sink) }()
 	for {
 		if ty, ok := out.wasAsked(root); ok {
 			if ty != wire.TypeWantHave {
@@ -338,7 +338,7 @@ func TestFetchFromPeerDropped(t *testing.T) {
 	filter := func(id identity.NodeID) bool { return (id == seedID) == seedIn.Load() }
 	done := make(chan error, 1)
 	go func() {
-		done <- leech.swarm.FetchFrom(ctx, root, StoreSink{Store: leech.store}, FetchOptions{Peers: filter})
+		done <- fetchDAGFrom(ctx, leech.swarm, root, StoreSink{Store: leech.store}, FetchOptions{Peers: filter})
 	}()
 	out.waitAsked(t, ctx, root, wire.TypeWantHave)
 	out.claim(t, []cid.Cid{root}) // it never sends it

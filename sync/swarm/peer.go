@@ -251,6 +251,8 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 	if s.upLimit != nil {
 		ahead = maxServeAheadLimited
 	}
+	loads := newLoaders(func(j *serveJob) { s.load(ctx, p, j) }, ahead)
+	defer loads.close()     // after pending is drained below
 	var pending []*serveJob // in request order
 	defer func() {
 		for _, j := range pending {
@@ -313,7 +315,7 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 		case it.job != nil:
 			s.uploads.add(it.serve) // now, so other peers' pops see it
 			pending = append(pending, it.job)
-			go s.load(ctx, p, it.job)
+			loads.start(it.job)
 			continue
 		case len(it.announce) > 0:
 			var have []cid.Cid

@@ -36,7 +36,7 @@ func TestFreshPinServedAtOnce(t *testing.T) {
 		}
 		start := time.Now()
 		fctx, fcancel := context.WithTimeout(ctx, 8*time.Second)
-		err = leech.swarm.Fetch(fctx, root, StoreSink{Store: leech.store})
+		err = fetchDAG(fctx, leech.swarm, root, StoreSink{Store: leech.store})
 		fcancel()
 		if err != nil {
 			t.Fatalf("fetch of content %d pinned just now: %v", i, err)
@@ -151,7 +151,7 @@ func TestReaskAfterDontHave(t *testing.T) {
 	}
 	leech := c.nodes[1]
 	done := make(chan error, 1)
-	go func() { done <- leech.swarm.Fetch(ctx, root, StoreSink{Store: leech.store}) }()
+	go func() { done <- fetchDAG(ctx, leech.swarm, root, StoreSink{Store: leech.store}) }()
 	select {
 	case <-pol.asked:
 	case err := <-done:
@@ -191,7 +191,7 @@ func TestUnpinStopsServing(t *testing.T) {
 	if err := seed.Pin(ctx, root, store.PinRecursive); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.nodes[1].swarm.Fetch(ctx, root, StoreSink{Store: c.nodes[1].store}); err != nil {
+	if err := fetchDAG(ctx, c.nodes[1].swarm, root, StoreSink{Store: c.nodes[1].store}); err != nil {
 		t.Fatal(err)
 	}
 	if err := seed.Unpin(ctx, root); err != nil {
@@ -201,7 +201,7 @@ func TestUnpinStopsServing(t *testing.T) {
 		t.Fatal("policy still serves the root right after the unpin")
 	}
 	short, cancelShort := context.WithTimeout(ctx, time.Second)
-	err = c.nodes[2].swarm.Fetch(short, root, StoreSink{Store: c.nodes[2].store})
+	err = fetchDAG(short, c.nodes[2].swarm, root, StoreSink{Store: c.nodes[2].store})
 	cancelShort()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("fetch after the unpin: %v, want deadline exceeded", err)

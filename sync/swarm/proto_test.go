@@ -91,7 +91,7 @@ func TestPinPolicy(t *testing.T) {
 	}
 	leech := c.nodes[1]
 	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
-	err = leech.swarm.Fetch(short, root, StoreSink{Store: leech.store})
+	err = fetchDAG(short, leech.swarm, root, StoreSink{Store: leech.store})
 	cancelShort()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("fetch of unpinned content: %v, want deadline exceeded", err)
@@ -102,7 +102,7 @@ func TestPinPolicy(t *testing.T) {
 	if err := stores[0].Pin(ctx, root, store.PinRecursive); err != nil {
 		t.Fatal(err)
 	}
-	if err := leech.swarm.Fetch(ctx, root, StoreSink{Store: leech.store}); err != nil {
+	if err := fetchDAG(ctx, leech.swarm, root, StoreSink{Store: leech.store}); err != nil {
 		t.Fatalf("fetch of pinned content: %v", err)
 	}
 	if got := readFile(t, ctx, leech.store, root); string(got) != string(data) {

@@ -9,7 +9,8 @@ import (
 
 // A Seeder is a Sink that can hand back the blocks it took. dag.TreeWriter
 // is one: `shoal get -o` writes blocks into files, not into the store, and
-// reads them back from there. While a Fetch into a Seeder runs, the swarm
+// reads them back from there. While a fetch into a Seeder runs (its
+// Session has FetchOptions.Serve, see SinkOptions), the swarm
 // serves its blocks to any peer that asks, as a BitTorrent client serves
 // the pieces it has while it downloads: content fetched by CID is public.
 // A sink of private blocks (folder sync) must not be a Seeder.
@@ -26,7 +27,7 @@ type Seeder interface {
 }
 
 // PrivateSeeder is a Seeder whose blocks are only its own fetch's (a
-// resumed pull into a synced folder): Fetch takes what it holds instead
+// resumed pull into a synced folder): a DAG walk takes what it holds instead
 // of asking peers, but nothing of it is served while the fetch runs.
 type PrivateSeeder interface {
 	Seeder

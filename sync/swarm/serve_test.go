@@ -183,7 +183,7 @@ func TestFetchIntoTreeWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := leech.swarm.Fetch(ctx, root, w); err != nil {
+		if err := fetchDAG(ctx, leech.swarm, root, w); err != nil {
 			w.Abort()
 			t.Fatal(err)
 		}
@@ -261,8 +261,8 @@ func testFetchServesWhileItRuns(t *testing.T, into string) {
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
 	done := make(chan error, 2)
-	go func() { done <- b.swarm.Fetch(fctx, root, sink) }()
-	go func() { done <- cn.swarm.Fetch(fctx, root, StoreSink{Store: cn.store}) }()
+	go func() { done <- fetchDAG(fctx, b.swarm, root, sink) }()
+	go func() { done <- fetchDAG(fctx, cn.swarm, root, StoreSink{Store: cn.store}) }()
 
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -347,7 +347,7 @@ func TestFetchResumes(t *testing.T) {
 	}
 	fctx, fcancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- b.swarm.Fetch(fctx, root, w1) }()
+	go func() { done <- fetchDAG(fctx, b.swarm, root, w1) }()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !allHeld(w1, leaves[:len(leaves)*7/8]) {
@@ -376,7 +376,7 @@ func TestFetchResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.swarm.Fetch(ctx, root, w2); err != nil {
+	if err := fetchDAG(ctx, b.swarm, root, w2); err != nil {
 		w2.Abort()
 		t.Fatal(err)
 	}

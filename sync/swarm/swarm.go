@@ -96,7 +96,8 @@ type PeerStats struct {
 }
 
 // Swarm exchanges blocks with a set of connected peers. Create it with
-// New, hand it connections with AddConn, fetch with Fetch.
+// New, hand it connections with AddConn, fetch blocks with NewSession or
+// FetchBlocks (a whole DAG: sync/swarm/walk).
 type Swarm struct {
 	opt       Options
 	policy    Policy

@@ -107,7 +107,7 @@ func TestFetchOneSeed(t *testing.T) {
 	if err := c.connectAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.nodes[1].swarm.Fetch(ctx, root, StoreSink{Store: bs}); err != nil {
+	if err := fetchDAG(ctx, c.nodes[1].swarm, root, StoreSink{Store: bs}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, ctx, bs, root); !bytes.Equal(got, data) {
@@ -121,7 +121,7 @@ func TestFetchOneSeed(t *testing.T) {
 	// A second fetch finds everything local and passes every block on.
 	var mu sync.Mutex
 	got := 0
-	err = c.nodes[1].swarm.Fetch(ctx, root, SinkFunc(func(_ context.Context, c cid.Cid, b []byte) error {
+	err = fetchDAG(ctx, c.nodes[1].swarm, root, SinkFunc(func(_ context.Context, c cid.Cid, b []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got += len(b)
@@ -172,7 +172,7 @@ func TestFetchDisjointSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	leech := c.nodes[seeds]
-	if err := leech.swarm.Fetch(ctx, root, StoreSink{Store: leech.store}); err != nil {
+	if err := fetchDAG(ctx, leech.swarm, root, StoreSink{Store: leech.store}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, ctx, leech.store, root); !bytes.Equal(got, data) {
@@ -231,7 +231,7 @@ func TestCorruptPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	leech := c.nodes[2]
-	if err := leech.swarm.Fetch(ctx, root, StoreSink{Store: leech.store}); err != nil {
+	if err := fetchDAG(ctx, leech.swarm, root, StoreSink{Store: leech.store}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, ctx, leech.store, root); !bytes.Equal(got, data) {
@@ -288,7 +288,7 @@ func TestBanEnds(t *testing.T) {
 	}
 	fctx, fcancel := context.WithCancel(ctx)
 	fetched := make(chan error, 1)
-	go func() { fetched <- c.nodes[1].swarm.Fetch(fctx, root, StoreSink{Store: c.nodes[1].store}) }()
+	go func() { fetched <- fetchDAG(fctx, c.nodes[1].swarm, root, StoreSink{Store: c.nodes[1].store}) }()
 	// Wait (with the test's deadline) until the liar struck out and is banned.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -347,7 +347,7 @@ func TestChoking(t *testing.T) {
 	errc := make(chan error, leechers)
 	for i := 1; i <= leechers; i++ {
 		n := c.nodes[i]
-		go func() { errc <- n.swarm.Fetch(ctx, root, StoreSink{Store: n.store}) }()
+		go func() { errc <- fetchDAG(ctx, n.swarm, root, StoreSink{Store: n.store}) }()
 	}
 	seed := c.nodes[0].swarm
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -428,7 +428,7 @@ func TestRateLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			if err := c.nodes[1].swarm.Fetch(ctx, root, StoreSink{Store: stores[1]}); err != nil {
+			if err := fetchDAG(ctx, c.nodes[1].swarm, root, StoreSink{Store: stores[1]}); err != nil {
 				t.Fatal(err)
 			}
 			elapsed := time.Since(start)
@@ -466,7 +466,7 @@ func TestFetchBothWays(t *testing.T) {
 	errc := make(chan error, 2)
 	for i := range 2 {
 		n, want := c.nodes[i], roots[1-i]
-		go func() { errc <- n.swarm.Fetch(ctx, want, StoreSink{Store: n.store}) }()
+		go func() { errc <- fetchDAG(ctx, n.swarm, want, StoreSink{Store: n.store}) }()
 	}
 	for range 2 {
 		if err := <-errc; err != nil {

@@ -3,6 +3,7 @@ package testcluster
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,10 +30,9 @@ func TestKillDuringPull(t *testing.T) {
 		// what the last round left, then kill.
 		var grown int64
 		Until(t, syncTimeout, []*Node{b}, "the pull under way", func() error {
-			ents, _ := os.ReadDir(tmpDir)
-			for _, e := range ents {
-				if info, err := e.Info(); err == nil && info.Size() == int64(len(big)) {
-					if n := allocated(filepath.Join(tmpDir, e.Name())); n > grown+(2<<20) {
+			for _, p := range tempFiles(tmpDir) {
+				if info, err := os.Stat(p); err == nil && info.Size() == int64(len(big)) {
+					if n := allocated(p); n > grown+(2<<20) {
 						grown = n
 						return nil
 					}
@@ -45,17 +45,28 @@ func TestKillDuringPull(t *testing.T) {
 		})
 		b.Kill()
 		checkWhole(t, da, db)
-		ents, _ := os.ReadDir(tmpDir)
-		if _, err := os.Stat(filepath.Join(db, "big.bin")); err != nil && len(ents) == 0 {
+		if _, err := os.Stat(filepath.Join(db, "big.bin")); err != nil && len(tempFiles(tmpDir)) == 0 {
 			t.Fatalf("round %d: the interrupted pull's temporary file is gone", round)
 		}
 		b.Restart()
 	}
 	Until(t, 2*syncTimeout, []*Node{a, b}, "B converges after the kills", func() error { return SameTrees(da, db) })
-	ents, _ := os.ReadDir(tmpDir)
-	if len(ents) != 0 {
-		t.Errorf("%d temporary files left after convergence", len(ents))
+	if left := tempFiles(tmpDir); len(left) != 0 {
+		t.Errorf("%d temporary files left after convergence: %v", len(left), left)
 	}
+}
+
+// tempFiles lists the files below dir (a folder's .shoal/tmp, whose
+// files live in subdirectories).
+func tempFiles(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }
 
 // checkWhole fails if any file in db differs from its counterpart in da:

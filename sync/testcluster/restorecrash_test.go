@@ -89,14 +89,8 @@ wait:
 	if _, err := os.Stat(journal); err == nil {
 		t.Fatal("the journal outlived the restart")
 	}
-	if ents, _ := os.ReadDir(filepath.Join(da, ".shoal", "tmp")); len(ents) > 0 {
-		names := []string{}
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
-		if strings.Contains(strings.Join(names, " "), "restore-") {
-			t.Fatalf("staged files left: %v", names)
-		}
+	if left := tempFiles(filepath.Join(da, ".shoal", "tmp")); strings.Contains(strings.Join(left, " "), "restore-") {
+		t.Fatalf("staged files left: %v", left)
 	}
 	t.Logf("%d of %d files restored; finished at the restart: %v", restored, n, strings.Contains(a.Log(), "finishing an interrupted restore"))
 }
