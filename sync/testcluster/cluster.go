@@ -62,7 +62,7 @@ type Node struct {
 	Listen string
 	API    string
 	args   []string
-	cred   *syscall.Credential // run as this user; nil: as the test
+	user   *runAs // run as this user; nil: as the test
 	cmd    *exec.Cmd
 	done   chan error
 	stderr *syncBuffer
@@ -100,7 +100,7 @@ func Start(t testing.TB, bin, name string, args ...string) *Node {
 // must be a directory that user owns, and bin a binary it can run.
 func StartAs(t testing.TB, bin, name, home string, uid, gid uint32, args ...string) *Node {
 	t.Helper()
-	n := &Node{t: t, bin: bin, Name: name, Home: home, args: args, cred: &syscall.Credential{Uid: uid, Gid: gid}}
+	n := &Node{t: t, bin: bin, Name: name, Home: home, args: args, user: &runAs{uid: uid, gid: gid}}
 	n.start()
 	t.Cleanup(func() { n.Stop() })
 	return n
@@ -113,7 +113,7 @@ func (n *Node) start() {
 		args[4] = n.Listen
 	}
 	cmd := exec.Command(n.bin, args...)
-	cmd.SysProcAttr = n.procAttr()
+	setUser(cmd, n.user)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		n.t.Fatal(err)
@@ -162,12 +162,8 @@ func (n *Node) start() {
 	}()
 }
 
-func (n *Node) procAttr() *syscall.SysProcAttr {
-	if n.cred == nil {
-		return nil
-	}
-	return &syscall.SysProcAttr{Credential: n.cred}
-}
+// runAs is a user to run a node's processes as.
+type runAs struct{ uid, gid uint32 }
 
 // Addr is the node's NODEID@HOST:PORT.
 func (n *Node) Addr() string { return n.ID + "@" + n.Listen }
@@ -210,7 +206,7 @@ func (n *Node) Shoal(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, n.bin, append([]string{"--home", n.Home}, args...)...)
-	cmd.SysProcAttr = n.procAttr()
+	setUser(cmd, n.user)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
