@@ -2,13 +2,17 @@ package index
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 
 	"github.com/shoal-sync/shoal/sync/folder/gossip"
+	"github.com/shoal-sync/shoal/sync/identity"
 )
 
 // Change is a change found on this machine's disk: what the path holds
@@ -145,17 +149,20 @@ func (ix *Index) ApplyRemote(ctx context.Context, in []Signed, complete []Mark, 
 		r *Record
 		s Signed
 	}
+	// Checking a signature is most of the cost of taking records in (an
+	// ed25519 verify is ~50 µs: 5 s for a 100,000-file folder's index),
+	// so a large batch is checked on every core.
+	rs, errs := openAll(in, ix.opt.Folder, ix.opt.Pub)
 	recs := make([]opened, 0, len(in))
-	for _, s := range in {
-		r, err := s.Open(ix.opt.Folder, ix.opt.Pub)
-		if err != nil {
+	for i, s := range in {
+		if errs[i] != nil {
 			bad++
 			if log != nil {
-				log.Warn("rejected a record", "err", err)
+				log.Warn("rejected a record", "err", errs[i])
 			}
 			continue
 		}
-		recs = append(recs, opened{r, s})
+		recs = append(recs, opened{rs[i], s})
 	}
 	for len(recs) > 0 || complete != nil {
 		n := min(len(recs), maxTxnChanges)
@@ -527,4 +534,30 @@ func (ix *Index) ForgetLocal(ctx context.Context, path string) error {
 		}
 		return t.setNeed(path, g, nil)
 	})
+}
+
+// openParallelMin is the batch size from which openAll uses every core.
+const openParallelMin = 64
+
+// openAll opens every record of in, in order: out[i] or errs[i].
+func openAll(in []Signed, folder identity.FolderID, pub ed25519.PublicKey) ([]*Record, []error) {
+	out := make([]*Record, len(in))
+	errs := make([]error, len(in))
+	open := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i], errs[i] = in[i].Open(folder, pub)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(in)/openParallelMin)
+	if workers <= 1 {
+		open(0, len(in))
+		return out, errs
+	}
+	var wg sync.WaitGroup
+	per := (len(in) + workers - 1) / workers
+	for lo := 0; lo < len(in); lo += per {
+		wg.Go(func() { open(lo, min(lo+per, len(in))) })
+	}
+	wg.Wait()
+	return out, errs
 }

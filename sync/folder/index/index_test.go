@@ -400,3 +400,46 @@ func TestSetLocals(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRemoteLargeBatch: a batch large enough to be checked on every
+// core is applied whole, in order, and its forged records (spread through
+// it) are each rejected, exactly as one at a time.
+func TestApplyRemoteLargeBatch(t *testing.T) {
+	ctx := context.Background()
+	k := testKey()
+	rw, _ := k.RW()
+	_, priv, _ := ed25519.GenerateKey(nil)
+	a := newPeer(t, 1, true)
+	var in []Signed
+	forged := map[string]bool{}
+	for i := range 500 {
+		path := fmt.Sprintf("d/%03d", i)
+		r := fileRecord(path, []byte(path))
+		r.Version, r.Origin, r.Seq = Vector{{ID: 9, Value: uint64(i + 1)}}, 9, uint64(i+1)
+		key := rw.SigningKey()
+		if i%37 == 5 {
+			key, forged[path] = priv, true
+		}
+		s, err := Sign(&r, k.ID(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, s)
+	}
+	applied, bad, err := a.ix.ApplyRemote(ctx, in, nil, nil)
+	if err != nil || bad != len(forged) || len(applied) != len(in)-len(forged) {
+		t.Fatalf("%v, %d bad (want %d), %d applied", err, bad, len(forged), len(applied))
+	}
+	prev := ""
+	for _, ap := range applied {
+		if forged[ap.Record.Path] || ap.Record.Path <= prev {
+			t.Fatalf("applied %s after %s", ap.Record.Path, prev)
+		}
+		prev = ap.Record.Path
+	}
+	for p := range forged {
+		if g, _ := a.ix.Global(ctx, p); g != nil {
+			t.Fatalf("forged %s stored", p)
+		}
+	}
+}
