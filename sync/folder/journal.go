@@ -102,7 +102,7 @@ func (f *Folder) applyJournal(ctx context.Context, j *journal, journalPath strin
 		kept = append(kept, k)
 		keptMu.Unlock()
 	}
-	popt.Store = nil
+	popt.KeptRefs = true
 	// Removals first, then directories, in the journal's order, so a
 	// file restored where a directory was finds it emptied; then the
 	// files, which are independent of one another, on a few goroutines:

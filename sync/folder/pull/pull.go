@@ -54,6 +54,11 @@ type Options struct {
 	// Kept, if set, is told of each version moved into VersionsDir:
 	// the path it was, where it is now, and what the index knew of it.
 	Kept func(rel, dst string, old *index.Local)
+	// KeptRefs says who moves a kept version's block references to its
+	// new place: false, the keep itself, in a store batch of its own;
+	// true, the caller, from what Kept told it (a restore moves
+	// thousands at once, in one batch).
+	KeptRefs bool
 
 	old *index.Local // what Apply replaces, for keepVersion
 }
@@ -375,7 +380,7 @@ func (opt *Options) keepVersion(abs, rel string) error {
 	if err := os.Rename(abs, dst); err != nil {
 		return fmt.Errorf("keep old version of %s: %w", rel, err)
 	}
-	if l := opt.old; l != nil && l.Type == index.TypeFile && !l.Deleted && opt.Store != nil {
+	if l := opt.old; l != nil && l.Type == index.TypeFile && !l.Deleted && opt.Store != nil && !opt.KeptRefs {
 		if c, err := cid.Cast(l.Root); err == nil {
 			if err := repoint(context.Background(), opt.Store, c, dst); err != nil && opt.Logger != nil {
 				opt.Logger.Warn("references of a kept version", "path", rel, "err", err)
