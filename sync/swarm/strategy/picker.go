@@ -24,8 +24,11 @@ type PickerConfig struct {
 	// Window: among equally rare candidates the picker takes one at random
 	// from the first Window in DAG order, so that leechers starting together
 	// do not all ask the seed for the same blocks, while files still arrive
-	// roughly in order (within Window blocks). Default 1024; 1 means strict
-	// DAG order.
+	// roughly in order (within Window blocks). Default 32: once leechers
+	// hold blocks and say so, rarity spreads them; a wider window only
+	// scatters a file's arrival, which a puller gathering whole segments
+	// to write around the page cache must then hold in memory. 1 means
+	// strict DAG order.
 	Window int
 	// Timeout: a peer with requests in flight that delivers nothing for
 	// this long has them returned to the pool and gets no new requests for
@@ -50,7 +53,7 @@ func (c PickerConfig) withDefaults() PickerConfig {
 		c.MaxStrikes = 3
 	}
 	if c.Window <= 0 {
-		c.Window = 1024
+		c.Window = 32
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
