@@ -69,6 +69,10 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
+// writeBudget is how many bytes of large files' blocks a folder's pulls
+// hold at once to write them around the page cache (pull.WriteBudget).
+const writeBudget = 32 << 20
+
 // Folder is one synced folder.
 type Folder struct {
 	opt  Options
@@ -83,6 +87,9 @@ type Folder struct {
 	sel     atomic.Pointer[selection.Set]
 
 	holds holds // versions restores are reading (versions.go)
+	// writes bounds the memory this folder's pulls gather large files'
+	// blocks in before writing them around the page cache.
+	writes *pull.WriteBudget
 
 	mu     sync.Mutex
 	status Status
@@ -135,7 +142,8 @@ func New(opt Options) (*Folder, error) {
 	}
 	id := opt.Key.ID().String()
 	f := &Folder{opt: opt, id: id, log: opt.Logger.With("folder", id[:8]), wake: make(chan struct{}, 1),
-		scan: make(chan []string, 16), calls: make(chan call), status: Status{State: StateStarting}}
+		scan: make(chan []string, 16), calls: make(chan call), status: Status{State: StateStarting},
+		writes: pull.NewWriteBudget(writeBudget)}
 	f.sel.Store(opt.Select)
 	return f, nil
 }

@@ -59,6 +59,11 @@ type Options struct {
 	// true, the caller, from what Kept told it (a restore moves
 	// thousands at once, in one batch).
 	KeptRefs bool
+	// Writes, if set, lets a large file's blocks be gathered in memory
+	// and written around the page cache (where the system allows), in as
+	// many bytes as it allows at once; nil: every write goes through the
+	// page cache.
+	Writes *WriteBudget
 
 	old *index.Local // what Apply replaces, for keepVersion
 }
@@ -287,9 +292,16 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 		f.Close()
 		return nil, err
 	}
+	var direct *os.File
+	if g.Size >= directMin && opt.Writes != nil {
+		direct = openDirect(tmp)
+	}
+	root := g.Cid()
+	sink := newFileSink(f, direct, root, g.Size, opt.Writes)
 	ok := false
 	defer func() {
 		if !ok {
+			sink.close() // what arrived stays for a resume
 			f.Close()
 			if g.Size < resumeMin || ctx.Err() == nil && !errors.Is(err, ErrStalled) {
 				os.Remove(tmp)
@@ -299,8 +311,6 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	if err := f.Truncate(g.Size); err != nil {
 		return nil, err
 	}
-	root := g.Cid()
-	sink := newFileSink(f, root, g.Size)
 	sink.resumed = resumed
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -309,6 +319,9 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 		if c := context.Cause(fctx); errors.Is(c, ErrStalled) {
 			return nil, fmt.Errorf("pull %s: %w", g.Path, ErrStalled)
 		}
+		return nil, fmt.Errorf("pull %s: %w", g.Path, err)
+	}
+	if err := sink.close(); err != nil {
 		return nil, fmt.Errorf("pull %s: %w", g.Path, err)
 	}
 	if err := sink.complete(); err != nil {

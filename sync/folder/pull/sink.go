@@ -30,6 +30,7 @@ type node struct {
 // to where they belong in f.
 type fileSink struct {
 	f      *os.File
+	w      *segWriter // writes to f
 	size   int64
 	mu     sync.Mutex
 	place  map[cid.Cid][]slot       // where blocks not yet arrived go
@@ -50,8 +51,10 @@ type slot struct {
 	n   int
 }
 
-func newFileSink(f *os.File, root cid.Cid, size int64) *fileSink {
-	return &fileSink{f: f, size: size, left: size, place: map[cid.Cid][]slot{root: {{off: 0, n: int(size)}}},
+// newFileSink writes the file under root, size bytes, to f; direct, if
+// not nil, is f opened for direct writes, used as budget allows.
+func newFileSink(f, direct *os.File, root cid.Cid, size int64, budget *WriteBudget) *fileSink {
+	return &fileSink{f: f, w: newSegWriter(f, direct, size, budget), size: size, left: size, place: map[cid.Cid][]slot{root: {{off: 0, n: int(size)}}},
 		done: make(map[cid.Cid]leaf), seen: make(map[cid.Cid]*unixfs.Node), last: time.Now()}
 }
 
@@ -119,7 +122,7 @@ func (s *fileSink) link(c cid.Cid, sl slot) error {
 	}
 	off := sl.off
 	buf := make([]byte, d.n)
-	if _, err := s.f.ReadAt(buf, d.off); err != nil {
+	if err := s.w.ReadAt(buf, d.off); err != nil {
 		return fmt.Errorf("copy repeated block %s: %w", c, err)
 	}
 	return s.write(c, buf, off)
@@ -141,7 +144,7 @@ func (s *fileSink) writeRaw(data []byte, off int64) error {
 	if off < 0 || off+int64(len(data)) > s.size {
 		return fmt.Errorf("a block of %d bytes at %d runs past the file's %d bytes", len(data), off, s.size)
 	}
-	if _, err := s.f.WriteAt(data, off); err != nil {
+	if err := s.w.WriteAt(data, off); err != nil {
 		return err
 	}
 	s.left -= int64(len(data))
@@ -193,6 +196,14 @@ func (s *fileSink) BorrowsData() {}
 // Private: a folder's blocks are served by the folder's policy, never
 // to anyone from a running pull.
 func (s *fileSink) Private() {}
+
+// close finishes the writes: f then holds every byte put, and the error
+// is the first write's that failed. It may be called more than once.
+func (s *fileSink) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Close()
+}
 
 // complete reports whether every byte of the file was written.
 func (s *fileSink) complete() error {

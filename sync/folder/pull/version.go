@@ -134,7 +134,7 @@ func export(ctx context.Context, opt Options, g *index.Record, dst string, durab
 	if err := f.Truncate(g.Size); err != nil {
 		return err
 	}
-	sink := newFileSink(f, g.Cid(), g.Size)
+	sink := newFileSink(f, nil, g.Cid(), g.Size, nil)
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go watchIdle(fctx, cancel, sink, opt.Idle)
