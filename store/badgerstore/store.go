@@ -160,15 +160,18 @@ func (s *Store) wrote(n int) {
 }
 
 // badgerOptions returns badger's options tuned for a machine with two
-// cores: large values go to the value log uncompressed, caches are small,
-// and only two memtables and two compactors run.
+// cores: large values go to the value log uncompressed, the index cache
+// is small, and only two memtables and two compactors run. There is no
+// block cache: with neither compression nor encryption a table's block
+// is read from its mapped file as it is, and badger's cache in front of
+// that only adds work to every lookup (its documentation says so).
 func badgerOptions(dir string, opt Options) badger.Options {
 	o := badger.DefaultOptions(dir).
 		WithValueThreshold(valueThreshold).
 		WithMemTableSize(memTableSize).
 		WithValueLogFileSize(valueLogFileSize(dir)).
 		WithCompression(options.None).
-		WithBlockCacheSize(8 << 20).
+		WithBlockCacheSize(0).
 		WithIndexCacheSize(8 << 20).
 		WithBaseTableSize(tableSize).
 		WithNumMemtables(2).
