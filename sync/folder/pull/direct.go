@@ -129,14 +129,20 @@ func (w *segWriter) WriteAt(data []byte, off int64) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
-	for len(data) > 0 {
+	return w.bySegment(data, off, w.put)
+}
+
+// bySegment calls fn with each piece of p, the bytes of the file at off,
+// that lies in one segment: its index, where in it the piece starts.
+func (w *segWriter) bySegment(p []byte, off int64, fn func(idx int64, in int, piece []byte) error) error {
+	for len(p) > 0 {
 		idx := off / segSize
 		in := int(off - idx*segSize)
-		n := min(len(data), w.segLen(idx)-in)
-		if err := w.put(idx, in, data[:n]); err != nil {
+		n := min(len(p), w.segLen(idx)-in)
+		if err := fn(idx, in, p[:n]); err != nil {
 			return err
 		}
-		data, off = data[n:], off+int64(n)
+		p, off = p[n:], off+int64(n)
 	}
 	return nil
 }
@@ -273,16 +279,7 @@ func (w *segWriter) ReadAt(p []byte, off int64) error {
 		_, err := w.f.ReadAt(p, off)
 		return err
 	}
-	for len(p) > 0 {
-		idx := off / segSize
-		in := int(off - idx*segSize)
-		n := min(len(p), w.segLen(idx)-in)
-		if err := w.read(idx, in, p[:n]); err != nil {
-			return err
-		}
-		p, off = p[n:], off+int64(n)
-	}
-	return nil
+	return w.bySegment(p, off, w.read)
 }
 
 func (w *segWriter) read(idx int64, in int, p []byte) error {
