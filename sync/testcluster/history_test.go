@@ -22,11 +22,26 @@ type version struct {
 
 func history(t *testing.T, n *Node, path string) []version {
 	t.Helper()
-	var vs []version
-	if err := json.Unmarshal([]byte(n.Must("history", path, "--json")), &vs); err != nil {
+	vs, err := historyErr(n, path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return vs
+}
+
+// historyErr is `shoal history PATH --json` on n, for conditions waited
+// on: until the folder's scan has recorded a path, its history is an
+// error ("the folder has no record of it"), not a reason to fail.
+func historyErr(n *Node, path string) ([]version, error) {
+	out, err := n.Shoal("history", path, "--json")
+	if err != nil {
+		return nil, fmt.Errorf("history %s: %w: %s", path, err, out)
+	}
+	var vs []version
+	if err := json.Unmarshal([]byte(out), &vs); err != nil {
+		return nil, fmt.Errorf("history %s: %w", path, err)
+	}
+	return vs, nil
 }
 
 func TestRestoreOverwrittenAndDeleted(t *testing.T) {

@@ -151,8 +151,12 @@ func TestVersioningAll(t *testing.T) {
 			write(t, file, v1)
 			a.Must("share", "--versioning", mode, da)
 			Until(t, syncTimeout, []*Node{a}, "scanned", func() error {
-				if n := len(history(t, a, file)); n != 1 {
-					return fmt.Errorf("%d versions", n)
+				vs, err := historyErr(a, file)
+				if err != nil {
+					return err
+				}
+				if len(vs) != 1 {
+					return fmt.Errorf("%d versions", len(vs))
 				}
 				return nil
 			})
@@ -165,7 +169,11 @@ func TestVersioningAll(t *testing.T) {
 			fh.Close()
 			var vs []version
 			Until(t, syncTimeout, []*Node{a}, "the edit recorded", func() error {
-				if vs = history(t, a, file); len(vs) != 2 {
+				var err error
+				if vs, err = historyErr(a, file); err != nil {
+					return err
+				}
+				if len(vs) != 2 {
 					return fmt.Errorf("%d versions", len(vs))
 				}
 				return nil
