@@ -183,6 +183,17 @@ func (fs *folders) list() []*runningFolder {
 	return out
 }
 
+// running appends the running folders to dst, in no order: for the
+// block policy, which asks for every block served (list sorts, for output).
+func (fs *folders) running(dst []*runningFolder) []*runningFolder {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, rf := range fs.m {
+		dst = append(dst, rf)
+	}
+	return dst
+}
+
 func (fs *folders) get(id identity.FolderID) *runningFolder {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -498,7 +509,8 @@ func (p folderPolicy) MayServe(ctx context.Context, peer identity.NodeID, c cid.
 		return true
 	}
 	mh := c.Hash()
-	for _, rf := range p.fs.list() {
+	var buf [4]*runningFolder
+	for _, rf := range p.fs.running(buf[:0]) {
 		if !p.fs.session.Shares(peer, rf.key.ID()) {
 			continue
 		}

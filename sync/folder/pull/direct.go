@@ -92,7 +92,7 @@ type segWriter struct {
 	done      chan struct{}
 	closed    bool
 	closeErr  error
-	// counts, for tests and the log: segments written direct, spilled.
+	// counts, for tests: segments written direct, spilled.
 	directs, spills int
 
 	mu       sync.Mutex
@@ -152,7 +152,8 @@ func (w *segWriter) put(idx int64, in int, p []byte) error {
 	s := w.open[idx]
 	if s == nil {
 		if w.spilled[idx] || w.segLen(idx) < segSize {
-			// The file's last, short segment goes through f.
+			// A spilled segment, and the file's last, short one,
+			// go through f.
 			_, err := w.f.WriteAt(p, idx*segSize+int64(in))
 			return err
 		}
