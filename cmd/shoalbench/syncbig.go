@@ -224,6 +224,10 @@ func (b *syncBench) scale(ctx context.Context) error {
 		return err
 	}
 	defer p.stop()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.a.profilePeak(pctx, "scale-peak-heap-a")
+	p.b.profilePeak(pctx, "scale-peak-heap-b")
 	rate, scan, err := b.initialSync(ctx, p, dir, spec)
 	if err != nil {
 		return err

@@ -502,6 +502,9 @@ func (p *syncPair) profileBoth(ctx context.Context, name string, secs int) {
 }
 
 func profileSecs() int {
+	if n, err := strconv.Atoi(os.Getenv("SHOAL_BENCH_PROFILE_SECS")); err == nil && n > 0 {
+		return n
+	}
 	if os.Getenv("SHOAL_BENCH_QUICK") == "1" {
 		return 2
 	}
@@ -527,4 +530,34 @@ func (d *daemonProc) saveProfile(ctx context.Context, what, name string) {
 	}
 	defer f.Close()
 	io.Copy(f, resp.Body)
+}
+
+// profilePeak, when SHOAL_BENCH_PROFILE names a directory, watches d's
+// resident memory until ctx ends and saves its heap profile as NAME.pprof
+// each time the resident size passes its last high by 4 MiB: what is
+// left is the heap near the peak the bench reports.
+func (d *daemonProc) profilePeak(ctx context.Context, name string) {
+	if os.Getenv("SHOAL_BENCH_PROFILE") == "" {
+		return
+	}
+	go func() {
+		var high int64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			total, _, _, err := d.rss()
+			if err != nil {
+				return
+			}
+			if total > high+4<<20 {
+				high = total
+				d.saveProfile(ctx, "heap", name)
+			}
+		}
+	}()
 }

@@ -219,3 +219,57 @@ func TestKVIterateFromAndView(t *testing.T) {
 		}
 	}
 }
+
+func TestKVIterateBefore(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	kv := s.KV("t")
+	other := s.KV("u") // the namespace right after: never seen
+	for _, k := range []string{"a1", "a2", "a3", "b1", "b\xff"} {
+		if err := kv.Put(ctx, []byte(k), []byte("v"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := other.Put(ctx, []byte("a0"), []byte("other")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		prefix, end string
+		noEnd       bool
+		stopAt      string
+		want        []string
+	}{
+		{"a", "", true, "", []string{"a3", "a2", "a1"}},
+		{"a", "a3", false, "", []string{"a2", "a1"}},
+		{"a", "a25", false, "", []string{"a2", "a1"}},
+		{"a", "a1", false, "", nil},
+		{"a", "", false, "", nil},
+		{"a", "", true, "a2", []string{"a3", "a2"}},
+		{"b", "", true, "", []string{"b\xff", "b1"}},
+		{"", "", true, "", []string{"b\xff", "b1", "a3", "a2", "a1"}},
+		{"", "b1", false, "", []string{"a3", "a2", "a1"}},
+		{"c", "", true, "", nil},
+	}
+	for _, tt := range tests {
+		var end []byte
+		if !tt.noEnd {
+			end = []byte(tt.end)
+		}
+		var got []string
+		err := kv.View(ctx, func(txn *KVTxn) error {
+			return txn.IterateBefore([]byte(tt.prefix), end, func(k, v []byte) error {
+				if string(v) != "v"+string(k) {
+					t.Errorf("value of %q = %q", k, v)
+				}
+				got = append(got, string(k))
+				if string(k) == tt.stopAt {
+					return ErrStop
+				}
+				return nil
+			})
+		})
+		if err != nil || strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("IterateBefore(%q, %q) = %q, %v; want %q", tt.prefix, end, got, err, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -47,3 +48,54 @@ func (t *KVTxn) IterateFrom(prefix, start []byte, fn func(k, v []byte) error) er
 // ErrStop, returned by an IterateFrom callback, ends the iteration
 // without an error.
 var ErrStop = fmt.Errorf("stop iteration")
+
+// IterateBefore calls fn for every key starting with prefix that sorts
+// before end (nil: every such key), backwards from the last, until fn
+// returns ErrStop or an error. The key and value are valid only during
+// the call.
+func (t *KVTxn) IterateBefore(prefix, end []byte, fn func(k, v []byte) error) error {
+	ctx := t.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	full := t.kv.key(prefix)
+	seek := t.kv.key(end)
+	if end == nil {
+		seek = successor(full)
+	}
+	o := badger.DefaultIteratorOptions
+	o.Reverse = true
+	it := t.txn.NewIterator(o) // no o.Prefix: the seek key may lie past it
+	defer it.Close()
+	it.Seek(seek)
+	if seek != nil && it.Valid() && bytes.Equal(it.Item().Key(), seek) {
+		it.Next() // end itself is not before end
+	}
+	for ; it.ValidForPrefix(full); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		item := it.Item()
+		err := item.Value(func(v []byte) error { return fn(item.Key()[len(t.kv.prefix):], v) })
+		if err == ErrStop {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("kv %s: iterate %q backwards: %w", t.kv.name, prefix, err)
+		}
+	}
+	return nil
+}
+
+// successor is the least key greater than every key that starts with p,
+// or nil when there is none (p is all 0xff).
+func successor(p []byte) []byte {
+	s := bytes.Clone(p)
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] < 0xff {
+			s[i]++
+			return s[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,9 +1,9 @@
 package folder
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"sort"
 	"sync"
 	"syscall"
 	"time"
@@ -12,42 +12,25 @@ import (
 	"github.com/shoal-sync/shoal/sync/folder/ignore"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/folder/pull"
+	"github.com/shoal-sync/shoal/sync/folder/selection"
 )
 
 // pullAll pulls every path the index needs, until none is left that can
 // be pulled now.
 func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 	for round := 0; ; round++ {
-		var need []*index.Record
-		locals := map[string]*index.Local{}
-		flt := f.filter(ign)
-		err := f.opt.Index.NeedsWhere(ctx, flt.MayWant, func(g *index.Record, l *index.Local) error {
-			if !flt.Syncs(g.Path, g.Type == index.TypeDir) {
-				return nil
-			}
-			need = append(need, g)
-			locals[g.Path] = l
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		f.pending = len(need)
+		// Temporary files of versions no longer wanted (left by a
+		// crash) go after the first round; those of versions still
+		// needed are taken up by it.
+		var temps map[string]string
 		if !f.cleaned {
-			// Temporary files of versions no longer wanted (left by a
-			// crash) go; those of versions still needed are taken up.
-			keep := make(map[string]bool, len(need))
-			for _, g := range need {
-				keep[pull.TempName(g)] = true
-			}
-			pull.CleanTemp(f.opt.Root, keep)
+			temps = pull.TempFiles(f.opt.Root)
+		}
+		progress, rescan, err := f.pullSet(ctx, f.filter(ign), temps)
+		if temps != nil && err == nil {
+			pull.RemoveTemp(temps)
 			f.cleaned = true
 		}
-		if len(need) == 0 {
-			return nil
-		}
-		f.setState(StateSyncing, nil)
-		progress, rescan, err := f.pullSet(ctx, need, locals)
 		if progress && f.opt.Servable != nil {
 			f.opt.Servable()
 		}
@@ -60,47 +43,29 @@ func (f *Folder) pullAll(ctx context.Context, ign *ignore.Matcher) error {
 			}
 			progress = true
 		}
-		if !progress || round > 8 {
+		if f.pending == 0 || !progress || round > 8 {
 			return nil
 		}
 	}
 }
 
-// order sorts a pull: directories first (parents before children), then
-// files, then deletions deepest first.
-func order(need []*index.Record) {
-	rank := func(r *index.Record) int {
-		switch {
-		case r.Deleted:
-			return 2
-		case r.Type == index.TypeDir:
-			return 0
-		}
-		return 1
-	}
-	sort.SliceStable(need, func(i, j int) bool {
-		a, b := need[i], need[j]
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra < rb
-		}
-		if a.Deleted {
-			return a.Path > b.Path
-		}
-		return a.Path < b.Path
-	})
-}
-
 // commitBatch bounds the files one group commit puts in place.
 const commitBatch = 256
 
-// pullSet pulls need, several files at once; it returns whether anything
-// was written and which paths changed on disk meanwhile. Directories go
-// one by one in order, then files in parallel, then deletions in order.
-// A pulled file's bytes wait in its temporary file for a group commit
-// (pull.Commit): one flush of the disk for every file that arrived while
-// the previous commit ran, so many small files do not each wait on one.
-func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[string]*index.Local) (progress bool, rescan []string, err error) {
-	order(need)
+// pullSet pulls what the index needs and flt syncs, several files at
+// once, reading the needs from the index a page at a time as it goes; it
+// returns whether anything was written and which paths changed on disk
+// meanwhile, and leaves in f.pending how many paths were needed. Needs
+// come in path order, so a directory is made before the files in it
+// (each directory at once, as it comes); files are pulled in parallel;
+// deletions wait until every file is in place, then go in reverse path
+// order, a directory's entries before it. A pulled file's bytes wait in
+// its temporary file for a group commit (pull.Commit): one flush of the
+// disk for every file that arrived while the previous commit ran, so
+// many small files do not each wait on one. temps, when not nil, lists
+// the temporary files found at the start (pull.TempFiles): a needed
+// version's is taken out of it, so that what is left is no one's.
+func (f *Folder) pullSet(ctx context.Context, flt selection.Filter, temps map[string]string) (progress bool, rescan []string, err error) {
 	popt := f.pullOptions()
 	var mu sync.Mutex
 	var fatal error
@@ -161,8 +126,8 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 		}
 	}
 	staged := make(chan *pull.Staged, commitBatch)
-	do := func(g *index.Record) {
-		res, st, err := pull.Stage(ctx, popt, g, locals[g.Path])
+	do := func(g *index.Record, l *index.Local) {
+		res, st, err := pull.Stage(ctx, popt, g, l)
 		if st != nil {
 			staged <- st
 			return
@@ -172,6 +137,11 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 		if !failed(g, err) {
 			landed([]pull.Committed{{Record: g, Result: res}})
 		}
+	}
+	aborted := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return fatal != nil
 	}
 	committed := make(chan struct{})
 	go func() {
@@ -193,37 +163,71 @@ func (f *Folder) pullSet(ctx context.Context, need []*index.Record, locals map[s
 			commit(batch)
 		}
 	}()
-	i := 0
-	for ; i < len(need) && !need[i].Deleted && need[i].Type == index.TypeDir; i++ {
-		do(need[i])
+	type job struct {
+		g *index.Record
+		l *index.Local
 	}
-	j := i
-	for j < len(need) && !need[j].Deleted {
-		j++
-	}
-	work := make(chan *index.Record)
+	work := make(chan job)
 	var wg sync.WaitGroup
-	for range min(f.opt.Pullers, max(1, j-i)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for g := range work {
-				do(g)
+	for range max(1, f.opt.Pullers) {
+		wg.Go(func() {
+			for j := range work {
+				do(j.g, j.l)
 			}
-		}()
+		})
 	}
-	for _, g := range need[i:j] {
-		work <- g
-	}
+	pending, deletes := 0, 0
+	err = f.opt.Index.NeedsWhere(ctx, flt.MayWant, func(g *index.Record, l *index.Local) error {
+		if !flt.Syncs(g.Path, g.Type == index.TypeDir) {
+			return nil
+		}
+		if pending++; pending == 1 {
+			f.setState(StateSyncing, nil)
+		}
+		if len(temps) > 0 && !g.Deleted {
+			delete(temps, pull.TempName(g))
+		}
+		switch {
+		case aborted():
+			return errPullAborted
+		case g.Deleted:
+			deletes++ // after every file is in place
+		case g.Type == index.TypeDir:
+			do(g, l) // before the paths in it, which sort after it
+		default:
+			select {
+			case work <- job{g, l}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
 	close(work)
 	wg.Wait()
 	close(staged)
 	<-committed // every file is in place before deletions, which may remove their directories' old entries
-	for _, g := range need[j:] {
-		do(g)
+	f.pending = pending
+	if err == nil && deletes > 0 && !aborted() {
+		err = f.opt.Index.NeedsBackward(ctx, flt.MayWant, func(g *index.Record, l *index.Local) error {
+			if !g.Deleted || !flt.Syncs(g.Path, g.Type == index.TypeDir) {
+				return nil
+			}
+			if aborted() {
+				return errPullAborted
+			}
+			do(g, l)
+			return nil
+		})
 	}
-	return progress, rescan, fatal
+	if errors.Is(err, errPullAborted) {
+		err = nil
+	}
+	return progress, rescan, cmp.Or(fatal, err)
 }
+
+// errPullAborted ends a walk of the needs once a pull failed for good.
+var errPullAborted = errors.New("pull aborted")
 
 func cmpErr(old, err error) error {
 	if old != nil {

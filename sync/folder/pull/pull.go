@@ -238,26 +238,32 @@ func TempPath(root, name string) string {
 	return filepath.Join(root, filepath.FromSlash(TempDir), name[max(len(name)-2, 0):], name)
 }
 
-// CleanTemp removes the temporary files below root's TempDir that no
-// pull of keep (names from TempName) can take up, those of the flat
-// layout earlier versions wrote included.
-func CleanTemp(root string, keep map[string]bool) {
+// TempFiles lists the temporary files below root's TempDir, those of
+// the flat layout earlier versions wrote included: each name (as
+// TempName gives it) with its path. A pull takes up the file of its
+// version; RemoveTemp removes the rest once nothing needs them.
+func TempFiles(root string) map[string]string {
 	dir := filepath.Join(root, filepath.FromSlash(TempDir))
 	ents, _ := os.ReadDir(dir)
+	out := map[string]string{}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
 		if !e.IsDir() {
-			if !keep[e.Name()] {
-				os.Remove(p)
-			}
+			out[e.Name()] = p
 			continue
 		}
 		sub, _ := os.ReadDir(p)
 		for _, s := range sub {
-			if !keep[s.Name()] {
-				os.Remove(filepath.Join(p, s.Name()))
-			}
+			out[s.Name()] = filepath.Join(p, s.Name())
 		}
+	}
+	return out
+}
+
+// RemoveTemp removes the temporary files listed (by TempFiles).
+func RemoveTemp(files map[string]string) {
+	for _, p := range files {
+		os.Remove(p)
 	}
 }
 
