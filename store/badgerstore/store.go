@@ -97,6 +97,7 @@ type Store struct {
 	vlogSize int64        // badger's value log file size
 	mapDir   string       // dir as the kernel names it, for trimMapped
 	written  atomic.Int64 // bytes batches have written, to pace trimMapped
+	dirTime  atomic.Int64 // the directory's mtime at the last TrimChanged
 	closed   atomic.Bool
 }
 
@@ -146,6 +147,25 @@ func OpenBadger(dir string, opt Options) (*badger.DB, error) {
 // through its maps stops counting as the daemon's own. The pages stay in
 // the page cache; the next access maps them back without a disk read.
 func (s *Store) Trim() { unmapResident(s.mapDir) }
+
+// TrimChanged is Trim when badger made or removed a file since the last
+// TrimChanged (its directory's modification time moved): compactions
+// and memtable flushes go on after the writes that caused them, and
+// every table they read or write becomes resident through its map. It
+// reports whether it trimmed; a daemon calls it often, and it costs a
+// stat when nothing changed.
+func (s *Store) TrimChanged() bool {
+	fi, err := os.Stat(s.mapDir)
+	if err != nil {
+		return false
+	}
+	t := fi.ModTime().UnixNano()
+	if s.dirTime.Swap(t) == t {
+		return false
+	}
+	s.Trim()
+	return true
+}
 
 // trimEvery is how many bytes batches write between two trimMapped calls.
 const trimEvery = 64 << 20

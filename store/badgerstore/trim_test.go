@@ -75,6 +75,39 @@ func TestTrim(t *testing.T) {
 	readAll()
 }
 
+// TestTrimChanged: TrimChanged trims once badger has made a file since
+// the last call (a memtable flushed to a table) and not again until it
+// makes another.
+func TestTrimChanged(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	s.TrimChanged() // the files Open made
+	if s.TrimChanged() {
+		t.Fatal("TrimChanged trimmed with nothing new in the store's directory")
+	}
+	before, err := os.ReadDir(s.mapDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putBlocks(t, s, 2*memTableSize/512, 512) // twice a memtable: a table at least
+	if err := s.db.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadDir(s.mapDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) == len(before) {
+		t.Skipf("no file made or removed writing two memtables (%d files): nothing to see", len(after))
+	}
+	if !s.TrimChanged() {
+		t.Fatalf("TrimChanged did not trim after the store went from %d to %d files", len(before), len(after))
+	}
+	if s.TrimChanged() {
+		t.Fatal("TrimChanged trimmed twice for one change")
+	}
+}
+
 // mappedRSS sums the resident bytes of this process's mappings of files
 // in dir (0 where /proc is missing).
 func mappedRSS(t *testing.T, dir string) int64 {

@@ -15,16 +15,19 @@ const trimDelay = 2 * time.Second
 
 // busyTrimEvery is how often a busy daemon unmaps its store's files: a
 // sync of 100,000 files faults in 85-95 MiB of them within a few
-// seconds (reading them back is a minor fault: the page cache keeps them).
-const busyTrimEvery = time.Second
+// seconds (reading them back is a minor fault: the page cache keeps
+// them). An idle daemon looks as often, and unmaps them when badger made
+// or removed a file (a compaction ran).
+const busyTrimEvery = 250 * time.Millisecond
 
 // trimWhenIdle returns freed heap to the system once a folder has gone
 // idle after a scan or a sync and stayed so for trimDelay. A sync of
 // many files leaves tens of MiB of free heap behind, which the Go runtime
 // otherwise gives back only over minutes; an idle daemon should be small.
 // Any other folder event in the meantime defers the trim. Events can be
-// dropped when a scan publishes thousands at once, so the timer also
-// runs on a dropped-events notice, and a trim waits until every folder is
+// dropped when a scan publishes thousands at once (the idle one too,
+// with no notice until a later event), so the end of a busy spell seen
+// by the ticker trims as well, and a trim waits until every folder is
 // idle (or stopped).
 func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 	sub := d.events.Subscribe(256)
@@ -33,8 +36,8 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 	t.Stop()
 	busy := time.NewTicker(busyTrimEvery)
 	defer busy.Stop()
-	var lastMoved int64 // blocks the swarm had moved at the last tick
-	served := false     // blocks moved since the last trim
+	var lastMoved int64  // blocks the swarm had moved at the last tick
+	var active time.Time // a folder last scanned or synced, or a block last moved; zero: trimmed since
 	for {
 		select {
 		case <-ctx.Done():
@@ -42,20 +45,20 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 		case <-busy.C:
 			// A long sync keeps badger's maps filling: unmap them as
 			// it goes, not only at the end. Serving peers leaves no
-			// folder event behind: a tick with no block moved after
-			// ticks that moved some is the end of it.
+			// folder event behind: trimDelay of ticks with no block
+			// moved (and no folder busy) is the end of it.
 			st := d.swarm.Stats()
 			moved := st.BlocksIn + st.BlocksOut
 			switch {
-			case d.folders.busy():
+			case d.folders.busy() || moved != lastMoved:
+				active = time.Now()
 				d.trimStore()
-			case moved != lastMoved:
-				served = true
-				d.trimStore()
-			case served:
-				served = false
+			case !active.IsZero() && time.Since(active) >= trimDelay:
+				active = time.Time{}
 				debug.FreeOSMemory()
 				d.trimStore()
+			default:
+				d.trimChanged()
 			}
 			lastMoved = moved
 		case ev, ok := <-sub.C():
@@ -75,16 +78,26 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 			}
 			debug.FreeOSMemory()
 			d.trimStore()
+			active = time.Time{}
 		}
 	}
 }
 
 // trimmer is a store whose mapped files can leave resident memory.
-type trimmer interface{ Trim() }
+type trimmer interface {
+	Trim()
+	TrimChanged() bool
+}
 
 func (d *Daemon) trimStore() {
 	if t, ok := d.node.Store().(trimmer); ok {
 		t.Trim()
+	}
+}
+
+func (d *Daemon) trimChanged() {
+	if t, ok := d.node.Store().(trimmer); ok {
+		t.TrimChanged()
 	}
 }
 
