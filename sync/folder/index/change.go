@@ -529,44 +529,35 @@ type Stats struct {
 	LocalChanged       int // read-only peers: paths edited here
 }
 
-// Stats counts the index.
+// Stats counts the index: from the counts it keeps as it changes, a
+// few keys to read however many paths it holds.
 func (ix *Index) Stats(ctx context.Context) (Stats, error) { return ix.StatsWhere(ctx, nil) }
 
 // StatsWhere counts the index, the needed paths only among those keep
-// accepts (nil: all; see NeedsWhere).
+// accepts (nil: all; see NeedsWhere). With keep, the needs are counted
+// by a pass over them.
 func (ix *Index) StatsWhere(ctx context.Context, keep func(path string) bool) (Stats, error) {
-	var st Stats
-	err := ix.Globals(ctx, "", func(r *Record) error {
-		if r.Deleted {
-			return nil
-		}
-		switch r.Type {
-		case TypeFile:
-			st.Files++
-			st.Bytes += r.Size
-		case TypeDir:
-			st.Dirs++
-		case TypeSymlink:
-			st.Links++
-		}
-		return nil
+	var c counts
+	var deltas int
+	err := ix.view(ctx, func(t txn) (err error) {
+		c, deltas, err = t.readCounts()
+		return err
 	})
 	if err != nil {
-		return st, err
+		return Stats{}, err
 	}
+	if deltas >= 2*foldEvery {
+		ix.fold(ctx) // many readers, few writers: keep the reads short
+	}
+	st := c.stats()
+	if keep == nil {
+		return st, nil
+	}
+	st.NeedFiles, st.NeedBytes = 0, 0
 	err = ix.NeedsWhere(ctx, keep, func(g *Record, _ *Local) error {
 		st.NeedFiles++
 		if !g.Deleted {
 			st.NeedBytes += g.Size
-		}
-		return nil
-	})
-	if err != nil {
-		return st, err
-	}
-	err = ix.Locals(ctx, "", func(_ string, l *Local) error {
-		if l.Changed {
-			st.LocalChanged++
 		}
 		return nil
 	})
@@ -577,6 +568,10 @@ func (ix *Index) StatsWhere(ctx context.Context, keep func(path string) bool) (S
 // the index never published, or after a revert).
 func (ix *Index) ForgetLocal(ctx context.Context, path string) error {
 	return ix.update(ctx, func(t txn) error {
+		old, err := t.local(path)
+		if err != nil {
+			return err
+		}
 		if err := t.t.Delete(lKey(path)); err != nil {
 			return err
 		}
@@ -584,6 +579,7 @@ func (ix *Index) ForgetLocal(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
+		t.moved(g, old, g, nil)
 		return t.setNeed(path, g, nil)
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/badgerstore"
@@ -48,6 +50,11 @@ type Options struct {
 type Index struct {
 	opt Options
 	ret retainPtr // nil: MaxHistory, no age limit
+
+	idPrefix [8]byte       // random: this process's delta keys differ from any other's
+	deltaSeq atomic.Uint64 // numbers this process's delta keys
+	unfolded atomic.Int64  // deltas written since the last fold
+	folding  sync.Mutex
 }
 
 // Open returns the index kept in opt.KV.
@@ -55,7 +62,11 @@ func Open(opt Options) (*Index, error) {
 	if opt.KV == nil || len(opt.Pub) != ed25519.PublicKeySize || opt.Device == 0 || opt.Wins == nil {
 		return nil, errors.New("index: KV, Pub, Device and Wins are required")
 	}
-	return &Index{opt: opt}, nil
+	ix := &Index{opt: opt}
+	if err := ix.initCounts(context.Background()); err != nil {
+		return nil, fmt.Errorf("index: count: %w", err)
+	}
+	return ix, nil
 }
 
 // Writable reports whether this peer may publish changes.
@@ -116,6 +127,7 @@ func needs(g *Record, l *Local) bool {
 type txn struct {
 	ix *Index
 	t  *badgerstore.KVTxn
+	d  *counts // what the transaction changed of the index's counts
 }
 
 func (t txn) global(path string) (*Record, Signed, error) {
@@ -212,6 +224,7 @@ func (t txn) putGlobal(r *Record, s Signed, old *Record) error {
 	if err != nil {
 		return err
 	}
+	t.moved(old, l, r, l)
 	return t.setNeed(r.Path, r, l)
 }
 
@@ -306,6 +319,10 @@ func (ix *Index) History(ctx context.Context, path string) ([]*Record, error) {
 }
 
 func (t txn) putLocal(path string, l *Local) error {
+	old, err := t.local(path)
+	if err != nil {
+		return err
+	}
 	enc, err := encMode.Marshal(l)
 	if err != nil {
 		return err
@@ -317,6 +334,7 @@ func (t txn) putLocal(path string, l *Local) error {
 	if err != nil {
 		return err
 	}
+	t.moved(g, old, g, l)
 	return t.setNeed(path, g, l)
 }
 
@@ -327,12 +345,26 @@ func (t txn) setNeed(path string, g *Record, l *Local) error {
 	return t.t.Delete(nKey(path))
 }
 
+// update runs fn in one transaction, with what it changed of the
+// counts written beside its changes.
 func (ix *Index) update(ctx context.Context, fn func(txn) error) error {
-	return ix.opt.KV.Update(ctx, func(t *badgerstore.KVTxn) error { return fn(txn{ix, t}) })
+	wrote := false
+	err := ix.opt.KV.Update(ctx, func(t *badgerstore.KVTxn) error {
+		tx := txn{ix, t, &counts{}} // fresh on every try
+		if err := fn(tx); err != nil {
+			return err
+		}
+		wrote = *tx.d != (counts{})
+		return tx.putDelta()
+	})
+	if err == nil && wrote && ix.unfolded.Add(1) >= foldEvery {
+		err = ix.fold(ctx)
+	}
+	return err
 }
 
 func (ix *Index) view(ctx context.Context, fn func(txn) error) error {
-	return ix.opt.KV.View(ctx, func(t *badgerstore.KVTxn) error { return fn(txn{ix, t}) })
+	return ix.opt.KV.View(ctx, func(t *badgerstore.KVTxn) error { return fn(txn{ix, t, &counts{}}) })
 }
 
 // Global returns the global record of path, or nil.
