@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -239,6 +240,23 @@ func (b *syncBench) scale(ctx context.Context) error {
 	b.t.add(row{fmt.Sprintf("%d files x 4 KiB, initial sync A->B", spec.files), fmt.Sprintf("%.0f files/s", rate),
 		fmt.Sprintf("%.0f files/s %s", ref, refName), fmt.Sprintf("%.2f", rate/ref), goal(rate >= 0.8*ref, ">= 0.80")})
 	b.t.add(row{"  A's initial scan of them", fmt.Sprintf("%.0f files/s", float64(spec.files)/scan.Seconds()), "-", "-", "-"})
+	// What a user's `shoal status` (or a UI polling it) costs on a
+	// folder this size: the daemon's answer, median of 5.
+	_, fb := folderPaths(dir)
+	var took []time.Duration
+	for range 5 {
+		t0 := time.Now()
+		st, err := p.b.folderStatus(ctx, fb)
+		if err != nil {
+			return err
+		}
+		if st.Files != spec.files {
+			return fmt.Errorf("status of B's folder: %d files, want %d", st.Files, spec.files)
+		}
+		took = append(took, time.Since(t0))
+	}
+	slices.Sort(took)
+	b.t.add(row{"  folder status of B's folder (API, median of 5)", took[2].Round(10 * time.Microsecond).String(), "-", "-", "-"})
 	const limit = 200 << 20
 	for _, d := range []struct {
 		name string
