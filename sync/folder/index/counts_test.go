@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 )
 
@@ -138,5 +139,76 @@ func TestCountsEncoding(t *testing.T) {
 		if err == nil && string(c.encode()) != string(tt.in) {
 			t.Errorf("%s: %x came back as %x", tt.name, tt.in, c.encode())
 		}
+	}
+}
+
+// TestCountsUnderConcurrency: changes of the same paths from many
+// goroutines at once (local edits, pulls, deletions, remote records)
+// leave counts that equal a pass: a transaction whose reads another
+// changed is run again, its delta with it.
+func TestCountsUnderConcurrency(t *testing.T) {
+	a, b := newPeer(t, 1, true), newPeer(t, 2, true)
+	for i := range 40 {
+		a.write(t, fmt.Sprintf("p%02d", i), "first", 1)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 60 {
+				p := fmt.Sprintf("p%02d", (i*7+w)%40)
+				var err error
+				switch i % 4 {
+				case 0, 1:
+					r := fileRecord(p, []byte(fmt.Sprint(w, i)))
+					r.ModTime = int64(10 + i)
+					_, err = b.ix.CommitLocal(ctx, []Change{{Record: r, Local: Local{Type: TypeFile, Size: r.Size, Root: r.Root, ModTime: r.ModTime}}})
+				case 2:
+					if g, gerr := b.ix.Global(ctx, p); gerr == nil && g != nil {
+						err = b.ix.SetLocal(ctx, p, &Local{Type: g.Type, Size: g.Size, Root: g.Root, Version: g.Version}, nil)
+					}
+				case 3:
+					_, err = b.ix.CommitLocal(ctx, []Change{{Record: Record{Path: p, Type: TypeFile, Deleted: true, ModTime: int64(100 + i)}, Local: Local{Type: TypeFile, Deleted: true}}})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 5 {
+			marks, err := b.ix.Marks(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			var recs []Signed
+			complete, err := a.ix.Since(ctx, marks, func(s Signed) error { recs = append(recs, s); return nil })
+			if err == nil {
+				_, _, err = b.ix.ApplyRemote(ctx, recs, complete, nil)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, err := b.ix.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.ix.countAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := c.stats(); got != want {
+		t.Fatalf("kept counts %+v, a pass counts %+v", got, want)
 	}
 }
