@@ -50,8 +50,9 @@ type Options struct {
 	Workers int
 	Logger  *slog.Logger
 	// Flush, if set, takes changes as the scan goes, each group once its
-	// blocks are committed to the store: first the directories and links
-	// found, then hashed files every few hundred. What Flush took is not
+	// blocks are committed to the store: the directories and links found
+	// before the next changed file, hashed files every few hundred while
+	// the walk goes on. What Flush took is not
 	// in the Result; deletions always are, for the caller to record once
 	// it has checked the scan as a whole. Calls may come from several
 	// goroutines at once.
@@ -132,12 +133,22 @@ func Scan(ctx context.Context, opt Options, paths ...string) (*Result, error) {
 		paths = []string{""}
 	}
 	s := &scanner{opt: opt, res: &Result{}, seen: make(map[string]bool), large: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var err error
 	for _, p := range normalize(paths) {
-		if err := s.scanPath(ctx, p); err != nil {
-			return nil, err
+		if err = s.scanPath(ctx, p); err != nil {
+			cancel() // the hashers stop too
+			break
 		}
 	}
-	if err := s.hashAll(ctx); err != nil {
+	if herr := s.hashed(); err == nil {
+		err = herr
+	}
+	if err == nil {
+		err = s.flushRest(ctx)
+	}
+	if err != nil {
 		return nil, err
 	}
 	sort.Slice(s.res.Changes, func(i, j int) bool { return s.res.Changes[i].Record.Path < s.res.Changes[j].Record.Path })
@@ -169,22 +180,44 @@ func (s *scanner) retryAfter(d time.Duration) {
 	s.mu.Unlock()
 }
 
+// scanner is one scan: the walk (one goroutine) fills res with what it
+// finds and hands the files it finds changed to hash workers, which run
+// while the walk goes on and keep what they find in h until the walk is
+// done.
 type scanner struct {
 	mu   sync.Mutex // guards res.RetryAfter against hash workers
 	opt  Options
 	res  *Result
 	seen map[string]bool
-	todo []hashJob
 	// large is held while a file of more than largeFile bytes is hashed.
 	large chan struct{}
+
+	// unflushed are directories and links found (with Flush), handed
+	// over before the next file goes to a worker.
+	unflushed []index.Change
+	jobs      chan hashJob // to the hash workers; nil until the first file
+	workers   int          // hash workers started
+	wg        sync.WaitGroup
+	h         hashOut
+}
+
+// hashOut is what the hash workers found, merged into the result once
+// the walk is done.
+type hashOut struct {
+	mu       sync.Mutex
+	changes  []index.Change
+	blocks   []cid.Cid
+	errors   []PathError
+	retry    []string
+	firstErr error
 }
 
 // largeFile is the size above which one file is chunked on every core.
 const largeFile = 8 << 20
 
-// hashJob is a file the walk found changed. Only its path is kept (a
-// scan of 100,000 files holds 100,000 of these): hash looks at the file
-// and its local state again when it comes to it.
+// hashJob is a file the walk found changed. Only its path goes to the
+// worker: hash looks at the file and its local state again when it
+// comes to it.
 type hashJob struct {
 	rel string
 }
@@ -316,8 +349,7 @@ func (s *scanner) entry(ctx context.Context, rel, abs string, info fs.FileInfo) 
 			old.Inode == l.Inode && old.CTime == l.CTime && (old.Mode&0o100) == (l.Mode&0o100) {
 			return nil // unchanged
 		}
-		s.todo = append(s.todo, hashJob{rel: rel})
-		return nil
+		return s.queue(ctx, hashJob{rel: rel})
 	case info.IsDir():
 		l.Type, l.Size = index.TypeDir, 0
 		if old != nil && !old.Deleted && old.Type == index.TypeDir && (old.Mode&0o100) == (l.Mode&0o100) || !s.absenceIsDelete(rel, true) {
@@ -346,100 +378,123 @@ func (s *scanner) add(rel string, l index.Local) {
 	if l.Type == index.TypeDir {
 		mode = 0o755
 	}
-	s.res.Changes = append(s.res.Changes, index.Change{
+	c := index.Change{
 		Record: index.Record{Path: rel, Type: l.Type, Size: l.Size, Mode: mode, ModTime: l.ModTime, Root: l.Root, Target: l.Target},
 		Local:  l,
-	})
+	}
+	if s.opt.Flush != nil {
+		s.unflushed = append(s.unflushed, c)
+		return
+	}
+	s.res.Changes = append(s.res.Changes, c)
 }
 
-// hashAll chunks the files queued by entry, several at once.
-func (s *scanner) hashAll(ctx context.Context) error {
-	if s.opt.Flush != nil {
-		// Directories and links first, so peers create a file's
-		// directory before the file; deletions stay for the caller.
-		var now, keep []index.Change
-		for _, c := range s.res.Changes {
-			if c.Record.Deleted {
-				keep = append(keep, c)
-			} else {
-				now = append(now, c)
-			}
+// queue hands j to a hash worker, starting one when none is free and
+// fewer than Options.Workers run: a scan of one file starts one, a scan
+// of many starts them all, and the walk waits when every one is busy.
+func (s *scanner) queue(ctx context.Context, j hashJob) error {
+	if len(s.unflushed) > 0 {
+		// A file's directory goes to peers before the file.
+		if err := s.opt.Flush(ctx, s.unflushed, nil); err != nil {
+			return err
 		}
-		if len(now) > 0 {
-			if err := s.opt.Flush(ctx, now, nil); err != nil {
-				return err
-			}
-		}
-		s.res.Changes = keep
+		s.unflushed = nil
 	}
-	if len(s.todo) == 0 {
+	if s.jobs == nil {
+		s.jobs = make(chan hashJob)
+	}
+	select {
+	case s.jobs <- j:
+		return nil
+	default:
+	}
+	if s.workers < s.opt.Workers {
+		s.workers++
+		s.wg.Go(func() { s.hashWorker(ctx) })
+	}
+	select {
+	case s.jobs <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// hashWorker chunks the files it is handed, committing its store batch
+// (and, with Flush, handing over the changes whose blocks it holds)
+// every few hundred files.
+func (s *scanner) hashWorker(ctx context.Context) {
+	h := &s.h
+	b := newBatch(ctx, s.opt.Store)
+	// With Flush, this worker's changes since its last store commit:
+	// handed over once their blocks are in the store.
+	var changes []index.Change
+	var blocks []cid.Cid
+	commit := func() {
+		err := b.commit()
+		if err == nil && s.opt.Flush != nil && len(changes) > 0 {
+			err = s.opt.Flush(ctx, changes, blocks)
+		}
+		changes, blocks = nil, nil
+		if err != nil {
+			h.mu.Lock()
+			h.firstErr = cmpErr(h.firstErr, err)
+			h.mu.Unlock()
+		}
+	}
+	defer commit()
+	for j := range s.jobs {
+		ch, bs, retry, err := s.hash(ctx, b, j)
+		h.mu.Lock()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			h.firstErr = cmpErr(h.firstErr, ctx.Err())
+		case err != nil && errors.Is(err, syscall.ENOSPC):
+			h.firstErr = cmpErr(h.firstErr, err)
+		case err != nil:
+			s.opt.Logger.Warn("scan: skipping", "path", j.rel, "err", err)
+			h.errors = append(h.errors, PathError{Path: j.rel, Err: err.Error()})
+		case retry:
+			h.retry = append(h.retry, j.rel)
+		case s.opt.Flush != nil:
+			changes = append(changes, ch)
+			blocks = append(blocks, bs...)
+		default:
+			h.changes = append(h.changes, ch)
+			h.blocks = append(h.blocks, bs...)
+		}
+		h.mu.Unlock()
+		if b.n++; b.n >= 256 {
+			commit()
+		}
+	}
+}
+
+// hashed waits for the hash workers to finish what the walk queued and
+// adds what they found to the result.
+func (s *scanner) hashed() error {
+	if s.jobs != nil {
+		close(s.jobs)
+		s.wg.Wait()
+		s.jobs = nil
+	}
+	h := &s.h
+	s.res.Changes = append(s.res.Changes, h.changes...)
+	s.res.Blocks = append(s.res.Blocks, h.blocks...)
+	s.res.Errors = append(s.res.Errors, h.errors...)
+	s.res.Retry = append(s.res.Retry, h.retry...)
+	return h.firstErr
+}
+
+// flushRest hands Flush the directories and links found after the last
+// file; deletions stay in the result for the caller.
+func (s *scanner) flushRest(ctx context.Context) error {
+	if len(s.unflushed) == 0 {
 		return nil
 	}
-	jobs := make(chan hashJob)
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	workers := min(s.opt.Workers, len(s.todo))
-	// One file's chunking uses every core itself when it is large; small
-	// files go several at a time.
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := newBatch(ctx, s.opt.Store)
-			// With Flush, this worker's changes since its last store
-			// commit: handed over once their blocks are in the store.
-			var changes []index.Change
-			var blocks []cid.Cid
-			commit := func() {
-				err := b.commit()
-				if err == nil && s.opt.Flush != nil && len(changes) > 0 {
-					err = s.opt.Flush(ctx, changes, blocks)
-				}
-				changes, blocks = nil, nil
-				if err != nil {
-					mu.Lock()
-					firstErr = cmpErr(firstErr, err)
-					mu.Unlock()
-				}
-			}
-			defer commit()
-			for j := range jobs {
-				ch, bs, retry, err := s.hash(ctx, b, j)
-				mu.Lock()
-				switch {
-				case err != nil && ctx.Err() != nil:
-					firstErr = cmpErr(firstErr, ctx.Err())
-				case err != nil && errors.Is(err, syscall.ENOSPC):
-					firstErr = cmpErr(firstErr, err)
-				case err != nil:
-					s.fail(j.rel, err)
-				case retry:
-					s.res.Retry = append(s.res.Retry, j.rel)
-				case s.opt.Flush != nil:
-					changes = append(changes, ch)
-					blocks = append(blocks, bs...)
-				default:
-					s.res.Changes = append(s.res.Changes, ch)
-					s.res.Blocks = append(s.res.Blocks, bs...)
-				}
-				mu.Unlock()
-				if b.n++; b.n >= 256 {
-					commit()
-				}
-			}
-		}()
-	}
-	for _, j := range s.todo {
-		select {
-		case jobs <- j:
-		case <-ctx.Done():
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	s.todo = nil
-	return firstErr
+	err := s.opt.Flush(ctx, s.unflushed, nil)
+	s.unflushed = nil
+	return err
 }
 
 func cmpErr(old, err error) error {
