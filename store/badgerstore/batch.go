@@ -126,11 +126,13 @@ func (b *batch) PutRef(c cid.Cid, ref store.Ref) error {
 	if err := store.CheckRef(ref); err != nil {
 		return fmt.Errorf("put reference %s: %w", c, err)
 	}
-	k, err := b.kind(c)
+	// Only a copy matters here (it wins over a reference); a reference
+	// already held is written over: one lookup, not two.
+	copied, err := b.hasCopy(c)
 	if err != nil {
 		return fmt.Errorf("put reference %s: %w", c, err)
 	}
-	if k == kindCopy {
+	if copied {
 		return nil
 	}
 	v := encodeRef(ref)
@@ -162,6 +164,18 @@ func (b *batch) kind(c cid.Cid) (blockKind, error) {
 	}
 	k, _, err := b.s.kind(b.rtxn, c.Hash())
 	return k, err
+}
+
+// hasCopy reports whether a copy of block c is held.
+func (b *batch) hasCopy(c cid.Cid) (bool, error) {
+	if b.rtxn == nil {
+		b.rtxn = b.s.db.NewTransaction(false)
+	}
+	_, err := b.rtxn.Get(key(prefixBlock, c.Hash()))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // endRead ends the read transaction kind uses.
