@@ -29,7 +29,17 @@ func (t *KVTxn) IterateFrom(prefix, start []byte, fn func(k, v []byte) error) er
 	o.Prefix = full
 	it := t.txn.NewIterator(o)
 	defer it.Close()
-	for it.Seek(t.kv.key(start)); it.ValidForPrefix(full); it.Next() {
+	it.Seek(t.kv.key(start))
+	if err := t.each(ctx, it, full, fn); err != nil {
+		return fmt.Errorf("kv %s: iterate %q: %w", t.kv.name, prefix, err)
+	}
+	return nil
+}
+
+// each calls fn for the keys from its position on while they start with
+// full, until fn returns ErrStop (nil) or an error.
+func (t *KVTxn) each(ctx context.Context, it *badger.Iterator, full []byte, fn func(k, v []byte) error) error {
+	for ; it.ValidForPrefix(full); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -39,7 +49,7 @@ func (t *KVTxn) IterateFrom(prefix, start []byte, fn func(k, v []byte) error) er
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("kv %s: iterate %q: %w", t.kv.name, prefix, err)
+			return err
 		}
 	}
 	return nil
@@ -71,18 +81,8 @@ func (t *KVTxn) IterateBefore(prefix, end []byte, fn func(k, v []byte) error) er
 	if seek != nil && it.Valid() && bytes.Equal(it.Item().Key(), seek) {
 		it.Next() // end itself is not before end
 	}
-	for ; it.ValidForPrefix(full); it.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		item := it.Item()
-		err := item.Value(func(v []byte) error { return fn(item.Key()[len(t.kv.prefix):], v) })
-		if err == ErrStop {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("kv %s: iterate %q backwards: %w", t.kv.name, prefix, err)
-		}
+	if err := t.each(ctx, it, full, fn); err != nil {
+		return fmt.Errorf("kv %s: iterate %q backwards: %w", t.kv.name, prefix, err)
 	}
 	return nil
 }
