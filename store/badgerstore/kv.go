@@ -68,7 +68,7 @@ func (kv *KV) Iterate(ctx context.Context, prefix []byte, fn func(k, v []byte) e
 const maxConflictRetries = 64
 
 // ErrTxnTooBig means one Update wrote more than a transaction can hold:
-// about 4.8 MiB of keys and small values (15 % of badger's memtable).
+// about 600 KiB of keys and small values (15 % of the 4 MiB memtable).
 var ErrTxnTooBig = badger.ErrTxnTooBig
 
 // Update runs fn in one transaction and commits its writes atomically; if
