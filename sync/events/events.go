@@ -1,7 +1,8 @@
 // Package events carries a node's state changes (a folder's state, a file
 // synced, a peer connected) from where they happen to whoever listens:
 // the CLI, the API's event stream, the dialer, tests. Publishing never
-// blocks; a subscriber that falls behind loses events and is told so.
+// blocks; a subscriber that falls behind loses events and is told so as
+// soon as it has room again.
 package events
 
 import (
@@ -46,9 +47,10 @@ func New() *Bus { return &Bus{subs: make(map[*Sub]struct{})} }
 
 // Sub is one subscription.
 type Sub struct {
-	c       chan Event
-	b       *Bus
-	dropped int
+	c        chan Event
+	b        *Bus
+	dropped  int
+	catching bool // a catchUp goroutine runs for it
 }
 
 // C delivers the events; it is closed by Close.
@@ -102,7 +104,41 @@ func (b *Bus) Publish(ev Event) {
 		case s.c <- ev:
 		default:
 			s.dropped++
+			if !s.catching {
+				s.catching = true
+				go b.catchUp(s)
+			}
 		}
+	}
+}
+
+// catchEvery is how often a subscriber that lost events is offered the
+// notice of it while no new event comes.
+const catchEvery = 20 * time.Millisecond
+
+// catchUp tells s that it lost events as soon as it has room, without
+// waiting for another event to be published: the last event of a burst
+// (a folder gone idle) may be among those lost, and a listener must
+// hear that something went missing.
+func (b *Bus) catchUp(s *Sub) {
+	t := time.NewTicker(catchEvery)
+	defer t.Stop()
+	for range t.C {
+		b.mu.Lock()
+		_, open := b.subs[s]
+		if !open || s.dropped == 0 {
+			s.catching = false
+			b.mu.Unlock()
+			return
+		}
+		select {
+		case s.c <- Event{Seq: b.seq, Time: time.Now(), Type: EventsDropped, Data: itoa(s.dropped)}:
+			s.dropped, s.catching = 0, false
+			b.mu.Unlock()
+			return
+		default:
+		}
+		b.mu.Unlock()
 	}
 }
 

@@ -1,6 +1,9 @@
 package events
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestBus(t *testing.T) {
 	b := New()
@@ -25,5 +28,30 @@ func TestBus(t *testing.T) {
 	b.Publish(Event{Type: FileSynced})
 	if _, ok := <-s.C(); ok {
 		t.Fatal("closed subscription still delivers")
+	}
+}
+
+// TestBusTellsOfLossWithoutLaterEvent: a subscriber that lost the last
+// events of a burst hears of it once it has room, with no event after.
+func TestBusTellsOfLossWithoutLaterEvent(t *testing.T) {
+	b := New()
+	s := b.Subscribe(1)
+	defer s.Close()
+	b.Publish(Event{Type: FileSynced, Path: "a"})
+	b.Publish(Event{Type: FolderState, Data: "idle"}) // lost: buffer full
+	if e := <-s.C(); e.Path != "a" {
+		t.Fatalf("first = %+v", e)
+	}
+	select {
+	case e := <-s.C():
+		if e.Type != EventsDropped || e.Data != "1" {
+			t.Fatalf("want a drop notice of 1, got %+v", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no drop notice without a later event")
+	}
+	b.Publish(Event{Type: FileSynced, Path: "b"})
+	if e := <-s.C(); e.Path != "b" {
+		t.Fatalf("after the notice = %+v", e)
 	}
 }
