@@ -69,11 +69,18 @@ func (f *Folder) pullSet(ctx context.Context, flt selection.Filter, temps map[st
 	popt := f.pullOptions()
 	var mu sync.Mutex
 	var fatal error
+	// pullError notes (or, with nil, clears) why g's path could not be
+	// pulled, in the status Status reads under f.mu.
+	pullError := func(g *index.Record, err error) {
+		f.mu.Lock()
+		f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, err)
+		f.mu.Unlock()
+	}
 	// failed reports whether err ends g's pull here, noting why.
 	failed := func(g *index.Record, err error) bool {
 		switch {
 		case err == nil:
-			f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, nil)
+			pullError(g, nil)
 			return false
 		case errors.Is(err, pull.ErrLocalChange):
 			rescan = append(rescan, g.Path)
@@ -81,7 +88,7 @@ func (f *Folder) pullSet(ctx context.Context, flt selection.Filter, temps map[st
 			fatal = cmpErr(fatal, err)
 		default:
 			f.log.Warn("pull", "path", g.Path, "err", err)
-			f.status.PullErrors = setPathError(f.status.PullErrors, g.Path, err)
+			pullError(g, err)
 			f.opt.Events.Publish(events.Event{Type: events.PullError, Folder: f.id, Path: g.Path, Data: err.Error()})
 		}
 		return true
@@ -100,11 +107,15 @@ func (f *Folder) pullSet(ctx context.Context, flt selection.Filter, temps map[st
 		for _, c := range done {
 			g, res := c.Record, c.Result
 			f.copyBlocks(ctx, res.Blocks)
+			f.mu.Lock()
 			f.status.PulledFiles++
 			f.status.PulledBytes += g.Size
 			f.status.LastSync = time.Now()
 			if res.Conflict != "" {
 				f.status.Conflicts = append(f.status.Conflicts, res.Conflict)
+			}
+			f.mu.Unlock()
+			if res.Conflict != "" {
 				rescan = append(rescan, res.Conflict)
 				f.opt.Events.Publish(events.Event{Type: events.Conflict, Folder: f.id, Path: res.Conflict})
 			}
