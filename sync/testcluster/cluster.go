@@ -64,7 +64,7 @@ type Node struct {
 	args   []string
 	user   *runAs // run as this user; nil: as the test
 	cmd    *exec.Cmd
-	done   chan error
+	exited chan struct{} // closed once the daemon has exited
 	stderr *syncBuffer
 }
 
@@ -123,7 +123,7 @@ func (n *Node) start() {
 	if err := cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
-	n.cmd, n.done = cmd, make(chan error, 1)
+	n.cmd, n.exited = cmd, make(chan struct{})
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -138,6 +138,8 @@ func (n *Node) start() {
 		select {
 		case l, ok := <-lines:
 			if !ok {
+				cmd.Wait()
+				close(n.exited)
 				n.t.Fatalf("%s: daemon exited before it was ready: %s", n.Name, n.stderr)
 			}
 			f := strings.Fields(l)
@@ -151,6 +153,12 @@ func (n *Node) start() {
 			}
 		case <-deadline:
 			cmd.Process.Kill()
+			go func() {
+				for range lines {
+				}
+			}()
+			cmd.Wait()
+			close(n.exited)
 			n.t.Fatalf("%s: daemon did not start: %s", n.Name, n.stderr)
 		}
 	}
@@ -158,7 +166,8 @@ func (n *Node) start() {
 	go func() {
 		for range lines {
 		}
-		n.done <- cmd.Wait()
+		cmd.Wait()
+		close(n.exited)
 	}()
 }
 
@@ -173,26 +182,39 @@ func (n *Node) Log() string { return n.stderr.String() }
 
 // Stop stops the daemon with SIGTERM (a no-op if it is not running).
 func (n *Node) Stop() {
-	if n.cmd == nil || n.cmd.ProcessState != nil {
+	if !n.running() {
 		return
 	}
 	n.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-n.done:
+	case <-n.exited:
 	case <-time.After(20 * time.Second):
 		n.cmd.Process.Kill()
-		<-n.done
+		<-n.exited
 		n.t.Errorf("%s: daemon did not stop on SIGTERM", n.Name)
 	}
 }
 
 // Kill kills the daemon with SIGKILL, as a crash would.
 func (n *Node) Kill() {
-	if n.cmd == nil || n.cmd.ProcessState != nil {
+	if !n.running() {
 		return
 	}
 	n.cmd.Process.Kill()
-	<-n.done
+	<-n.exited
+}
+
+// running reports whether the daemon was started and has not exited.
+func (n *Node) running() bool {
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // Restart starts the daemon again on its home and address.
