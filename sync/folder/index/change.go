@@ -11,7 +11,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/sync/folder/gossip"
 	"github.com/shoal-sync/shoal/sync/identity"
 )
@@ -282,100 +281,6 @@ func toGossip(ms []Mark) []gossip.Mark {
 	return out
 }
 
-// Needs calls fn with every path whose global record is not on disk
-// here, in path order, with its global record and local state (nil when
-// nothing is there).
-func (ix *Index) Needs(ctx context.Context, fn func(g *Record, l *Local) error) error {
-	return ix.NeedsWhere(ctx, nil, fn)
-}
-
-// NeedsWhere is Needs for the paths keep accepts (nil: all); keep is
-// asked before any record of the path is read, so that the paths a
-// selective folder leaves out cost a key each, not two reads.
-//
-// The paths are read a page at a time, each page in one transaction:
-// memory stays bounded however many paths are needed, and fn runs
-// outside any transaction, so it may take long and may write to the
-// index. A path whose records change meanwhile is seen as it is when
-// its page is read.
-func (ix *Index) NeedsWhere(ctx context.Context, keep func(path string) bool, fn func(g *Record, l *Local) error) error {
-	return ix.needs(ctx, keep, false, fn)
-}
-
-// NeedsBackward is NeedsWhere in reverse path order: a directory's
-// paths come before the directory itself.
-func (ix *Index) NeedsBackward(ctx context.Context, keep func(path string) bool, fn func(g *Record, l *Local) error) error {
-	return ix.needs(ctx, keep, true, fn)
-}
-
-// needsPage is how many needed paths NeedsWhere reads in one transaction.
-const needsPage = 256
-
-func (ix *Index) needs(ctx context.Context, keep func(path string) bool, backward bool, fn func(g *Record, l *Local) error) error {
-	type need struct {
-		g *Record
-		l *Local
-	}
-	var last []byte // the page's last key; the next starts after it
-	page := make([]need, 0, needsPage)
-	for {
-		page = page[:0]
-		more := false
-		err := ix.view(ctx, func(t txn) error {
-			var paths []string
-			collect := func(k, _ []byte) error {
-				if len(paths) == needsPage {
-					more = true
-					return badgerstore.ErrStop
-				}
-				last = append(last[:0], k...)
-				if p := string(k[1:]); keep == nil || keep(p) {
-					paths = append(paths, p)
-				}
-				return nil
-			}
-			var err error
-			switch {
-			case backward:
-				err = t.t.IterateBefore([]byte{pNeed}, last, collect)
-			case last == nil:
-				err = t.t.IterateFrom([]byte{pNeed}, []byte{pNeed}, collect)
-			default:
-				err = t.t.IterateFrom([]byte{pNeed}, append(last, 0), collect)
-			}
-			if err != nil {
-				return err
-			}
-			for _, p := range paths {
-				g, _, err := t.global(p)
-				if err != nil {
-					return err
-				}
-				l, err := t.local(p)
-				if err != nil {
-					return err
-				}
-				if needs(g, l) {
-					page = append(page, need{g, l})
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for i, n := range page {
-			if err := fn(n.g, n.l); err != nil {
-				return err
-			}
-			page[i] = need{}
-		}
-		if !more {
-			return nil
-		}
-	}
-}
-
 // maxTxnBlocks bounds the block keys written in one transaction, well
 // inside badger's limit on a transaction (15 % of its memtable).
 const maxTxnBlocks = 4096
@@ -518,50 +423,6 @@ func (ix *Index) Roots(ctx context.Context) ([]cid.Cid, error) {
 		err = ix.KeptVersions(ctx, "", true, func(k Kept) error { add(k.Root); return nil })
 	}
 	return out, err
-}
-
-// Stats counts a folder's records.
-type Stats struct {
-	Files, Dirs, Links int   // global, not deleted
-	Bytes              int64 // global file bytes
-	NeedFiles          int   // paths whose global record is not on disk
-	NeedBytes          int64
-	LocalChanged       int // read-only peers: paths edited here
-}
-
-// Stats counts the index: from the counts it keeps as it changes, a
-// few keys to read however many paths it holds.
-func (ix *Index) Stats(ctx context.Context) (Stats, error) { return ix.StatsWhere(ctx, nil) }
-
-// StatsWhere counts the index, the needed paths only among those keep
-// accepts (nil: all; see NeedsWhere). With keep, the needs are counted
-// by a pass over them.
-func (ix *Index) StatsWhere(ctx context.Context, keep func(path string) bool) (Stats, error) {
-	var c counts
-	var deltas int
-	err := ix.view(ctx, func(t txn) (err error) {
-		c, deltas, err = t.readCounts()
-		return err
-	})
-	if err != nil {
-		return Stats{}, err
-	}
-	if deltas >= 2*foldEvery {
-		ix.fold(ctx) // many readers, few writers: keep the reads short
-	}
-	st := c.stats()
-	if keep == nil {
-		return st, nil
-	}
-	st.NeedFiles, st.NeedBytes = 0, 0
-	err = ix.NeedsWhere(ctx, keep, func(g *Record, _ *Local) error {
-		st.NeedFiles++
-		if !g.Deleted {
-			st.NeedBytes += g.Size
-		}
-		return nil
-	})
-	return st, err
 }
 
 // ForgetLocal drops the local state of path (a file gone from disk that

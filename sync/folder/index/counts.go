@@ -244,3 +244,47 @@ func (ix *Index) countAll(ctx context.Context) (counts, error) {
 	})
 	return c, err
 }
+
+// Stats counts a folder's records.
+type Stats struct {
+	Files, Dirs, Links int   // global, not deleted
+	Bytes              int64 // global file bytes
+	NeedFiles          int   // paths whose global record is not on disk
+	NeedBytes          int64
+	LocalChanged       int // read-only peers: paths edited here
+}
+
+// Stats counts the index: from the counts it keeps as it changes, a
+// few keys to read however many paths it holds.
+func (ix *Index) Stats(ctx context.Context) (Stats, error) { return ix.StatsWhere(ctx, nil) }
+
+// StatsWhere counts the index, the needed paths only among those keep
+// accepts (nil: all; see NeedsWhere). With keep, the needs are counted
+// by a pass over them.
+func (ix *Index) StatsWhere(ctx context.Context, keep func(path string) bool) (Stats, error) {
+	var c counts
+	var deltas int
+	err := ix.view(ctx, func(t txn) (err error) {
+		c, deltas, err = t.readCounts()
+		return err
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	if deltas >= 2*foldEvery {
+		ix.fold(ctx) // many readers, few writers: keep the reads short
+	}
+	st := c.stats()
+	if keep == nil {
+		return st, nil
+	}
+	st.NeedFiles, st.NeedBytes = 0, 0
+	err = ix.NeedsWhere(ctx, keep, func(g *Record, _ *Local) error {
+		st.NeedFiles++
+		if !g.Deleted {
+			st.NeedBytes += g.Size
+		}
+		return nil
+	})
+	return st, err
+}
