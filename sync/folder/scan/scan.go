@@ -52,10 +52,9 @@ type Options struct {
 	// Flush, if set, takes changes as the scan goes, each group once its
 	// blocks are committed to the store: the directories and links found
 	// before the next changed file, hashed files every few hundred while
-	// the walk goes on. What Flush took is not
-	// in the Result; deletions always are, for the caller to record once
-	// it has checked the scan as a whole. Calls may come from several
-	// goroutines at once.
+	// the walk goes on. What Flush took is not in the Result; deletions
+	// always are, for the caller to record once it has checked the scan
+	// as a whole. Calls may come from several goroutines at once.
 	Flush func(ctx context.Context, changes []index.Change, blocks []cid.Cid) error
 }
 
