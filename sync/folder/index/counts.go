@@ -114,9 +114,11 @@ func (t txn) putDelta() error {
 // at most how many one fold takes.
 const foldEvery = 1024
 
-// readCounts sums the base and every delta.
-func (t txn) readCounts() (counts, int, error) {
-	v, err := t.t.Get([]byte{pCount, countBase})
+// sumCounts sums the base and the deltas, at most limit of them (0:
+// every one), calling seen (if not nil) with each delta's key; it
+// returns how many deltas it took.
+func sumCounts(t *badgerstore.KVTxn, limit int, seen func(k []byte)) (counts, int, error) {
+	v, err := t.Get([]byte{pCount, countBase})
 	if errors.Is(err, store.ErrNotFound) {
 		return counts{}, 0, errNoCounts
 	}
@@ -128,13 +130,20 @@ func (t txn) readCounts() (counts, int, error) {
 		return counts{}, 0, err
 	}
 	n := 0
-	err = t.t.Iterate([]byte{pCount, countDiff}, func(_, v []byte) error {
+	diffs := []byte{pCount, countDiff}
+	err = t.IterateFrom(diffs, diffs, func(k, v []byte) error {
+		if limit > 0 && n == limit {
+			return badgerstore.ErrStop
+		}
 		d, err := decodeCounts(v)
 		if err != nil {
 			return err
 		}
 		c.add(d, 1)
 		n++
+		if seen != nil {
+			seen(k)
+		}
 		return nil
 	})
 	return c, n, err
@@ -149,28 +158,8 @@ func (ix *Index) fold(ctx context.Context) error {
 	}
 	defer ix.folding.Unlock()
 	err := ix.opt.KV.Update(ctx, func(t *badgerstore.KVTxn) error {
-		v, err := t.Get([]byte{pCount, countBase})
-		if err != nil {
-			return err
-		}
-		c, err := decodeCounts(v)
-		if err != nil {
-			return err
-		}
 		var keys [][]byte
-		diffs := []byte{pCount, countDiff}
-		err = t.IterateFrom(diffs, diffs, func(k, v []byte) error {
-			if len(keys) == foldEvery {
-				return badgerstore.ErrStop
-			}
-			d, err := decodeCounts(v)
-			if err != nil {
-				return err
-			}
-			c.add(d, 1)
-			keys = append(keys, append([]byte(nil), k...))
-			return nil
-		})
+		c, _, err := sumCounts(t, foldEvery, func(k []byte) { keys = append(keys, append([]byte(nil), k...)) })
 		if err != nil {
 			return err
 		}
@@ -202,9 +191,8 @@ func (ix *Index) initCounts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Deltas without a base (none are written before it) would be
-	// counted twice: none can be there, but a base is only ever written
-	// over them by fold.
+	// No delta can be there yet: updates write them only once the base
+	// exists, which is from here on.
 	return ix.opt.KV.Put(ctx, []byte{pCount, countBase}, c.encode())
 }
 
@@ -265,7 +253,7 @@ func (ix *Index) StatsWhere(ctx context.Context, keep func(path string) bool) (S
 	var c counts
 	var deltas int
 	err := ix.view(ctx, func(t txn) (err error) {
-		c, deltas, err = t.readCounts()
+		c, deltas, err = sumCounts(t.t, 0, nil)
 		return err
 	})
 	if err != nil {

@@ -15,17 +15,7 @@ func TestCountsMatchPass(t *testing.T) {
 	check := func(step string, ps ...peer) {
 		t.Helper()
 		for _, p := range ps {
-			got, err := p.ix.Stats(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := p.ix.countAll(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := c.stats(); got != want {
-				t.Fatalf("%s, device %d: kept counts %+v, a pass counts %+v", step, p.dev, got, want)
-			}
+			sameCounts(t, fmt.Sprintf("%s, device %d", step, p.dev), p.ix)
 		}
 	}
 	del := func(p peer, path string, mtime int64) {
@@ -200,15 +190,21 @@ func TestCountsUnderConcurrency(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	got, err := b.ix.Stats(ctx)
+	sameCounts(t, "after the changes", b.ix)
+}
+
+// sameCounts fails unless the counts ix keeps equal a pass over it.
+func sameCounts(t *testing.T, what string, ix *Index) {
+	t.Helper()
+	got, err := ix.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := b.ix.countAll(ctx)
+	c, err := ix.countAll(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := c.stats(); got != want {
-		t.Fatalf("kept counts %+v, a pass counts %+v", got, want)
+		t.Fatalf("%s: kept counts %+v, a pass counts %+v", what, got, want)
 	}
 }

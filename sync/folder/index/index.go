@@ -364,7 +364,8 @@ func (ix *Index) update(ctx context.Context, fn func(txn) error) error {
 }
 
 func (ix *Index) view(ctx context.Context, fn func(txn) error) error {
-	return ix.opt.KV.View(ctx, func(t *badgerstore.KVTxn) error { return fn(txn{ix, t, &counts{}}) })
+	// No delta: a read changes no counts.
+	return ix.opt.KV.View(ctx, func(t *badgerstore.KVTxn) error { return fn(txn{ix, t, nil}) })
 }
 
 // Global returns the global record of path, or nil.
