@@ -474,24 +474,31 @@ func goal(ok bool, s string) string {
 
 // profileBoth, when SHOAL_BENCH_PROFILE names a directory, takes a CPU
 // profile of both daemons for secs seconds in the background, into
-// NAME-a.pprof and NAME-b.pprof there (read with go tool pprof).
+// NAME-a.pprof and NAME-b.pprof there (read with go tool pprof). With
+// SHOAL_BENCH_TRACE=1 it takes an execution trace instead, into
+// NAME-a.trace and NAME-b.trace (read with go tool trace): where the
+// wall time waits, which a CPU profile does not show.
 func (p *syncPair) profileBoth(ctx context.Context, name string, secs int) {
 	out := os.Getenv("SHOAL_BENCH_PROFILE")
 	if out == "" {
 		return
+	}
+	what, ext := "profile", ".pprof"
+	if os.Getenv("SHOAL_BENCH_TRACE") == "1" {
+		what, ext = "trace", ".trace"
 	}
 	for _, d := range []struct {
 		side string
 		p    *daemonProc
 	}{{"a", p.a}, {"b", p.b}} {
 		go func() {
-			resp, err := d.p.apiCall(ctx, http.MethodGet, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), nil)
+			resp, err := d.p.apiCall(ctx, http.MethodGet, fmt.Sprintf("/debug/pprof/%s?seconds=%d", what, secs), nil)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "shoalbench: profile: %v\n", err)
 				return
 			}
 			defer resp.Body.Close()
-			f, err := os.Create(filepath.Join(out, name+"-"+d.side+".pprof"))
+			f, err := os.Create(filepath.Join(out, name+"-"+d.side+ext))
 			if err != nil {
 				return
 			}
