@@ -74,3 +74,21 @@ func benchRead(b *testing.B, walk bool) {
 func byteSize(n int) string {
 	return strconv.Itoa(n>>10) + "KiB"
 }
+
+// BenchmarkFileBuilderSmall builds the DAG of a file of two leaves, as a
+// scan does for each of many small files: what it allocates is per file.
+func BenchmarkFileBuilderSmall(b *testing.B) {
+	leaves := []cid.Cid{RawCID(sha256.Sum256([]byte("a"))), RawCID(sha256.Sum256([]byte("b")))}
+	b.ReportAllocs()
+	for b.Loop() {
+		bld := NewFileBuilder(func(Block) error { return nil })
+		for _, c := range leaves {
+			if err := bld.Add(c, 64<<10); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, _, err := bld.Finish(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -72,7 +72,10 @@ func (b *FileBuilder) Add(leaf cid.Cid, size uint64) error {
 // data follows).
 func (b *FileBuilder) push(i int, p pending) error {
 	if i == len(b.levels) {
-		b.levels = append(b.levels, make([]pending, 0, MaxLinks))
+		// Most files are a few chunks: a level grows as it fills (to
+		// MaxLinks at most, then reused), rather than taking 7 KiB for
+		// every file a scan adds.
+		b.levels = append(b.levels, make([]pending, 0, 4))
 	}
 	if len(b.levels[i]) == MaxLinks {
 		if err := b.close(i); err != nil {
