@@ -145,8 +145,7 @@ const readAhead = 256 << 10
 // one record (16 KiB) at a time, each a system call of its own otherwise.
 // On loopback this took 0.2-0.3 s of CPU off each GiB received (1.3 s
 // against 1.6). The buffer is made at the first read and kept while the
-// connection lives; only the pages a read filled are resident. Reads are
-// serialized by the tls.Conn above.
+// connection lives. Reads are serialized by the tls.Conn above.
 func (b *batchConn) Read(p []byte) (int, error) {
 	if !b.on.Load() {
 		return b.Conn.Read(p)
