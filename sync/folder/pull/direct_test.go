@@ -38,6 +38,22 @@ func windowed(rng *rand.Rand, ps []piece, w int) []piece {
 	return out
 }
 
+// sizedFile makes a file of size bytes (a hole) in a temporary directory,
+// open for reads and writes until the test ends.
+func sizedFile(t *testing.T, size int64) (*os.File, string) {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "f")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return f, name
+}
+
 // TestSegWriter writes a file's blocks in the orders a pull sees, with
 // and without the memory to gather them, and checks the file's bytes, and
 // that gathered segments were written direct where the order allowed.
@@ -78,15 +94,7 @@ func TestSegWriter(t *testing.T) {
 			default:
 				ps = windowed(rng, ps, tt.window)
 			}
-			name := filepath.Join(t.TempDir(), "f")
-			f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if err := f.Truncate(size); err != nil {
-				t.Fatal(err)
-			}
+			f, name := sizedFile(t, size)
 			var direct *os.File
 			if tt.direct {
 				direct = openDirect(name)
@@ -192,15 +200,7 @@ func TestSegWriterSpillsStalest(t *testing.T) {
 	}
 	rest(0)
 
-	name := filepath.Join(t.TempDir(), "f")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
+	f, name := sizedFile(t, size)
 	direct := openDirect(name)
 	if direct == nil {
 		t.Skip("this filesystem does not take direct writes")
