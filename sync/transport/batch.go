@@ -29,6 +29,9 @@ const closeFlushTimeout = time.Second
 // nor Close from closing.
 type batchConn struct {
 	net.Conn
+	// on: gather writes and read ahead (from the end of the handshake).
+	// It is turned off only before any read went through the buffer
+	// (the bench's plain connections): bytes read ahead would be lost.
 	on atomic.Bool
 
 	wmu sync.Mutex // held while writing to the socket
