@@ -159,23 +159,26 @@ func (b *batch) Pin(c cid.Cid, mode store.PinMode) error {
 // batch's earlier transactions included, it may not see: the worst that
 // does is a reference written beside a copy, which reads never choose.
 func (b *batch) kind(c cid.Cid) (blockKind, error) {
-	if b.rtxn == nil {
-		b.rtxn = b.s.db.NewTransaction(false)
-	}
-	k, _, err := b.s.kind(b.rtxn, c.Hash())
+	k, _, err := b.s.kind(b.read(), c.Hash())
 	return k, err
 }
 
-// hasCopy reports whether a copy of block c is held.
+// hasCopy reports whether a copy of block c is held (in kind's read
+// transaction).
 func (b *batch) hasCopy(c cid.Cid) (bool, error) {
-	if b.rtxn == nil {
-		b.rtxn = b.s.db.NewTransaction(false)
-	}
-	_, err := b.rtxn.Get(key(prefixBlock, c.Hash()))
+	_, err := b.read().Get(key(prefixBlock, c.Hash()))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// read returns the batch's read transaction, begun at its first use.
+func (b *batch) read() *badger.Txn {
+	if b.rtxn == nil {
+		b.rtxn = b.s.db.NewTransaction(false)
+	}
+	return b.rtxn
 }
 
 // endRead ends the read transaction kind uses.

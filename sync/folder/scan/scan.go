@@ -229,8 +229,14 @@ func (s *scanner) ignored(rel string, isDir bool) bool {
 }
 
 func (s *scanner) fail(rel string, err error) {
+	s.res.Errors = append(s.res.Errors, s.skip(rel, err))
+}
+
+// skip logs that rel is skipped for err and returns the path's error for
+// the result: the walk's (fail) and the hash workers' alike.
+func (s *scanner) skip(rel string, err error) PathError {
 	s.opt.Logger.Warn("scan: skipping", "path", rel, "err", err)
-	s.res.Errors = append(s.res.Errors, PathError{Path: rel, Err: err.Error()})
+	return PathError{Path: rel, Err: err.Error()}
 }
 
 func (s *scanner) scanPath(ctx context.Context, rel string) error {
@@ -451,8 +457,7 @@ func (s *scanner) hashWorker(ctx context.Context) {
 		case err != nil && errors.Is(err, syscall.ENOSPC):
 			h.firstErr = cmpErr(h.firstErr, err)
 		case err != nil:
-			s.opt.Logger.Warn("scan: skipping", "path", j.rel, "err", err)
-			h.errors = append(h.errors, PathError{Path: j.rel, Err: err.Error()})
+			h.errors = append(h.errors, s.skip(j.rel, err))
 		case retry:
 			h.retry = append(h.retry, j.rel)
 		case s.opt.Flush != nil:
