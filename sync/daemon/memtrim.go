@@ -53,7 +53,7 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 			case d.folders.busy() || moved != lastMoved:
 				active = time.Now()
 				d.trimStore()
-			case !active.IsZero() && time.Since(active) >= trimDelay:
+			case !active.IsZero() && quietSince(active, time.Now()):
 				active = time.Time{}
 				debug.FreeOSMemory()
 				d.trimStore()
@@ -72,7 +72,9 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 				t.Stop()
 			}
 		case <-t.C:
-			if d.folders.busy() {
+			// A peer may have started pulling since the folder went
+			// idle: serving it is no folder event, only blocks moving.
+			if d.folders.busy() || !quietSince(active, time.Now()) {
 				t.Reset(trimDelay)
 				continue
 			}
@@ -81,6 +83,12 @@ func (d *Daemon) trimWhenIdle(ctx context.Context) error {
 			active = time.Time{}
 		}
 	}
+}
+
+// quietSince reports whether no block has moved for trimDelay, given
+// when one last did (zero: not since the last trim).
+func quietSince(active, now time.Time) bool {
+	return active.IsZero() || now.Sub(active) >= trimDelay
 }
 
 // trimmer is a store whose mapped files can leave resident memory.
