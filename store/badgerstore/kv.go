@@ -111,13 +111,24 @@ type KVTxn struct {
 func (t *KVTxn) Get(k []byte) ([]byte, error) {
 	item, err := t.txn.Get(t.kv.key(k))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("kv %s: key %q: %w", t.kv.name, k, store.ErrNotFound)
+		return nil, &notFound{ns: t.kv.name, key: string(k)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: get %q: %w", t.kv.name, k, err)
 	}
 	return item.ValueCopy(nil)
 }
+
+// notFound is Get's error for a missing key. A miss is an answer on hot
+// paths (a scan asks after every file's record), so the message is only
+// formatted when someone reads it.
+type notFound struct{ ns, key string }
+
+func (e *notFound) Error() string {
+	return fmt.Sprintf("kv %s: key %q: %v", e.ns, e.key, store.ErrNotFound)
+}
+
+func (e *notFound) Unwrap() error { return store.ErrNotFound }
 
 // Put sets k to v when the transaction commits; k and v are copied.
 func (t *KVTxn) Put(k, v []byte) error {

@@ -66,8 +66,8 @@ func TestKV(t *testing.T) {
 	if err := a.Delete(ctx, []byte("y")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Get(ctx, []byte("y")); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+	if _, err := a.Get(ctx, []byte("y")); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `kv a: key "y": `) {
+		t.Fatalf("Get after Delete = %v, want ErrNotFound naming the key", err)
 	}
 	// Namespaces do not see blocks or pins either.
 	if got := kvDump(t, s.KV("b"), ""); got != "" {
