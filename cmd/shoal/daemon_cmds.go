@@ -33,7 +33,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	down := fs.String("max-download-rate", "0", "cap on block download, `BYTES` per second (e.g. 50MiB); 0: none")
 	maxPeers := fs.Int("max-peers", 128, "`N` peers kept connected: past it idle ones are let go, at twice it new ones refused (--peer ones always kept)")
 	minFree := fs.String("min-disk-free", "", "free space kept on the home's disk, `FLOOR` such as 1%, 5GiB or 1%,5GiB (default 1%,96MiB)")
-	memLimit := fs.String("memory-limit", "160MiB", "soft limit on the daemon's heap, `BYTES`: near it memory is collected more often; 0: none (GOMEMLIMIT overrides)")
+	memLimit := fs.String("memory-limit", fmt.Sprintf("%dMiB", daemon.DefaultMemoryLimit>>20), "soft limit on the daemon's heap, `BYTES`: near it memory is collected more often; 0: none (GOMEMLIMIT overrides)")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}

@@ -171,8 +171,14 @@ func (opt Options) check() ([]transport.PeerAddr, error) {
 	return peers, nil
 }
 
-// DefaultMemoryLimit is Options.MemoryLimit's default.
-const DefaultMemoryLimit = 160 << 20
+// DefaultMemoryLimit is Options.MemoryLimit's default. A sync of
+// 100,000 files keeps about 80 MiB of heap live at its peak (badger's
+// table builders, most of it); with 160 MiB the heap grew to 130-140 MiB
+// between collections and the process's peak RSS reached 201-205 MiB.
+// At 128 MiB it peaked at 166-171 MiB with no loss of speed (2,964
+// files/s against 2,760-3,415 with 160). A larger folder whose live heap
+// nears the limit has the collector run more often, never a failure.
+const DefaultMemoryLimit = 128 << 20
 
 func (d *Daemon) start(ctx context.Context, peers []transport.PeerAddr) error {
 	opt := d.opt
