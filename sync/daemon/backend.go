@@ -13,7 +13,6 @@ import (
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store"
 	"github.com/shoal-sync/shoal/store/dag"
-	"github.com/shoal-sync/shoal/sync/identity"
 	"github.com/shoal-sync/shoal/sync/node"
 	"github.com/shoal-sync/shoal/sync/swarm"
 	"github.com/shoal-sync/shoal/sync/swarm/walk"
@@ -93,7 +92,7 @@ func (b *backend) hold(root cid.Cid) (release func()) {
 // lacks from peers.
 func (b *backend) fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
 	return b.guarded(ctx, root, func(ctx context.Context) error {
-		return fetchDAG(ctx, b.swarm, b.Store(), root, sink, nil)
+		return fetchDAG(ctx, b.swarm, b.Store(), root, sink, swarm.FetchOptions{})
 	})
 }
 
@@ -124,10 +123,11 @@ func (b *backend) guarded(ctx context.Context, root cid.Cid, fetch func(context.
 
 // fetchDAG walks the DAG under root into sink: blocks st or the sink hold
 // are taken from there, the rest fetched through a session of sw that asks
-// only the peers admitted (nil: every peer).
-func fetchDAG(ctx context.Context, sw *swarm.Swarm, st walk.Getter, root cid.Cid, sink swarm.Sink, peers func(identity.NodeID) bool) error {
+// only the peers fo.Peers admits (nil: every peer), those in fo.Sources
+// without asking first.
+func fetchDAG(ctx context.Context, sw *swarm.Swarm, st walk.Getter, root cid.Cid, sink swarm.Sink, fo swarm.FetchOptions) error {
 	opt := swarm.SinkOptions(sink)
-	opt.Peers = peers
+	opt.Peers, opt.Sources = fo.Peers, fo.Sources
 	return walk.Fetch(ctx, root, sink, walk.Options{Store: st, Open: func(ctx context.Context) (walk.Session, error) {
 		ss, err := sw.NewSession(ctx, opt)
 		if err != nil {

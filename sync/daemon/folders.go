@@ -63,7 +63,8 @@ type runningFolder struct {
 	settings history.Settings // as last set
 	selMu    sync.Mutex       // one selection or settings change at a time
 
-	blocks knownBlocks // blocks the index said are the folder's
+	blocks  knownBlocks   // blocks the index said are the folder's
+	sources swarm.Sources // peers that sent this folder's pulls blocks lately
 }
 
 // knownBlocks remembers, for a while, blocks the folder's index said
@@ -297,7 +298,7 @@ func (fs *folders) run(cfg folderConfig, key identity.FolderKey) (*runningFolder
 		return nil, err
 	}
 	rf.f, err = folder.New(folder.Options{
-		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{sw: fs.d.swarm, st: st, peers: fs.sharing(id)}, Device: fs.d.node.Identity().ID(),
+		Key: key, Root: cfg.Path, Store: st, Index: ix, Fetch: fetcher{sw: fs.d.swarm, st: st, peers: fs.sharing(id), sources: &rf.sources}, Device: fs.d.node.Identity().ID(),
 		Push: func(recs []index.Signed) {
 			fs.session.Push(id, toWire(recs))
 			fs.d.swarm.ServableChanged() // the new files' blocks may be what peers asked for
@@ -375,13 +376,14 @@ func (fs *folders) SharedFolders(peer identity.NodeID) [][]byte {
 // fetcher fetches a folder's blocks through the swarm, asking only the
 // peers that proved the folder: its CIDs never reach anyone else.
 type fetcher struct {
-	sw    *swarm.Swarm
-	st    walk.Getter // the node store, looked in first
-	peers func(identity.NodeID) bool
+	sw      *swarm.Swarm
+	st      walk.Getter // the node store, looked in first
+	peers   func(identity.NodeID) bool
+	sources *swarm.Sources // shared by the folder's pulls, one per file
 }
 
 func (f fetcher) Fetch(ctx context.Context, root cid.Cid, sink swarm.Sink) error {
-	return fetchDAG(ctx, f.sw, f.st, root, sink, f.peers)
+	return fetchDAG(ctx, f.sw, f.st, root, sink, swarm.FetchOptions{Peers: f.peers, Sources: f.sources})
 }
 
 // sharing admits the peers that proved folder id on a connection now.

@@ -34,6 +34,11 @@ type fetch struct {
 	// answer per connected peer. The owner alone touches admit.
 	peers func(identity.NodeID) bool
 	admit map[identity.NodeID]bool
+
+	// sources are the peers that sent it (or the sessions sharing them) a
+	// block wanted: they are asked for the blocks it wants next without
+	// a want-have first (owner.want).
+	sources *Sources
 }
 
 func (f *fetch) deliver(c cid.Cid, data []byte, owned bool) {
@@ -66,6 +71,10 @@ type FetchOptions struct {
 	// requests go to others). It runs on the swarm's own goroutine: it
 	// must be quick and must not call the Swarm. Nil admits every peer.
 	Peers func(identity.NodeID) bool
+	// Sources, when set, is shared with other sessions (a folder's
+	// pulls, one per file): a peer that sent a block to any of them is
+	// asked by each for its blocks directly. Nil: the session's own.
+	Sources *Sources
 	// Serve, when set, is served to any peer that asks while the session
 	// runs, as a BitTorrent client serves the pieces it has while it
 	// downloads (see Seeder). Never a sink of private blocks.
@@ -104,7 +113,10 @@ type Session struct {
 
 // NewSession starts a session with opt.
 func (s *Swarm) NewSession(ctx context.Context, opt FetchOptions) (*Session, error) {
-	f := &fetch{wake: make(chan struct{}, 1), pending: make(map[cid.Cid]bool), peers: opt.Peers}
+	f := &fetch{wake: make(chan struct{}, 1), pending: make(map[cid.Cid]bool), peers: opt.Peers, sources: opt.Sources}
+	if f.sources == nil {
+		f.sources = new(Sources)
+	}
 	if !s.send(ctx, event{kind: evFetchStart, fetch: f}) {
 		return nil, s.sessionErr(ctx)
 	}

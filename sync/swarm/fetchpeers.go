@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"slices"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -101,8 +102,13 @@ func (o *owner) want(f *fetch, cids []cid.Cid, sizes []int) (fresh int) {
 			fresh++
 		}
 	}
+	now := time.Now()
 	for _, q := range o.peers {
 		if !f.admits(q.id) {
+			continue
+		}
+		if f.sources.has(q.id, now) {
+			o.presume(q, cids)
 			continue
 		}
 		var ask []cid.Cid
@@ -117,6 +123,25 @@ func (o *owner) want(f *fetch, cids []cid.Cid, sizes []int) (fresh int) {
 		o.waiting[c] = append(o.waiting[c], f)
 	}
 	return fresh
+}
+
+// presume records that q has cids without asking it, q being one of the
+// fetch's Sources: the picker asks q for them with want-blocks straight
+// away, a round trip and a want-have per block fewer, as Bitswap asks
+// the peers of a session. A block q lacks comes back as dont-have and
+// its request returns to the pool, for the peers asked with want-haves
+// (or those asked again later).
+func (o *owner) presume(q *peer, cids []cid.Cid) {
+	interested := false
+	for _, c := range cids {
+		if o.picker.Have(q.id, c) {
+			interested = true
+		}
+	}
+	if interested && !q.amInterested.Load() {
+		q.amInterested.Store(true)
+		q.out.push(outItem{m: msg{kind: mInterested}})
+	}
 }
 
 // refilter asks the restricted fetches' filters again about every peer:

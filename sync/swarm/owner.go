@@ -321,6 +321,7 @@ func (o *owner) block(now time.Time, p *peer, c cid.Cid, data []byte, ok, owned 
 	}
 	if res.Wanted {
 		for _, f := range fs {
+			f.sources.add(p.id, now)
 			f.deliver(c, data, owned && len(fs) == 1)
 		}
 		delete(o.waiting, c)
