@@ -275,6 +275,12 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 			pending[0] = nil
 			pending = pending[1:]
 			m, send, err := s.served(p, j)
+			if err == nil && send && m.kind == mDontHave {
+				// A want-block we cannot answer is a want as a want-have
+				// is (it came unasked from a session presuming we hold
+				// the block): the peer is told when we get the block.
+				s.send(ctx, event{kind: evPeerWants, peer: p, cids: m.cids})
+			}
 			if err == nil && send {
 				err = write(m) // copies or sends m.data: done with it after
 			}

@@ -168,3 +168,61 @@ func testPresumedSource(t *testing.T, shared bool) {
 		}
 	}
 }
+
+// TestWantBlockRemembered: a want-block for a block the swarm lacks is
+// answered dont-have and remembered as a want-have is: once the block is
+// in the store, the peer is told it is there.
+func TestWantBlockRemembered(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	st := memstore.New(memstore.Options{})
+	sw, err := New(Options{Store: st, ServeAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	theirs, r := rawPeer(t, ctx, sw)
+	theirs.SetReadDeadline(time.Now().Add(15 * time.Second)) // fail, not hang
+
+	data := randBytes(99, 4<<10)
+	c := unixfs.RawCID(sha256.Sum256(data))
+	next := func(typ wire.MsgType) wire.Message {
+		t.Helper()
+		for {
+			f, err := wire.ReadFrame(r)
+			if err != nil {
+				t.Fatalf("waiting for %v: %v", typ, err)
+			}
+			if f.Type == typ {
+				m, err := wire.Decode(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+		}
+	}
+	// Interested, so that the swarm unchokes it and serves its requests.
+	if err := wire.WriteMessage(theirs, wire.Interested{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	next(wire.TypeUnchoke)
+	want := wire.WantBlock{Wants: []wire.Want{{CID: c.Bytes(), Flags: wire.SendDontHave}}}
+	if err := wire.WriteMessage(theirs, want, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(wire.TypeDontHave).(wire.DontHave); len(m.CIDs) != 1 || !bytes.Equal(m.CIDs[0], c.Bytes()) {
+		t.Fatalf("dont-have for %x, want %s", m.CIDs, c)
+	}
+	b := st.NewBatch(ctx)
+	if err := b.Put(c, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	sw.ServableChanged()
+	if m := next(wire.TypeHave).(wire.Have); len(m.CIDs) != 1 || !bytes.Equal(m.CIDs[0], c.Bytes()) {
+		t.Fatalf("have for %x, want %s", m.CIDs, c)
+	}
+}
