@@ -36,11 +36,7 @@ func TestPresumedSource(t *testing.T) {
 func testPresumedSource(t *testing.T, shared bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	sw, err := New(Options{Store: memstore.New(memstore.Options{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sw.Close()
+	sw := newSwarm(t, Options{Store: memstore.New(memstore.Options{})})
 	theirs, r := rawPeer(t, ctx, sw)
 	theirs.SetReadDeadline(time.Now().Add(15 * time.Second)) // fail, not hang
 
@@ -176,11 +172,7 @@ func TestWantBlockRemembered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	st := memstore.New(memstore.Options{})
-	sw, err := New(Options{Store: st, ServeAll: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sw.Close()
+	sw := newSwarm(t, Options{Store: st, ServeAll: true})
 	theirs, r := rawPeer(t, ctx, sw)
 	theirs.SetReadDeadline(time.Now().Add(15 * time.Second)) // fail, not hang
 

@@ -165,11 +165,7 @@ func TestUnaskedBlocks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	st := memstore.New(memstore.Options{})
-	sw, err := New(Options{Store: st, ServeAll: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sw.Close()
+	sw := newSwarm(t, Options{Store: st, ServeAll: true})
 	theirs, r := rawPeer(t, ctx, sw)
 	theirs.SetReadDeadline(time.Now().Add(10 * time.Second)) // fail, not hang
 	// Valid blocks (they hash right), 256 KiB each, never asked for.
@@ -198,6 +194,17 @@ func TestUnaskedBlocks(t *testing.T) {
 	if s := sw.Stats(); s.DupBytes < unaskedFree || s.BadBlocks != 0 {
 		t.Errorf("stats %+v: want the unasked bytes counted as duplicates, no bad blocks", s)
 	}
+}
+
+// newSwarm starts a swarm with opt, closed when the test ends.
+func newSwarm(t *testing.T, opt Options) *Swarm {
+	t.Helper()
+	sw, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sw.Close() })
+	return sw
 }
 
 // rawPeer connects a hand-driven peer to sw over loopback TLS: it sends
