@@ -361,6 +361,7 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 	}
 	f.setState(StateScanning, nil)
 	var mu sync.Mutex // one group recorded at a time: each takes the next sequences
+	published := 0    // records signed by this scan, logged once at its end
 	record := func(ctx context.Context, changes []index.Change, blocks []cid.Cid) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -379,11 +380,22 @@ func (f *Folder) scanPaths(ctx context.Context, ign *ignore.Matcher, paths ...st
 			}
 		}
 		if len(signed) > 0 {
-			f.log.Info("local changes", "records", len(signed))
+			published += len(signed)
+			f.log.Debug("local changes pushed", "records", len(signed))
 			f.opt.Push(signed)
 		}
 		return nil
 	}
+	defer func() {
+		// One line per scan: a scan of 100,000 files hands over its
+		// changes in about a thousand groups (each directory, then 256
+		// files at a time).
+		mu.Lock()
+		defer mu.Unlock()
+		if published > 0 {
+			f.log.Info("local changes", "records", published)
+		}
+	}()
 	for try := 0; ; try++ {
 		res, err := scan.Scan(ctx, scan.Options{Root: f.opt.Root, Store: f.opt.Store, Index: f.opt.Index, Ignore: f.filter(ign), Logger: f.log, Flush: record}, paths...)
 		if err != nil {
