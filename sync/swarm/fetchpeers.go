@@ -132,15 +132,10 @@ func (o *owner) want(f *fetch, cids []cid.Cid, sizes []int) (fresh int) {
 // its request returns to the pool, for the peers asked with want-haves
 // (or those asked again later).
 func (o *owner) presume(q *peer, cids []cid.Cid) {
-	interested := false
 	for _, c := range cids {
 		if o.picker.Have(q.id, c) {
-			interested = true
+			interested(q)
 		}
-	}
-	if interested && !q.amInterested.Load() {
-		q.amInterested.Store(true)
-		q.out.push(outItem{m: msg{kind: mInterested}})
 	}
 }
 

@@ -260,9 +260,8 @@ func (o *owner) peerMsg(now time.Time, p *peer, m msg) {
 		for _, c := range m.cids {
 			// A have from a peer no fetch of c may ask is not recorded:
 			// the picker never requests c from it.
-			if o.mayAsk(p, c) && o.picker.Have(p.id, c) && !p.amInterested.Load() {
-				p.amInterested.Store(true)
-				p.out.push(outItem{m: msg{kind: mInterested}})
+			if o.mayAsk(p, c) && o.picker.Have(p.id, c) {
+				interested(p)
 			}
 		}
 		o.dirty = true
@@ -285,6 +284,15 @@ func (o *owner) peerMsg(now time.Time, p *peer, m msg) {
 	case mNotInterested:
 		p.peerInterested.Store(false)
 		o.fill(now)
+	}
+}
+
+// interested tells p we are interested, unless we told it already: it
+// has a block we want.
+func interested(p *peer) {
+	if !p.amInterested.Load() {
+		p.amInterested.Store(true)
+		p.out.push(outItem{m: msg{kind: mInterested}})
 	}
 }
 
