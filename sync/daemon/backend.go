@@ -124,7 +124,8 @@ func (b *backend) guarded(ctx context.Context, root cid.Cid, fetch func(context.
 // fetchDAG walks the DAG under root into sink: blocks st or the sink hold
 // are taken from there, the rest fetched through a session of sw that asks
 // only the peers fo.Peers admits (nil: every peer), those in fo.Sources
-// without asking first.
+// without asking first. Of fo only those two count: the sink sets the
+// rest (SinkOptions).
 func fetchDAG(ctx context.Context, sw *swarm.Swarm, st walk.Getter, root cid.Cid, sink swarm.Sink, fo swarm.FetchOptions) error {
 	opt := swarm.SinkOptions(sink)
 	opt.Peers, opt.Sources = fo.Peers, fo.Sources
