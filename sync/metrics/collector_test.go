@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -47,6 +48,11 @@ func TestDHTMetrics(t *testing.T) {
 	if _, err := a.Ping(ctx, netip.MustParseAddrPort(b.Addr().String())); err != nil {
 		t.Fatal(err)
 	}
+	// b verifies a newcomer by pinging it back, asynchronously: until
+	// that answer, a is questionable in b's table. Scrape b only once its
+	// table has settled, or the scrape and the table read below may see
+	// the node on either side of the change.
+	waitGood(t, b, 1)
 	for _, tc := range []struct {
 		name string
 		s    *dht.Server
@@ -98,6 +104,25 @@ func TestDHTMetrics(t *testing.T) {
 				t.Errorf("a ping moved %d in, %d out", before.PacketsIn, before.PacketsOut)
 			}
 		})
+	}
+}
+
+// waitGood waits, up to 10 s, until s's routing table holds n good nodes.
+func waitGood(t *testing.T, s *dht.Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		good := 0
+		for _, bk := range s.Table() {
+			good += bk.Good
+		}
+		if good == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routing table holds %d good nodes after 10 s, want %d", good, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
