@@ -91,17 +91,32 @@ func readRef(c cid.Cid, ref Ref, buf []byte, hash bool) ([]byte, error) {
 	if err := CheckCid(c); err != nil {
 		return nil, err
 	}
-	changed := func(format string, args ...any) error {
-		return &staleRef{fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)}
+	f, err := openRef(c, ref)
+	if err != nil {
+		return nil, err
 	}
+	defer f.close()
+	return readOpen(f, c, ref, buf, hash)
+}
+
+// openRef opens ref's file to read block c; a file that is gone is a
+// stale reference.
+func openRef(c cid.Cid, ref Ref) (refFile, error) {
 	f, err := openRefFile(ref.Path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, changed("file is gone")
+			return refFile{}, &staleRef{fmt.Errorf("block %s in %s: file is gone: %w", c, ref.Path, ErrRefChanged)}
 		}
-		return nil, fmt.Errorf("block %s: open %s: %w: %w", c, ref.Path, ErrRefChanged, err)
+		return refFile{}, fmt.Errorf("block %s: open %s: %w: %w", c, ref.Path, ErrRefChanged, err)
 	}
-	defer f.close()
+	return f, nil
+}
+
+// readOpen is readRef with ref's file open as f.
+func readOpen(f refFile, c cid.Cid, ref Ref, buf []byte, hash bool) ([]byte, error) {
+	changed := func(format string, args ...any) error {
+		return &staleRef{fmt.Errorf("block %s in %s: %s: %w", c, ref.Path, fmt.Sprintf(format, args...), ErrRefChanged)}
+	}
 	st, err := f.stat()
 	if err != nil {
 		return nil, fmt.Errorf("block %s: stat %s: %w", c, ref.Path, err)

@@ -109,6 +109,7 @@ type Store struct {
 	roots store.RootSets
 	watch store.PinWatch
 	bufs  bufPool
+	refs  store.RefFiles // the files references point into, held open a moment
 
 	readOnly error        // set when opened read-only on a full disk: what writes return
 	vlogSize int64        // badger's value log file size
@@ -242,6 +243,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.refs.Close()
 	serr := s.db.Sync()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.dir, err)
@@ -345,7 +347,7 @@ func (s *Store) get(ctx context.Context, c cid.Cid, buf []byte, forPeer bool) ([
 	case ref != nil:
 		read := store.ReadRefInto
 		if forPeer {
-			read = store.ReadRefForPeer
+			read = s.refs.ReadRefForPeer
 		}
 		data, err := read(c, *ref, buf)
 		if err != nil && store.RefStale(err) && c.Type() == unixfs.CodecRaw {
