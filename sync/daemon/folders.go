@@ -18,6 +18,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/store/badgerstore"
 	"github.com/shoal-sync/shoal/store/diskfree"
 	"github.com/shoal-sync/shoal/sync/events"
@@ -65,37 +66,6 @@ type runningFolder struct {
 
 	blocks  knownBlocks   // blocks the index said are the folder's
 	sources swarm.Sources // peers that sent this folder's pulls blocks lately
-}
-
-// knownBlocks remembers, for a while, blocks the folder's index said
-// belong to it: the swarm asks about each served block twice (at the
-// want-have and again when it loads the block), and a large file's
-// blocks are asked about thousands of times a second. Only positive
-// answers are kept, and only for peers that proved the folder, so a
-// block that has since left the folder may still be served to such a
-// peer for a while: it was the folder's, which that peer holds the key to.
-type knownBlocks struct {
-	mu  sync.Mutex
-	set map[string]struct{}
-}
-
-// knownMax bounds knownBlocks: when full it starts again, empty.
-const knownMax = 4096
-
-func (k *knownBlocks) has(mh []byte) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	_, ok := k.set[string(mh)]
-	return ok
-}
-
-func (k *knownBlocks) add(mh []byte) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.set == nil || len(k.set) >= knownMax {
-		k.set = make(map[string]struct{}, 256)
-	}
-	k.set[string(mh)] = struct{}{}
 }
 
 // folders is the daemon's set of folders: the session's Model, and the
@@ -516,11 +486,17 @@ func (p folderPolicy) MayServe(ctx context.Context, peer identity.NodeID, c cid.
 		if !p.fs.session.Shares(peer, rf.key.ID()) {
 			continue
 		}
-		if rf.blocks.has(mh) {
-			return true
-		}
-		if rf.ix.HasBlock(ctx, mh) {
+		known := rf.blocks.has(mh)
+		if !known && rf.ix.HasBlock(ctx, mh) {
 			rf.blocks.add(mh)
+			known = true
+		}
+		if known {
+			if c.Type() == unixfs.CodecDagPB {
+				// Known from its parent's links, or from the index:
+				// its own links are the folder's too.
+				rf.blocks.addLinks(ctx, p.fs.d.node.Store(), c)
+			}
 			return true
 		}
 	}
