@@ -185,6 +185,7 @@ func (b *syncBench) scan(ctx context.Context) error {
 		return err
 	}
 	t1 := time.Now()
+	p.profileBoth(ctx, "scan-sync", profileSecs())
 	if _, err := shoalOut(ctx, b.bin, p.b.home, "join", key, fb); err != nil {
 		return err
 	}
