@@ -1,6 +1,7 @@
 package store
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -22,8 +23,10 @@ import (
 // reference into a removed file fails at once. A read that finds a held
 // file changed opens the path again before it calls the reference
 // stale, and a file unused for refFilesIdle is closed, so a removed
-// file's space is not held. The zero value is ready to use; a nil
-// *RefFiles opens the file for each read. Safe for concurrent use.
+// file's space is not held. On Windows, where a file held open cannot be
+// renamed or removed, every read opens its file. The zero value is ready
+// to use; a nil *RefFiles opens the file for each read. Safe for
+// concurrent use.
 type RefFiles struct {
 	mu     sync.Mutex
 	held   map[string]*heldFile // by path
@@ -53,7 +56,9 @@ func (r *RefFiles) ReadRefForPeer(c cid.Cid, ref Ref, buf []byte) ([]byte, error
 }
 
 func (r *RefFiles) read(c cid.Cid, ref Ref, buf []byte, hash bool) ([]byte, error) {
-	if r == nil {
+	if r == nil || runtime.GOOS == "windows" {
+		// Windows: a file held open cannot be renamed or removed by
+		// its user, so each read opens and closes it.
 		return readRef(c, ref, buf, hash)
 	}
 	if err := CheckCid(c); err != nil {
