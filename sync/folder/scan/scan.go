@@ -54,7 +54,10 @@ type Options struct {
 	// before the next changed file, hashed files every few hundred while
 	// the walk goes on. What Flush took is not in the Result; deletions
 	// always are, for the caller to record once it has checked the scan
-	// as a whole. Calls may come from several goroutines at once.
+	// as a whole. Groups are handed over one at a time, in the order they
+	// were ready, by a goroutine of the scan's own, so that the hash
+	// workers go on while one is recorded (recording signs every record);
+	// Scan returns once every group was taken.
 	Flush func(ctx context.Context, changes []index.Change, blocks []cid.Cid) error
 }
 
@@ -198,6 +201,16 @@ type scanner struct {
 	workers   int          // hash workers started
 	wg        sync.WaitGroup
 	h         hashOut
+	// groups go to Flush through flusher; nil until the first.
+	startFlusher sync.Once
+	groups       chan flushGroup
+	flushDone    chan struct{}
+}
+
+// flushGroup is one group of changes for Flush, with the blocks of its files.
+type flushGroup struct {
+	changes []index.Change
+	blocks  []cid.Cid
 }
 
 // hashOut is what the hash workers found, merged into the result once
@@ -399,8 +412,9 @@ func (s *scanner) add(rel string, l index.Local) {
 // of many starts them all, and the walk waits when every one is busy.
 func (s *scanner) queue(ctx context.Context, j hashJob) error {
 	if len(s.unflushed) > 0 {
-		// A file's directory goes to peers before the file.
-		if err := s.opt.Flush(ctx, s.unflushed, nil); err != nil {
+		// A file's directory goes to peers before the file: its
+		// group is handed over first.
+		if err := s.flush(ctx, s.unflushed, nil); err != nil {
 			return err
 		}
 		s.unflushed = nil
@@ -438,7 +452,7 @@ func (s *scanner) hashWorker(ctx context.Context) {
 	commit := func() {
 		err := b.commit()
 		if err == nil && s.opt.Flush != nil && len(changes) > 0 {
-			err = s.opt.Flush(ctx, changes, blocks)
+			err = s.flush(ctx, changes, blocks)
 		}
 		changes, blocks = nil, nil
 		if err != nil {
@@ -474,13 +488,48 @@ func (s *scanner) hashWorker(ctx context.Context) {
 	}
 }
 
-// hashed waits for the hash workers to finish what the walk queued and
-// adds what they found to the result.
+// flush hands a group to the flusher, starting it at the first; it
+// waits only when the flusher is Workers groups behind.
+func (s *scanner) flush(ctx context.Context, changes []index.Change, blocks []cid.Cid) error {
+	s.startFlusher.Do(func() {
+		s.groups = make(chan flushGroup, s.opt.Workers)
+		s.flushDone = make(chan struct{})
+		go s.flusher(ctx)
+	})
+	select {
+	case s.groups <- flushGroup{changes, blocks}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flusher hands the groups to Flush in the order they came. After a
+// failed one it goes on (the scan's error is its first).
+func (s *scanner) flusher(ctx context.Context) {
+	defer close(s.flushDone)
+	for g := range s.groups {
+		if err := s.opt.Flush(ctx, g.changes, g.blocks); err != nil {
+			s.h.mu.Lock()
+			s.h.firstErr = cmpErr(s.h.firstErr, err)
+			s.h.mu.Unlock()
+		}
+	}
+}
+
+// hashed waits for the hash workers to finish what the walk queued, and
+// for Flush to take what they handed over, and adds what they found to
+// the result.
 func (s *scanner) hashed() error {
 	if s.jobs != nil {
 		close(s.jobs)
 		s.wg.Wait()
 		s.jobs = nil
+	}
+	if s.groups != nil {
+		close(s.groups)
+		<-s.flushDone
+		s.groups = nil
 	}
 	h := &s.h
 	s.res.Changes = append(s.res.Changes, h.changes...)

@@ -50,7 +50,7 @@ func testScanFindsChanges(t *testing.T, flush bool) {
 	os.Symlink("a.txt", filepath.Join(root, "link"))
 	opt := Options{Root: root, Store: st, Index: ix, Ignore: ignore.Parse([]string{"*.log"})}
 	var flushed []index.Change
-	var mu sync.Mutex // Flush may be called from several goroutines
+	var mu sync.Mutex // Flush runs on the scan's flusher goroutine
 	if flush {
 		opt.Flush = func(ctx context.Context, changes []index.Change, _ []cid.Cid) error {
 			mu.Lock()
