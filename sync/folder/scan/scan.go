@@ -227,11 +227,16 @@ type hashOut struct {
 // largeFile is the size above which one file is chunked on every core.
 const largeFile = 8 << 20
 
-// hashJob is a file the walk found changed. Only its path goes to the
-// worker: hash looks at the file and its local state again when it
-// comes to it.
+// hashJob is a file the walk found changed: hash looks at the file
+// again when it comes to it (lstat before and after).
 type hashJob struct {
 	rel string
+	// old is the index's local state of rel as the walk read it (nil:
+	// none). It is still current when hashed: a folder's scans, pulls
+	// and restores run one at a time, and a scan records rel only after
+	// hashing it. A lookup per file in the hash workers waited on the
+	// commits of the groups being recorded (badger's read timestamp).
+	old *index.Local
 }
 
 func (s *scanner) ignored(rel string, isDir bool) bool {
@@ -367,7 +372,7 @@ func (s *scanner) entry(ctx context.Context, rel, abs string, info fs.FileInfo) 
 			old.Inode == l.Inode && old.CTime == l.CTime && (old.Mode&0o100) == (l.Mode&0o100) {
 			return nil // unchanged
 		}
-		return s.queue(ctx, hashJob{rel: rel})
+		return s.queue(ctx, hashJob{rel: rel, old: old})
 	case info.IsDir():
 		l.Type, l.Size = index.TypeDir, 0
 		if old != nil && !old.Deleted && old.Type == index.TypeDir && (old.Mode&0o100) == (l.Mode&0o100) || !s.absenceIsDelete(rel, true) {
@@ -565,10 +570,7 @@ func (s *scanner) hash(ctx context.Context, b *batch, j hashJob) (index.Change, 
 	if err != nil || !info.Mode().IsRegular() {
 		return index.Change{}, nil, true, nil
 	}
-	old, err := s.opt.Index.Local(ctx, j.rel)
-	if err != nil {
-		return index.Change{}, nil, false, err
-	}
+	old := j.old
 	start := len(b.cids)
 	workers := 1
 	if info.Size() > largeFile {
