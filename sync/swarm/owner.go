@@ -178,8 +178,14 @@ func (o *owner) handle(ev event) {
 		o.startFetch(ev.fetch)
 	case evWant:
 		if o.want(ev.fetch, ev.cids, ev.sizes) > 0 {
+			// New blocks are asked about again reaskFirst from now at
+			// the latest, and older ones no later than they were due:
+			// wants arriving all the time (a pull of many files) must not
+			// put off asking again about a block a peer refused.
 			o.reaskEvery = reaskFirst
-			o.reaskAt = now.Add(reaskFirst)
+			if at := now.Add(reaskFirst); o.reaskAt.IsZero() || at.Before(o.reaskAt) {
+				o.reaskAt = at
+			}
 		}
 		o.dirty = true
 	case evStored:
@@ -224,7 +230,11 @@ func (o *owner) announceWanted() {
 
 // reask asks every peer again about wanted blocks none has, with backoff.
 func (o *owner) reask(now time.Time) {
-	if o.picker.Remaining() == 0 || now.Before(o.reaskAt) || len(o.peers) == 0 {
+	if o.picker.Remaining() == 0 {
+		o.reaskAt = time.Time{} // nothing due: the next want sets it
+		return
+	}
+	if now.Before(o.reaskAt) || len(o.peers) == 0 {
 		return
 	}
 	o.reaskEvery = min(max(2*o.reaskEvery, reaskFirst), reaskMax)

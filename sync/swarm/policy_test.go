@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,5 +209,124 @@ func TestUnpinStopsServing(t *testing.T) {
 	}
 	if ok, _ := c.nodes[2].store.Has(ctx, root); ok {
 		t.Fatal("unpinned root was served")
+	}
+}
+
+// gatePolicy refuses the gated blocks until on, and says nothing when it
+// turns on; it serves every other block. all is closed once every gated
+// block was refused twice (as with switchPolicy: the want-have, and the
+// check before a have), when only a new question finds out.
+type gatePolicy struct {
+	on      atomic.Bool
+	gated   map[cid.Cid]bool
+	mu      sync.Mutex
+	refused map[cid.Cid]int
+	twice   int
+	all     chan struct{}
+}
+
+func (p *gatePolicy) MayServe(_ context.Context, _ identity.NodeID, c cid.Cid) bool {
+	if p.on.Load() || !p.gated[c] {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refused[c]++; p.refused[c] == 2 {
+		if p.twice++; p.twice == len(p.gated) {
+			close(p.all)
+		}
+	}
+	return false
+}
+
+// TestReaskWhileWanting: blocks a peer refused are asked about again
+// while other wants keep coming. A pull of many files wants new blocks
+// every few milliseconds; each once put off the next asking-again by a
+// second, so a refused block waited for the wants to stop (10 s, and a
+// file failed as stalled, in a 100,000-file sync).
+func TestReaskWhileWanting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	stores := memStores(2)
+	_, gated, err := putFile(ctx, stores[0], randBytes(41, 256<<10), 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, busy, err := putFile(ctx, stores[0], randBytes(42, 400<<10), 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := &gatePolicy{gated: map[cid.Cid]bool{}, refused: map[cid.Cid]int{}, all: make(chan struct{})}
+	for _, c := range gated {
+		pol.gated[c] = true
+	}
+	c := newTestCluster(t, stores, func(i int) Options {
+		if i == 0 {
+			return Options{Policy: pol}
+		}
+		return Options{}
+	})
+	if err := c.connectAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leech := c.nodes[1]
+	keep := func(c cid.Cid, b []byte) error {
+		bt := leech.store.NewBatch(ctx)
+		defer bt.Discard()
+		if err := bt.Put(c, b); err != nil {
+			return err
+		}
+		return bt.Commit()
+	}
+	done := make(chan error, 1)
+	go func() { done <- leech.swarm.FetchBlocks(ctx, gated, nil, keep, FetchOptions{}) }()
+	select {
+	case <-pol.all:
+	case err := <-done:
+		t.Fatalf("fetch ended before the seed refused: %v", err)
+	}
+	pol.on.Store(true)
+
+	// New wants, one block each, every 50 ms until the gated blocks came.
+	bctx, stopBusy := context.WithCancel(ctx)
+	defer stopBusy()
+	busyDone := make(chan int, 1)
+	go func() {
+		n := 0
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for _, b := range busy {
+			select {
+			case <-bctx.Done():
+				busyDone <- n
+				return
+			case <-tick.C:
+			}
+			if err := leech.swarm.FetchBlocks(bctx, []cid.Cid{b}, nil, keep, FetchOptions{}); err != nil {
+				break
+			}
+			n++
+		}
+		busyDone <- n
+	}()
+	on := time.Now()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case n := <-busyDone:
+		t.Fatalf("the refused blocks did not come while %d new wants were made over %v", n, time.Since(on).Round(time.Millisecond))
+	}
+	stopBusy()
+	t.Logf("refused blocks fetched %v after the seed could serve, %d other wants meanwhile", time.Since(on).Round(time.Millisecond), <-busyDone)
+	for _, c := range gated {
+		b, err := leech.store.Get(ctx, c)
+		if err != nil {
+			t.Fatalf("gated block %s: %v", c, err)
+		}
+		if err := store.VerifyBlock(c, b); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
