@@ -223,8 +223,10 @@ type daemonProc struct {
 	cmd        *exec.Cmd
 }
 
+// startDaemonProc starts a daemon on loopback; SHOAL_BENCH_DAEMON_ARGS
+// adds arguments to every daemon the bench starts (-v: debug logs).
 func startDaemonProc(ctx context.Context, bin, home string, args ...string) (*daemonProc, error) {
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns"}, append(args, strings.Fields(os.Getenv("SHOAL_BENCH_DAEMON_ARGS"))...)...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

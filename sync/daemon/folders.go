@@ -414,6 +414,10 @@ func (fs *folders) Records(ctx context.Context, peer identity.NodeID, f identity
 	if rf == nil {
 		return nil
 	}
+	// The batch's checks take a while; blocks the folder's pulls wait
+	// for come behind it on the connection.
+	rf.f.Receiving()
+	defer rf.f.Receiving()
 	in := make([]index.Signed, len(recs))
 	for i, r := range recs {
 		in[i] = index.Signed{Data: r.Data, Sig: r.Sig}

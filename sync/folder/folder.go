@@ -79,7 +79,10 @@ type Folder struct {
 	log  *slog.Logger
 	id   string
 	wake chan struct{} // remote records arrived
-	scan chan []string // paths to scan (from the API)
+	// received is when a peer last sent index records (unix ns): pulls
+	// wait for blocks that come behind them (pull.Options.Received).
+	received atomic.Int64
+	scan     chan []string // paths to scan (from the API)
 	// pending counts the paths the last pull could not bring in.
 	pending int
 	cleaned bool      // stale temporary files removed since the start
@@ -166,6 +169,18 @@ func (f *Folder) Changed() {
 	case f.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Receiving tells the folder that a peer is sending it index records;
+// call it as a batch arrives and once it is stored.
+func (f *Folder) Receiving() { f.received.Store(time.Now().UnixNano()) }
+
+// lastReceived is when a peer last sent index records (zero: never).
+func (f *Folder) lastReceived() time.Time {
+	if ns := f.received.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Rescan asks for a scan of paths (none: all).

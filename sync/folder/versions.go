@@ -62,7 +62,7 @@ func (f *Folder) policy() history.Policy {
 // pullOptions are the options of a pull or restore into the folder.
 func (f *Folder) pullOptions() pull.Options {
 	return pull.Options{Root: f.opt.Root, Store: f.opt.Store, Fetch: f.opt.Fetch, Device: f.opt.Device.String(),
-		Space: f.opt.Space, Logger: f.log, Kept: f.kept, Writes: f.writes}
+		Received: f.lastReceived, Space: f.opt.Space, Logger: f.log, Kept: f.kept, Writes: f.writes}
 }
 
 // kept records in the index a version that a pull or restore moved into

@@ -48,6 +48,11 @@ type Options struct {
 	// gives up on it for now (the folder tries again later, asking every
 	// peer afresh). Default 10 s.
 	Idle time.Duration
+	// Received, if set, returns when a peer last sent the folder index
+	// records. A file's blocks come behind the index on the same
+	// connections (100,000 records take seconds to arrive and check), so
+	// its Idle counts from the later of that and its last block.
+	Received func() time.Time
 	// Space, if set, is asked before a file of n bytes is written.
 	Space  func(n int64) error
 	Logger *slog.Logger
@@ -331,7 +336,7 @@ func (opt *Options) file(ctx context.Context, res *Result, abs string, g *index.
 	sink.resumed = resumed
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go watchIdle(fctx, cancel, sink, opt.Idle)
+	go watchIdle(fctx, cancel, sink, opt.Idle, opt.Received)
 	if err := opt.Fetch.Fetch(fctx, root, sink); err != nil {
 		if c := context.Cause(fctx); errors.Is(c, ErrStalled) {
 			return nil, fmt.Errorf("pull %s: %w", g.Path, ErrStalled)
@@ -486,7 +491,9 @@ func record(b store.Batch, res *Result, abs string, info fs.FileInfo, g *index.R
 	return nil
 }
 
-func watchIdle(ctx context.Context, cancel context.CancelCauseFunc, s *fileSink, idle time.Duration) {
+// watchIdle cancels ctx with ErrStalled once no block arrived for idle,
+// counting from the later of the last block and received().
+func watchIdle(ctx context.Context, cancel context.CancelCauseFunc, s *fileSink, idle time.Duration, received func() time.Time) {
 	t := time.NewTicker(idle / 4)
 	defer t.Stop()
 	for {
@@ -494,7 +501,13 @@ func watchIdle(ctx context.Context, cancel context.CancelCauseFunc, s *fileSink,
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if time.Since(s.idleSince()) > idle {
+			last := s.idleSince()
+			if received != nil {
+				if at := received(); at.After(last) {
+					last = at
+				}
+			}
+			if time.Since(last) > idle {
 				cancel(ErrStalled)
 				return
 			}

@@ -137,7 +137,7 @@ func export(ctx context.Context, opt Options, g *index.Record, dst string, durab
 	sink := newFileSink(f, nil, g.Cid(), g.Size, nil)
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go watchIdle(fctx, cancel, sink, opt.Idle)
+	go watchIdle(fctx, cancel, sink, opt.Idle, opt.Received)
 	if err := opt.Fetch.Fetch(fctx, g.Cid(), sink); err != nil {
 		if errors.Is(context.Cause(fctx), ErrStalled) {
 			return fmt.Errorf("%s: no reachable peer has the blocks of that version: %w", g.Path, ErrStalled)
