@@ -414,10 +414,6 @@ func (fs *folders) Records(ctx context.Context, peer identity.NodeID, f identity
 	if rf == nil {
 		return nil
 	}
-	// The batch's checks take a while; blocks the folder's pulls wait
-	// for come behind it on the connection.
-	rf.f.Receiving()
-	defer rf.f.Receiving()
 	in := make([]index.Signed, len(recs))
 	for i, r := range recs {
 		in[i] = index.Signed{Data: r.Data, Sig: r.Sig}
@@ -437,6 +433,10 @@ func (fs *folders) Records(ctx context.Context, peer identity.NodeID, f identity
 		}
 	}
 	if len(applied) > 0 {
+		// Blocks the folder's pulls wait for come behind the index on
+		// the connection. Only new records count: a peer replaying old
+		// ones does not hold back the pulls' stall checks.
+		rf.f.Receiving()
 		// Relay what is new to our other peers at once: the rumour
 		// spreads to peers the author never meets.
 		fwd := make([]wire.SignedRecord, len(applied))

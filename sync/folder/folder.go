@@ -171,8 +171,8 @@ func (f *Folder) Changed() {
 	}
 }
 
-// Receiving tells the folder that a peer is sending it index records;
-// call it as a batch arrives and once it is stored.
+// Receiving tells the folder that a peer sent it index records it did not
+// have: its pulls' blocks may be queued behind more of them.
 func (f *Folder) Receiving() { f.received.Store(time.Now().UnixNano()) }
 
 // lastReceived is when a peer last sent index records (zero: never).
