@@ -175,13 +175,8 @@ func (f *Folder) Changed() {
 // have: its pulls' blocks may be queued behind more of them.
 func (f *Folder) Receiving() { f.received.Store(time.Now().UnixNano()) }
 
-// lastReceived is when a peer last sent index records (zero: never).
-func (f *Folder) lastReceived() time.Time {
-	if ns := f.received.Load(); ns != 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Time{}
-}
+// lastReceived is when a peer last sent index records (1970: never).
+func (f *Folder) lastReceived() time.Time { return time.Unix(0, f.received.Load()) }
 
 // Rescan asks for a scan of paths (none: all).
 func (f *Folder) Rescan(paths ...string) {
