@@ -226,7 +226,9 @@ type daemonProc struct {
 // startDaemonProc starts a daemon on loopback; SHOAL_BENCH_DAEMON_ARGS
 // adds arguments to every daemon the bench starts (-v: debug logs).
 func startDaemonProc(ctx context.Context, bin, home string, args ...string) (*daemonProc, error) {
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns"}, append(args, strings.Fields(os.Getenv("SHOAL_BENCH_DAEMON_ARGS"))...)...)...)
+	argv := []string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--no-dht", "--no-mdns"}
+	argv = append(append(argv, args...), strings.Fields(os.Getenv("SHOAL_BENCH_DAEMON_ARGS"))...)
+	cmd := exec.CommandContext(ctx, bin, argv...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
