@@ -158,6 +158,12 @@ func (t *table) add(now time.Time, c Candidate) bool {
 	if old, ok := e.sources[c.Source]; !ok || !old.IsZero() && (until.IsZero() || until.After(old)) {
 		e.sources[c.Source] = until
 	}
+	if cur, conn := t.connected[e.id]; conn && e.id == c.ID && !e.lastOK.IsZero() && c.Source.rank() < cur.rank() {
+		// The peer dialed us before this source found it at an address
+		// its connection proved: it is known by the better source now,
+		// whichever side's dial the two kept.
+		t.connected[e.id] = c.Source
+	}
 	return isNew
 }
 

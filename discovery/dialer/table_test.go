@@ -265,6 +265,35 @@ func TestClaimAgainstProof(t *testing.T) {
 	}
 }
 
+// TestSourceFoundAfterConnect: a peer that dialed us before mDNS found it
+// is listed by mDNS once mDNS names it at the address its connection
+// proved; a claim at an address nothing proved changes nothing.
+func TestSourceFoundAfterConnect(t *testing.T) {
+	a := nid(t, 1)
+	for _, tc := range []struct {
+		name string
+		cand Candidate
+		want Source
+	}{
+		{"mdns at the proved address", Candidate{Addr: "10.0.0.1:4777", ID: a, Source: MDNS}, MDNS},
+		{"mdns elsewhere", Candidate{Addr: "10.0.0.7:4777", ID: a, Source: MDNS}, Inbound},
+		{"the DHT at the proved address", Candidate{Addr: "10.0.0.1:4777", ID: a, Source: DHT}, DHT},
+		{"another node there", Candidate{Addr: "10.0.0.1:4777", ID: nid(t, 2), Source: Static}, Inbound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newTable(nid(t, 9), Backoff{Min: time.Second, Max: time.Minute})
+			tb.connect(t0, Event{Connected: true, ID: a, Addr: "10.0.0.1:40000", ListenAddrs: []string{"0.0.0.0:4777"}})
+			if got := tb.sourcesOf()[a]; got != Inbound {
+				t.Fatalf("before: %q, want inbound", got)
+			}
+			tb.add(t0, tc.cand)
+			if got := tb.sourcesOf()[a]; got != tc.want {
+				t.Fatalf("after: %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestYieldToTheKeptDialer: a node found by mDNS or peer exchange whose
 // own dial to us is the one both sides keep is given the grace to dial
 // first; if it does, we never dial it; if not, we do once the grace is
