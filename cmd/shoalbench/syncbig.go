@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -11,18 +12,31 @@ import (
 	"time"
 )
 
+// bigRuns is how many times the big scenario syncs the file, each time
+// between two fresh daemons: the floor's parts are each the least of
+// three, and the daemons are measured the same way.
+const bigRuns = 3
+
+// bigRun is one initial sync of the big file: the CPU each daemon used
+// from B's join to its last file-synced event, and the wall time.
+type bigRun struct {
+	cpuA, cpuB, wall time.Duration
+	load0, load1     string
+}
+
+func (r bigRun) cpu() time.Duration { return r.cpuA + r.cpuB }
+
 // big: scenario 4, one large file's initial sync: the CPU both daemons
 // use against the CPU floor of the work, and the wall time against the
 // ceiling that floor allows on every core.
 func (b *syncBench) big(ctx context.Context) error {
 	dir := filepath.Join(b.work, "big")
 	defer os.RemoveAll(dir)
-	fa, fb := folderPaths(dir)
-	if err := os.MkdirAll(fa, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	const name = "big.bin"
-	src := filepath.Join(fa, name)
+	src := filepath.Join(dir, name)
 	size := b.sz.big
 	if err := writeRandomFile(src, size); err != nil {
 		return err
@@ -37,75 +51,111 @@ func (b *syncBench) big(ctx context.Context) error {
 	}
 	floor := fl.hash + fl.tls + fl.files
 	ceiling := float64(size) * float64(runtime.NumCPU()) / floor.Seconds()
-
-	p, err := startPair(ctx, b.bin, dir)
+	want, err := os.ReadFile(src)
 	if err != nil {
 		return err
+	}
+	var runs []bigRun
+	for i := range bigRuns {
+		r, err := b.bigOnce(ctx, filepath.Join(dir, fmt.Sprintf("run%d", i)), src, want, i == 0)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		runs = append(runs, r)
+	}
+	least := func(f func(bigRun) time.Duration) time.Duration {
+		return f(slices.MinFunc(runs, func(x, y bigRun) int { return cmp.Compare(f(x), f(y)) }))
+	}
+	used := least(bigRun.cpu)
+	best := slices.MinFunc(runs, func(x, y bigRun) int { return cmp.Compare(x.cpu(), y.cpu()) })
+	wall := least(func(r bigRun) time.Duration { return r.wall })
+	rate := float64(size) / wall.Seconds()
+	b.t.add(row{fmt.Sprintf("%d MiB in one file, initial sync: CPU A + B", size>>20),
+		fmt.Sprintf("%.2f + %.2f s", best.cpuA.Seconds(), best.cpuB.Seconds()),
+		fmt.Sprintf("%.2f s CPU floor", floor.Seconds()), fmt.Sprintf("%.2f", used.Seconds()/floor.Seconds()), goal(used.Seconds() <= 1.3*floor.Seconds(), "<= 1.30")})
+	b.t.add(row{"  wall time (rate)", fmt.Sprintf("%.2f s (%s)", wall.Seconds(), mbps(size, wall.Seconds())),
+		fmt.Sprintf("%s ceiling, %d cores", mbps(int64(ceiling), 1), runtime.NumCPU()), fmt.Sprintf("%.2f", rate/ceiling), goal(rate >= 0.7*ceiling, ">= 0.70")})
+	b.t.note("CPU floor for %d MiB: SHA-256 once %.2f s, TLS loopback %.2f s, file read+write %.2f s (each alone, least of three); CPU from /proc/PID/stat from B's join to its last file-synced event",
+		size>>20, fl.hash.Seconds(), fl.tls.Seconds(), fl.files.Seconds())
+	b.t.note("the daemons' figures are the least of %d syncs, each between two fresh daemons, as the floor's parts are; all of them:", bigRuns)
+	for i, r := range runs {
+		b.t.note("  sync %d: CPU %.2f + %.2f s = %.2f floors, wall %.2f s = %.2f of the ceiling; load average at B's join %s, when B was done %s",
+			i+1, r.cpuA.Seconds(), r.cpuB.Seconds(), r.cpu().Seconds()/floor.Seconds(), r.wall.Seconds(), float64(size)/r.wall.Seconds()/ceiling, r.load0, r.load1)
+	}
+	return nil
+}
+
+// bigOnce shares a hard link of src from a fresh daemon A in dir, joins
+// it on a fresh daemon B and measures the sync; the copy B made must
+// equal want. The first run is the one profiled.
+func (b *syncBench) bigOnce(ctx context.Context, dir, src string, want []byte, profile bool) (bigRun, error) {
+	var r bigRun
+	defer os.RemoveAll(dir)
+	fa, fb := folderPaths(dir)
+	if err := os.MkdirAll(fa, 0o755); err != nil {
+		return r, err
+	}
+	name := filepath.Base(src)
+	if err := os.Link(src, filepath.Join(fa, name)); err != nil {
+		return r, err
+	}
+	p, err := startPair(ctx, b.bin, dir)
+	if err != nil {
+		return r, err
 	}
 	defer p.stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	evA, err := p.a.events(ctx)
 	if err != nil {
-		return err
+		return r, err
 	}
 	key, err := share(ctx, b.bin, p.a, fa)
 	if err != nil {
-		return err
+		return r, err
 	}
 	if _, err := waitFolder(ctx, p.a, evA, fa, 1, 0, 5*time.Minute); err != nil {
-		return fmt.Errorf("scan on A: %w", err)
+		return r, fmt.Errorf("scan on A: %w", err)
 	}
 	evB, err := p.b.events(ctx)
 	if err != nil {
-		return err
+		return r, err
 	}
 	a0, err := p.a.cpu()
 	if err != nil {
-		return err
+		return r, err
 	}
 	b0, err := p.b.cpu()
 	if err != nil {
-		return err
+		return r, err
 	}
-	load0 := loadAverages()
+	r.load0 = loadAverages()
 	t0 := time.Now()
-	p.profileBoth(ctx, "big", profileSecs())
+	if profile {
+		p.profileBoth(ctx, "big", profileSecs())
+	}
 	if _, err := shoalOut(ctx, b.bin, p.b.home, "join", key, fb); err != nil {
-		return err
+		return r, err
 	}
 	w, err := waitFolder(ctx, p.b, evB, fb, 1, 1, 10*time.Minute)
 	if err != nil {
-		return fmt.Errorf("sync on B: %w", err)
+		return r, fmt.Errorf("sync on B: %w", err)
 	}
-	wall := w.at.Sub(t0)
+	r.wall = w.at.Sub(t0)
 	a1, err := p.a.cpu()
 	if err != nil {
-		return err
+		return r, err
 	}
 	b1, err := p.b.cpu()
 	if err != nil {
-		return err
+		return r, err
 	}
-	want, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
+	r.load1 = loadAverages()
+	r.cpuA, r.cpuB = a1-a0, b1-b0
 	if err := sameFile(filepath.Join(fb, name), want); err != nil {
-		return fmt.Errorf("copy on B: %w", err)
+		return r, fmt.Errorf("copy on B: %w", err)
 	}
-	load1 := loadAverages()
-	used := (a1 - a0) + (b1 - b0)
-	rate := float64(size) / wall.Seconds()
-	b.t.add(row{fmt.Sprintf("%d MiB in one file, initial sync: CPU A + B", size>>20),
-		fmt.Sprintf("%.2f + %.2f s", (a1 - a0).Seconds(), (b1 - b0).Seconds()),
-		fmt.Sprintf("%.2f s CPU floor", floor.Seconds()), fmt.Sprintf("%.2f", used.Seconds()/floor.Seconds()), goal(used.Seconds() <= 1.3*floor.Seconds(), "<= 1.30")})
-	b.t.add(row{"  wall time (rate)", fmt.Sprintf("%.2f s (%s)", wall.Seconds(), mbps(size, wall.Seconds())),
-		fmt.Sprintf("%s ceiling, %d cores", mbps(int64(ceiling), 1), runtime.NumCPU()), fmt.Sprintf("%.2f", rate/ceiling), goal(rate >= 0.7*ceiling, ">= 0.70")})
-	b.t.note("CPU floor for %d MiB: SHA-256 once %.2f s, TLS loopback %.2f s, file read+write %.2f s (each alone, least of three); CPU from /proc/PID/stat from B's join to its last file-synced event",
-		size>>20, fl.hash.Seconds(), fl.tls.Seconds(), fl.files.Seconds())
-	b.t.note("load average (1, 5, 15 min) at B's join %s, when B was done %s: other work on the machine takes CPU from both daemons and the floor alike", load0, load1)
-	return nil
+	return r, nil
 }
 
 // loadAverages is the machine's load averages as /proc/loadavg says
