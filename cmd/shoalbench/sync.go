@@ -89,52 +89,64 @@ func folderPaths(dir string) (a, b string) {
 	return filepath.Join(dir, "folder-a"), filepath.Join(dir, "folder-b")
 }
 
+// initialResult is what initialSync measured: B's files per second, A's
+// scan, and how long after the join B had its first file.
+type initialResult struct {
+	rate        float64
+	scan, first time.Duration
+}
+
 // initialSync writes spec's tree into A's folder, shares it, waits for
-// A's scan, joins on B, and returns B's files per second and when B was done.
-func (b *syncBench) initialSync(ctx context.Context, p *syncPair, dir string, spec treeSpec) (rate float64, scan time.Duration, err error) {
+// A's scan, joins on B, and measures B's sync.
+func (b *syncBench) initialSync(ctx context.Context, p *syncPair, dir string, spec treeSpec) (initialResult, error) {
+	var r initialResult
 	fa, fb := folderPaths(dir)
 	if err := writeTree(fa, spec, 0); err != nil {
-		return 0, 0, err
+		return r, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	evA, err := p.a.events(ctx)
 	if err != nil {
-		return 0, 0, err
+		return r, err
 	}
 	t0 := time.Now()
 	key, err := share(ctx, b.bin, p.a, fa)
 	if err != nil {
-		return 0, 0, err
+		return r, err
 	}
 	timeout := max(3*time.Minute, time.Duration(spec.files)*10*time.Millisecond)
 	if _, err := waitFolder(ctx, p.a, evA, fa, spec.files, 0, timeout); err != nil {
-		return 0, 0, fmt.Errorf("scan on A: %w", err)
+		return r, fmt.Errorf("scan on A: %w", err)
 	}
-	scan = time.Since(t0)
+	r.scan = time.Since(t0)
 	evB, err := p.b.events(ctx)
 	if err != nil {
-		return 0, 0, err
+		return r, err
 	}
 	t1 := time.Now()
 	p.profileBoth(ctx, fmt.Sprintf("sync%d", spec.files), profileSecs())
 	if _, err := shoalOut(ctx, b.bin, p.b.home, "join", key, fb); err != nil {
-		return 0, 0, err
+		return r, err
 	}
 	w, err := waitFolder(ctx, p.b, evB, fb, spec.files, spec.files+spec.dirs(), timeout)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sync on B: %w", err)
+		return r, fmt.Errorf("sync on B: %w", err)
 	}
 	for _, i := range []int{0, spec.files / 2, spec.files - 1} {
 		want, err := os.ReadFile(filepath.Join(fa, spec.path(i)))
 		if err != nil {
-			return 0, 0, err
+			return r, err
 		}
 		if err := sameFile(filepath.Join(fb, spec.path(i)), want); err != nil {
-			return 0, 0, fmt.Errorf("copy on B of %s: %w", spec.path(i), err)
+			return r, fmt.Errorf("copy on B of %s: %w", spec.path(i), err)
 		}
 	}
-	return float64(spec.files) / w.at.Sub(t1).Seconds(), scan, nil
+	r.rate = float64(spec.files) / w.at.Sub(t1).Seconds()
+	if !w.first.IsZero() {
+		r.first = w.first.Sub(t1)
+	}
+	return r, nil
 }
 
 // small: scenarios 1 (10,000 small files), 2 (edit latency) and 7 (idle RSS).
@@ -151,14 +163,16 @@ func (b *syncBench) small(ctx context.Context) error {
 		return err
 	}
 	defer func() { p.stop() }()
-	rate, scan, err := b.initialSync(ctx, p, dir, spec)
+	r, err := b.initialSync(ctx, p, dir, spec)
 	if err != nil {
 		return err
 	}
+	rate := r.rate
 	b.smallRate = rate
 	b.t.add(row{fmt.Sprintf("%d files x 4 KiB, initial sync A->B", spec.files), fmt.Sprintf("%.0f files/s", rate),
 		fmt.Sprintf("%.0f files/s durable writes, %d cores", limit, runtime.NumCPU()), fmt.Sprintf("%.2f", rate/limit), goal(rate >= 2000, ">= 2,000 files/s")})
-	b.t.add(row{"  A's initial scan of them (share to idle)", fmt.Sprintf("%.0f files/s", float64(spec.files)/scan.Seconds()), "-", "-", "-"})
+	b.t.add(row{"  A's initial scan of them (share to idle)", fmt.Sprintf("%.0f files/s", float64(spec.files)/r.scan.Seconds()), "-", "-", "-"})
+	b.t.add(row{"  first file on B, after the join", ms(r.first).String(), "-", "-", "-"})
 
 	if err := b.latency(ctx, p, dir); err != nil {
 		return fmt.Errorf("edit latency: %w", err)
@@ -193,11 +207,11 @@ func (b *syncBench) small(ctx context.Context) error {
 		return fmt.Errorf("restarted B: %w", err)
 	}
 	time.Sleep(3 * time.Second)
-	r, err := takeRSS("B restarted, idle", p.b)
+	restarted, err := takeRSS("B restarted, idle", p.b)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, r)
+	rows = append(rows, restarted)
 	p.b.saveProfile(rctx, "heap", "idle-heap-b")
 	const rssGoal = 40 << 20
 	for _, r := range rows {

@@ -173,7 +173,10 @@ func (d *daemonProc) events(ctx context.Context) (<-chan event, error) {
 // waitResult says when a folder was done: at is the daemon's time of the
 // last file-synced event (with none, of the last idle event), seen when
 // its status first showed it done.
-type waitResult struct{ at, seen time.Time }
+// waitResult is when the last file-synced event came (at), when the
+// status confirmed it (seen), and when the first file in a subdirectory
+// was synced (first; zero if none was).
+type waitResult struct{ at, seen, first time.Time }
 
 // waitFolder waits, on d's events, until its folder at dir shows files
 // files with nothing needed and is idle; records is how many file-synced
@@ -183,7 +186,7 @@ func waitFolder(ctx context.Context, d *daemonProc, evs <-chan event, dir string
 	defer cancel()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var last, idle time.Time
+	var last, idle, first time.Time
 	synced := 0
 	lastCheck := time.Time{}
 	check := func(force bool) (bool, error) {
@@ -224,6 +227,9 @@ func waitFolder(ctx context.Context, d *daemonProc, evs <-chan event, dir string
 			case "file-synced":
 				synced++
 				last = ev.Time
+				if first.IsZero() && strings.Contains(ev.Path, "/") {
+					first = ev.Time
+				}
 				force = synced == records
 			case "events-dropped":
 				n, _ := strconv.Atoi(ev.Data)
@@ -244,7 +250,7 @@ func waitFolder(ctx context.Context, d *daemonProc, evs <-chan event, dir string
 			return waitResult{}, err
 		}
 		if done {
-			r := waitResult{at: last, seen: time.Now()}
+			r := waitResult{at: last, seen: time.Now(), first: first}
 			if r.at.IsZero() {
 				r.at = idle
 			}
