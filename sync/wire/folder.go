@@ -54,9 +54,20 @@ type IndexRecords struct {
 	Last     bool           `cbor:"4,keyasint,omitempty"`
 }
 
+// IndexAck tells a peer that the sender took in (checked and stored, or
+// set aside) Messages more of the IndexRecords it sent on this
+// connection. A sender of a long answer keeps only a few messages
+// unacknowledged, so the index never fills the connection's buffers ahead
+// of the blocks and replies behind it. It names no folder: it counts
+// every folder's messages on the connection alike.
+type IndexAck struct {
+	Messages uint64 `cbor:"1,keyasint"`
+}
+
 func (FolderProof) Type() MsgType  { return TypeFolderProof }
 func (IndexSummary) Type() MsgType { return TypeIndexSummary }
 func (IndexRecords) Type() MsgType { return TypeIndexRecords }
+func (IndexAck) Type() MsgType     { return TypeIndexAck }
 
 // decodeFolder decodes the folder messages; ok is false for other types.
 func decodeFolder(f Frame) (m Message, ok bool, err error) {
@@ -71,6 +82,10 @@ func decodeFolder(f Frame) (m Message, ok bool, err error) {
 		return m, true, err
 	case TypeIndexRecords:
 		msg, err := decodeCBOR[IndexRecords](f.Payload)
+		m, err = check(f.Type, msg, err)
+		return m, true, err
+	case TypeIndexAck:
+		msg, err := decodeCBOR[IndexAck](f.Payload)
 		m, err = check(f.Type, msg, err)
 		return m, true, err
 	case TypeVersionQuery:
@@ -109,6 +124,10 @@ func validateFolder(msg Message) error {
 			}
 		}
 		return checkMarks(m.Complete)
+	case IndexAck:
+		if m.Messages == 0 || m.Messages > MaxListLen {
+			return fmt.Errorf("%w: index ack of %d messages, want 1 to %d", ErrMalformed, m.Messages, MaxListLen)
+		}
 	case VersionQuery, VersionHave:
 		return validateVersions(msg)
 	}

@@ -10,13 +10,17 @@ import (
 // Minor only adds messages or fields the other side may ignore.
 const (
 	ProtocolMajor = 1
-	ProtocolMinor = 1
+	ProtocolMinor = 2
 )
 
 // MinorVersions is the minor version that added VersionQuery and
 // VersionHave: a peer that said less in its Hello closes the connection
 // on them (an unknown type), so they are not sent to it.
 const MinorVersions = 1
+
+// MinorIndexAck is the minor version that added IndexAck: a peer that
+// said less neither sends nor takes it, and its answers are not paced.
+const MinorIndexAck = 2
 
 // ErrVersion means the peer speaks another major protocol version.
 var ErrVersion = errors.New("wire: incompatible protocol version")

@@ -30,6 +30,7 @@ const (
 	TypeIndexSummary MsgType = 0x21
 	TypeIndexRecords MsgType = 0x22
 	TypePeerExchange MsgType = 0x23 // PeerExchange (sync/wire/pex.go)
+	TypeIndexAck     MsgType = 0x24 // IndexAck: I took in these many of your IndexRecords
 	TypeVersionQuery MsgType = 0x28 // VersionQuery: which versions of a file do you hold?
 	TypeVersionHave  MsgType = 0x29 // VersionHave: these
 )
@@ -43,6 +44,7 @@ var typeNames = map[MsgType]string{
 	TypeFolderProof: "FolderProof", TypeIndexSummary: "IndexSummary",
 	TypeIndexRecords: "IndexRecords", TypePeerExchange: "PeerExchange",
 	TypeVersionQuery: "VersionQuery", TypeVersionHave: "VersionHave",
+	TypeIndexAck: "IndexAck",
 }
 
 // String names the type, or gives its number when it has no name.

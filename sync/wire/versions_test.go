@@ -47,3 +47,17 @@ func TestVersionMessagesRefuseBadInput(t *testing.T) {
 		t.Fatalf("have bits %x", h)
 	}
 }
+
+// TestIndexAckRefusesBadInput: an ack of no messages, or of more than any
+// one answer's messages, is malformed.
+func TestIndexAckRefusesBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		n    uint64
+		okay bool
+	}{{0, false}, {1, true}, {MaxListLen, true}, {MaxListLen + 1, false}, {^uint64(0), false}} {
+		err := validate(IndexAck{Messages: tc.n})
+		if tc.okay != (err == nil) || err != nil && !errors.Is(err, ErrMalformed) {
+			t.Errorf("IndexAck{%d}: %v", tc.n, err)
+		}
+	}
+}

@@ -43,6 +43,7 @@ func sampleMessages() []Message {
 			Dropped: []PexPeer{{ID: append([]byte{0x12, 0x20}, bytes.Repeat([]byte{5}, 32)...)}}},
 		VersionQuery{Folder: bytes.Repeat([]byte{1}, 32), Nonce: 77, Path: "docs/report.doc", Roots: [][]byte{cidA, cidB}},
 		VersionHave{Folder: bytes.Repeat([]byte{1}, 32), Nonce: 77, Have: []byte{0x02}},
+		IndexAck{Messages: 3},
 	}
 }
 
@@ -330,7 +331,7 @@ func TestCheckHello(t *testing.T) {
 	}{
 		{"same version", NewHello(nil, "shoal", "1", nil), true, ""},
 		{"newer minor", Hello{Major: ProtocolMajor, Minor: ProtocolMinor + 3}, true, ""},
-		{"older major", Hello{Major: 0, Minor: 9, Client: "shoal", ClientVersion: "0.0.1"}, false, "peer (shoal 0.0.1) speaks shoal protocol 0.9, this node speaks 1.1"},
+		{"older major", Hello{Major: 0, Minor: 9, Client: "shoal", ClientVersion: "0.0.1"}, false, "peer (shoal 0.0.1) speaks shoal protocol 0.9, this node speaks 1.2"},
 		{"newer major", Hello{Major: ProtocolMajor + 1}, false, "unknown client"},
 	}
 	for _, tc := range tests {
