@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"context"
 	"errors"
 
 	"github.com/shoal-sync/shoal/sync/identity"
@@ -60,6 +61,28 @@ func (c *Conn) Send(m wire.Message) error {
 	}
 	c.p.out.push(outItem{m: msg{kind: mExt, ext: m}})
 	return nil
+}
+
+// SendBulk queues m, one message of a long stream (an index of many
+// records), behind control messages and taking turns with the blocks the
+// peer asked for: the stream neither holds those blocks back nor is held
+// back by them. While a few bulk messages wait to be written it waits,
+// until ctx ends or the connection closes: call it from a goroutine of
+// the stream's own, never from Handle (two peers each waiting for the
+// other to read would wait for ever).
+func (c *Conn) SendBulk(ctx context.Context, m wire.Message) error {
+	return c.p.out.pushBulk(ctx, c.p.done, outItem{m: msg{kind: mExt, ext: m}})
+}
+
+// Fail closes the connection for err, as an error Handle returns would,
+// from a goroutine of the extension's own: the peer is told why when err
+// is a protocol error (wire.ErrMalformed and the like). Only the first
+// call counts.
+func (c *Conn) Fail(err error) {
+	select {
+	case c.p.failed <- err:
+	default:
+	}
 }
 
 // Closed is closed once the connection has closed.

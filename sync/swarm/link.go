@@ -134,7 +134,7 @@ func (l *wireLink) readMsg() (msg, error) {
 			return msg{}, fmt.Errorf("%w: %w", errPeerError, m)
 		case wire.Hello:
 			return msg{}, fmt.Errorf("second hello: %w", wire.ErrMalformed)
-		case wire.FolderProof, wire.IndexSummary, wire.IndexRecords, wire.PeerExchange, wire.VersionQuery, wire.VersionHave:
+		case wire.FolderProof, wire.IndexSummary, wire.IndexRecords, wire.IndexAck, wire.PeerExchange, wire.VersionQuery, wire.VersionHave:
 			return msg{kind: mExt, ext: m}, nil
 		}
 		// Pong and anything else this version decodes but the swarm does not use.

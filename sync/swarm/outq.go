@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"context"
 	"errors"
 	"sync"
 
@@ -10,17 +11,34 @@ import (
 )
 
 // outq is a peer's send queue: control messages go first, then block
-// serves in request order. Cancels remove queued serves and mark the ones
-// being read.
+// serves in request order, taking turns with bulk messages (a long
+// index stream), each of which may go once the serves since the last
+// one sent bulkQuantum bytes of blocks. Cancels remove queued serves and
+// mark the ones being read.
 type outq struct {
 	mu       sync.Mutex
 	ctrl     []outItem
 	serves   []cid.Cid
 	reading  []*serveJob // serves popped and not yet finished by the writer
+	bulk     []outItem
+	credit   int           // block bytes serves may send before the next bulk message
+	slots    chan struct{} // one per queued bulk message: at most maxBulk
 	closed   bool
 	overflow bool // over maxCtrl: the peer does not read what it asks for
 	wake     chan struct{}
 }
+
+// maxBulk is how many bulk messages one peer's queue holds: a sender of
+// more waits, so a stream much faster than the peer reads (an index read
+// from the store) is held back at its source, not in memory.
+const maxBulk = 4
+
+// bulkQuantum is how many bytes of blocks the serves send between two
+// bulk messages while both are queued: about the bytes a peer asks for
+// at once (strategy's PeerBytes), so the blocks a peer is waiting for
+// never queue behind more than one bulk message, nor a stream behind
+// more than one round of blocks.
+const bulkQuantum = 4 << 20
 
 // maxCtrl bounds the control messages queued for one peer. Most answer
 // what the peer sent (have, dont-have, pong); a peer that keeps asking
@@ -34,7 +52,9 @@ var errUnasked = errors.New("unasked blocks")
 // errOverflow: a peer's control queue passed maxCtrl.
 var errOverflow = errors.New("peer does not read its replies: send queue full")
 
-func newOutq() *outq { return &outq{wake: make(chan struct{}, 1)} }
+func newOutq() *outq {
+	return &outq{wake: make(chan struct{}, 1), slots: make(chan struct{}, maxBulk)}
+}
 
 func (q *outq) signal() {
 	select {
@@ -55,6 +75,35 @@ func (q *outq) push(it outItem) {
 	}
 	q.mu.Unlock()
 	q.signal()
+}
+
+// pushBulk queues a bulk message, first waiting while maxBulk are queued,
+// until ctx ends or done (the connection's end) is closed.
+func (q *outq) pushBulk(ctx context.Context, done <-chan struct{}, it outItem) error {
+	select {
+	case q.slots <- struct{}{}:
+	case <-done:
+		return ErrNotConnected
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	q.mu.Lock()
+	if q.closed || q.overflow {
+		q.mu.Unlock()
+		<-q.slots
+		return ErrNotConnected
+	}
+	q.bulk = append(q.bulk, it)
+	q.mu.Unlock()
+	q.signal()
+	return nil
+}
+
+// sent counts n bytes of a block written against the serves' credit.
+func (q *outq) sent(n int) {
+	q.mu.Lock()
+	q.credit -= n
+	q.mu.Unlock()
 }
 
 // overflowed reports whether the queue passed maxCtrl.
@@ -130,6 +179,10 @@ func (q *outq) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.ctrl, q.serves = nil, nil
+	for range q.bulk {
+		<-q.slots
+	}
+	q.bulk = nil
 	q.mu.Unlock()
 	q.signal()
 }
@@ -139,7 +192,9 @@ func (q *outq) close() {
 const serveLookahead = 64
 
 // pop returns the next item, or ok=false when the queue is empty (or only
-// serves are queued and serves is false). Among the first serveLookahead
+// serves are queued and serves is false, or a bulk message waits for the
+// serves' turn). Control messages go first; a bulk message goes when no
+// serve is queued or the serves spent their credit. Among the first serveLookahead
 // queued serves it takes the one with the lowest uploads count (ties: the
 // oldest request), so a seed whose leechers ask for the same blocks sends
 // each of them different blocks first, and they trade the rest among
@@ -156,6 +211,13 @@ func (q *outq) pop(uploads func(cid.Cid) uint32, serves bool) (it outItem, ok, c
 		it = q.ctrl[0]
 		q.ctrl[0] = outItem{}
 		q.ctrl = q.ctrl[1:]
+		return it, true, false
+	case len(q.bulk) > 0 && (q.credit <= 0 || len(q.serves) == 0):
+		it = q.bulk[0]
+		q.bulk[0] = outItem{}
+		q.bulk = q.bulk[1:]
+		q.credit = bulkQuantum
+		<-q.slots
 		return it, true, false
 	case serves && len(q.serves) > 0:
 		best, bestN := 0, uploads(q.serves[0])

@@ -101,6 +101,7 @@ type peer struct {
 	link      link
 	out       *outq
 	done      chan struct{} // closed when the reader and writer have stopped
+	failed    chan error    // Conn.Fail: the first error an extension found
 
 	bytesIn, bytesOut   atomic.Int64 // block payload bytes
 	blocksIn, blocksOut atomic.Int64
@@ -282,6 +283,9 @@ func (s *Swarm) writer(ctx context.Context, p *peer) error {
 				s.send(ctx, event{kind: evPeerWants, peer: p, cids: m.cids})
 			}
 			if err == nil && send {
+				if m.kind == mBlock {
+					p.out.sent(len(m.data))
+				}
 				err = write(m) // copies or sends m.data: done with it after
 			}
 			s.release(j)

@@ -282,6 +282,7 @@ func (s *Swarm) AddConn(conn *transport.Conn) error {
 func (s *Swarm) addPeer(p *peer) error {
 	p.out = newOutq()
 	p.done = make(chan struct{})
+	p.failed = make(chan error, 1)
 	p.amChoking.Store(true)
 	p.peerChoking.Store(true)
 	reply := make(chan error, 1)
@@ -319,23 +320,20 @@ func (s *Swarm) runPeer(p *peer) {
 	go func() { rerr <- s.reader(ctx, p) }()
 	go func() { werr <- s.writer(ctx, p) }()
 	var err error
+	reading := rerr // the reader, until it has stopped
 	select {
 	case err = <-rerr:
-		if protocolError(err) {
-			p.out.push(outItem{m: msg{kind: mError, err: errorFor(err)}})
-			select {
-			case <-werr:
-			case <-time.After(2 * time.Second):
-			}
-		}
-		cancel()
-		p.link.close()
-		p.out.close()
+		reading = nil
+		tellWhy(p, err, werr)
+	case err = <-p.failed: // an extension's own goroutine (Conn.Fail)
+		tellWhy(p, err, werr)
 	case err = <-werr:
-		cancel()
-		p.link.close()
-		p.out.close()
-		<-rerr
+	}
+	cancel()
+	p.link.close()
+	p.out.close()
+	if reading != nil {
+		<-reading
 	}
 	close(p.done)
 	for _, e := range s.opt.Extensions {
@@ -345,6 +343,19 @@ func (s *Swarm) runPeer(p *peer) {
 		s.log.Info("peer disconnected", "peer", p.id.Short(), "err", err)
 	}
 	s.send(context.Background(), event{kind: evRemovePeer, peer: p})
+}
+
+// tellWhy sends a peer that broke the protocol (err) an Error frame
+// saying so, waiting a moment for the writer to get it out.
+func tellWhy(p *peer, err error, werr <-chan error) {
+	if !protocolError(err) {
+		return
+	}
+	p.out.push(outItem{m: msg{kind: mError, err: errorFor(err)}})
+	select {
+	case <-werr:
+	case <-time.After(2 * time.Second):
+	}
 }
 
 // Peers returns the connected peers' states.
