@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,12 @@ type Options struct {
 const (
 	maxProofsPerConn = 1024 // FolderProofs one connection may send
 	maxBatch         = 1000 // records in one IndexRecords message
-	gossipFanout     = 3    // peers a periodic exchange goes to
+	// answerWindow is how many IndexRecords messages an answer keeps
+	// sent and not yet acknowledged (IndexAck) by a peer that acks:
+	// enough that the peer always has the next batch at hand, few enough
+	// that its blocks and replies are never behind more than these.
+	answerWindow = 4
+	gossipFanout = 3 // peers a periodic exchange goes to
 )
 
 // ErrNotProved is the protocol error for a folder message about a folder
@@ -65,6 +71,12 @@ type Session struct {
 
 	recordsIn, recordsOut atomic.Int64
 	q                     queries // version queries sent (versions.go)
+
+	// answers and inboxes run off the readers until stop; Run waits
+	// for them.
+	answers sync.WaitGroup
+	stop    context.Context
+	stopped context.CancelFunc
 }
 
 // Counts returns how many index records were received and sent.
@@ -74,13 +86,93 @@ func (s *Session) sendRecords(c *swarm.Conn, m wire.IndexRecords) error {
 	if err := c.Send(m); err != nil {
 		return err
 	}
-	s.recordsOut.Add(int64(len(m.Records)))
+	s.sent(c, m)
 	return nil
+}
+
+// sendBulk sends m as one message of an answer's stream (swarm's bulk
+// class): to a peer that acknowledges records it first waits until fewer
+// than answerWindow messages are unacknowledged, and then while the
+// peer's send queue holds a few.
+func (s *Session) sendBulk(ctx context.Context, c *swarm.Conn, m wire.IndexRecords) error {
+	if c.ProtocolMinor() >= wire.MinorIndexAck {
+		if err := s.window(ctx, c); err != nil {
+			return err
+		}
+	}
+	if err := c.SendBulk(ctx, m); err != nil {
+		return err
+	}
+	s.sent(c, m)
+	return nil
+}
+
+// sent counts m as sent to c: in the records sent, and as one more
+// message c is to acknowledge.
+func (s *Session) sent(c *swarm.Conn, m wire.IndexRecords) {
+	s.recordsOut.Add(int64(len(m.Records)))
+	s.mu.Lock()
+	if st := s.conns[c]; st != nil {
+		st.unacked++
+	}
+	s.mu.Unlock()
+}
+
+// window waits until fewer than answerWindow IndexRecords messages sent
+// to c are unacknowledged, until ctx ends or c closes.
+func (s *Session) window(ctx context.Context, c *swarm.Conn) error {
+	for {
+		s.mu.Lock()
+		st := s.conns[c]
+		if st == nil {
+			s.mu.Unlock()
+			return swarm.ErrNotConnected
+		}
+		if st.unacked < answerWindow {
+			s.mu.Unlock()
+			return nil
+		}
+		acked := st.acked
+		s.mu.Unlock()
+		select {
+		case <-acked:
+		case <-c.Closed():
+			return swarm.ErrNotConnected
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ack takes an IndexAck from c.
+func (s *Session) ack(c *swarm.Conn, m wire.IndexAck) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.conns[c]
+	if st == nil {
+		return
+	}
+	// A peer acknowledging more than it was sent only opens its own
+	// window wider, up to the sends queued (swarm's maxBulk).
+	st.unacked -= min(st.unacked, m.Messages)
+	select {
+	case st.acked <- struct{}{}:
+	default:
+	}
 }
 
 type connState struct {
 	proofs int
 	shared map[identity.FolderID]bool // proved by the peer, held by us
+	// answering: folders whose answer to the peer's summary is being
+	// sent; a newer summary that came meanwhile waits in again.
+	answering map[identity.FolderID]bool
+	again     map[identity.FolderID][]wire.Mark
+	in        *inbox // records received, once any were
+	// unacked counts IndexRecords messages sent to the peer and not yet
+	// acknowledged; acked wakes an answer waiting for its window.
+	unacked uint64
+	acked   chan struct{}
 }
 
 // New returns a Session; Run drives its periodic exchange.
@@ -91,19 +183,23 @@ func New(opt Options) *Session {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Session{opt: opt, log: opt.Logger, conns: make(map[*swarm.Conn]*connState)}
+	s := &Session{opt: opt, log: opt.Logger, conns: make(map[*swarm.Conn]*connState)}
+	s.stop, s.stopped = context.WithCancel(context.Background())
+	return s
 }
 
 // Handles reports whether t is a folder message.
 func (s *Session) Handles(t wire.MsgType) bool {
 	return t == wire.TypeFolderProof || t == wire.TypeIndexSummary || t == wire.TypeIndexRecords ||
-		t == wire.TypeVersionQuery || t == wire.TypeVersionHave
+		t == wire.TypeIndexAck || t == wire.TypeVersionQuery || t == wire.TypeVersionHave
 }
 
 // Connected sends our proof of every folder held.
 func (s *Session) Connected(c *swarm.Conn) {
 	s.mu.Lock()
-	s.conns[c] = &connState{shared: make(map[identity.FolderID]bool)}
+	s.conns[c] = &connState{shared: make(map[identity.FolderID]bool),
+		answering: make(map[identity.FolderID]bool), again: make(map[identity.FolderID][]wire.Mark),
+		acked: make(chan struct{}, 1)}
 	s.mu.Unlock()
 	for _, ro := range s.opt.Model.Keys() {
 		s.sendProof(c, ro)
@@ -225,7 +321,8 @@ func (s *Session) Handle(c *swarm.Conn, m wire.Message) error {
 				return err
 			}
 		}
-		return s.answer(ctx, c, f, m.Marks)
+		s.answerLater(c, f, m.Marks)
+		return nil
 	case wire.IndexRecords:
 		f, err := s.proved(c, m.Folder)
 		if err != nil {
@@ -236,7 +333,11 @@ func (s *Session) Handle(c *swarm.Conn, m wire.Message) error {
 			complete = m.Complete
 		}
 		s.recordsIn.Add(int64(len(m.Records)))
-		return s.opt.Model.Records(ctx, c.ID(), f, m.Records, complete)
+		s.receive(c, recordsJob{f: f, recs: m.Records, complete: complete, size: recordsSize(m.Records)})
+		return nil
+	case wire.IndexAck:
+		s.ack(c, m)
+		return nil
 	case wire.VersionQuery:
 		return s.versionQuery(ctx, c, m)
 	case wire.VersionHave:
@@ -308,24 +409,125 @@ func (s *Session) sendSummary(ctx context.Context, c *swarm.Conn, f identity.Fol
 	return ignoreClosed(c.Send(wire.IndexSummary{Folder: f[:], Marks: marks, Reply: reply}))
 }
 
+// receive hands records from c to c's inbox, starting its taker with
+// the first; it waits while the inbox is full.
+func (s *Session) receive(c *swarm.Conn, j recordsJob) {
+	s.mu.Lock()
+	st := s.conns[c]
+	if st == nil || s.stop.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	b := st.in
+	if b == nil {
+		b = newInbox()
+		st.in = b
+		acks := c.ProtocolMinor() >= wire.MinorIndexAck
+		s.answers.Go(func() {
+			b.take(s.stop, c, func(j recordsJob) error {
+				if err := s.opt.Model.Records(s.stop, c.ID(), j.f, j.recs, j.complete); err != nil {
+					return err
+				}
+				if acks {
+					return ignoreClosed(c.Send(wire.IndexAck{Messages: 1}))
+				}
+				return nil
+			})
+		})
+	}
+	s.mu.Unlock()
+	b.put(j, c.Closed())
+}
+
+func recordsSize(rs []wire.SignedRecord) int {
+	n := 0
+	for _, r := range rs {
+		n += len(r.Data) + len(r.Sig)
+	}
+	return n
+}
+
+// answerLater answers the summary theirs of f from c on a goroutine of
+// its own, so that c's reader goes on (the blocks c sends us, its
+// requests for ours) while a large index streams out at the pace c
+// takes it in. One answer per connection and folder runs at a time; a
+// summary that comes meanwhile is answered after it, the newest only.
+func (s *Session) answerLater(c *swarm.Conn, f identity.FolderID, theirs []wire.Mark) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.conns[c]
+	switch {
+	case st == nil || s.stop.Err() != nil:
+		return
+	case st.answering[f]:
+		st.again[f] = theirs
+		return
+	}
+	st.answering[f] = true
+	s.answers.Go(func() {
+		for {
+			sent, err := s.answer(s.stop, c, f, theirs)
+			if err != nil {
+				s.log.Warn("index records for peer", "peer", c.ID().Short(), "err", err)
+			}
+			s.mu.Lock()
+			next, ok := st.again[f]
+			delete(st.again, f)
+			if !ok {
+				delete(st.answering, f)
+			}
+			s.mu.Unlock()
+			if !ok {
+				return
+			}
+			// The newer summary was made while this answer streamed in:
+			// what the answer sent, the peer holds (the connection is
+			// one ordered stream), however far its summary lagged.
+			theirs = raise(next, sent)
+		}
+	})
+}
+
+// raise returns theirs with each origin's sequence raised to the one
+// sent says, where that is higher.
+func raise(theirs, sent []wire.Mark) []wire.Mark {
+	out := append([]wire.Mark(nil), theirs...)
+	for _, m := range sent {
+		i := slices.IndexFunc(out, func(x wire.Mark) bool { return x.Origin == m.Origin })
+		switch {
+		case i < 0:
+			out = append(out, m)
+		case m.Seq > out[i].Seq:
+			out[i].Seq = m.Seq
+		}
+	}
+	return out
+}
+
 // answer sends c every record of f it lacks, in batches, the last one
-// saying up to where it is now complete.
-func (s *Session) answer(ctx context.Context, c *swarm.Conn, f identity.FolderID, theirs []wire.Mark) error {
+// saying up to where it is now complete, and returns those marks once it
+// sent them. A connection that closed is no error.
+func (s *Session) answer(ctx context.Context, c *swarm.Conn, f identity.FolderID, theirs []wire.Mark) ([]wire.Mark, error) {
 	var batch []wire.SignedRecord
 	complete, err := s.opt.Model.Since(ctx, f, theirs, func(r wire.SignedRecord) error {
 		batch = append(batch, r)
 		if len(batch) == maxBatch {
-			err := s.sendRecords(c, wire.IndexRecords{Folder: f[:], Records: batch})
+			err := s.sendBulk(ctx, c, wire.IndexRecords{Folder: f[:], Records: batch})
 			batch = nil
 			return err
 		}
 		return nil
 	})
-	if err != nil {
-		s.log.Warn("index records for peer", "peer", c.ID().Short(), "err", err)
-		return ignoreClosed(err)
+	if err == nil {
+		err = s.sendBulk(ctx, c, wire.IndexRecords{Folder: f[:], Records: batch, Complete: complete, Last: true})
 	}
-	return ignoreClosed(s.sendRecords(c, wire.IndexRecords{Folder: f[:], Records: batch, Complete: complete, Last: true}))
+	if err == nil {
+		return complete, nil
+	}
+	if errors.Is(err, context.Canceled) && s.stop.Err() != nil {
+		return nil, nil
+	}
+	return nil, ignoreClosed(err)
 }
 
 // Push sends new records of f to every peer sharing it (a rumour).
@@ -356,10 +558,18 @@ func (s *Session) Exchange(ctx context.Context, f identity.FolderID) {
 	}
 }
 
-// Run exchanges summaries of every folder periodically until ctx ends.
+// Run exchanges summaries of every folder periodically until ctx ends,
+// then stops the answers being sent and waits for them: the Model is not
+// called after Run returned.
 func (s *Session) Run(ctx context.Context) error {
 	t := time.NewTicker(s.opt.Exchange)
 	defer t.Stop()
+	defer func() {
+		s.mu.Lock()
+		s.stopped()
+		s.mu.Unlock()
+		s.answers.Wait()
+	}()
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,104 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shoal-sync/shoal/chunker/unixfs"
+	"github.com/shoal-sync/shoal/sync/folder/index"
+	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/transport"
+	"github.com/shoal-sync/shoal/sync/wire"
+)
+
+// commitMany commits n files to ix in one group.
+func commitMany(t *testing.T, ix *index.Index, n int) {
+	t.Helper()
+	var cs []index.Change
+	for i := range n {
+		path := fmt.Sprintf("f%05d", i)
+		r := index.Record{Path: path, Type: index.TypeFile, Size: int64(len(path)), Mode: 0o644, ModTime: 1, Root: unixfs.RawCIDOf([]byte(path)).Bytes()}
+		cs = append(cs, index.Change{Record: r, Local: index.Local{Type: index.TypeFile, Root: r.Root}})
+	}
+	if _, err := ix.CommitLocal(context.Background(), cs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLongAnswerPaced: an index many batches long reaches the joining
+// peer whole through the acknowledged window, and nothing is sent twice.
+func TestLongAnswerPaced(t *testing.T) {
+	rw, _ := identity.NewRWKey()
+	key := identity.FolderKeyFromRW(rw)
+	a := newNode(t, key, 1)
+	b := newNode(t, key.ReadOnly(), 2)
+	const n = 7*maxBatch + 17
+	commitMany(t, a.m.ix, n)
+	b.dial(t, a)
+	wait(t, "b holds every record", b.m.got, func() bool {
+		g, _ := b.m.ix.Global(context.Background(), fmt.Sprintf("f%05d", n-1))
+		return g != nil
+	})
+	if _, out := a.s.Counts(); out != n {
+		t.Fatalf("a sent %d records, want %d", out, n)
+	}
+}
+
+// TestOlderPeerNotPaced: a peer of an older minor version, which neither
+// sends nor takes IndexAck, is sent its whole answer unpaced and is never
+// sent an IndexAck (it would close the connection on one).
+func TestOlderPeerNotPaced(t *testing.T) {
+	rw, _ := identity.NewRWKey()
+	key := identity.FolderKeyFromRW(rw)
+	a := newNode(t, key, 1)
+	const n = 6*maxBatch + 3
+	commitMany(t, a.m.ix, n)
+	ctx := t.Context()
+	ours, theirs, err := transport.LoopbackPair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { theirs.Close() })
+	old := wire.NewHello(nil, "shoal", "0.1", nil)
+	old.Minor = wire.MinorIndexAck - 1
+	if err := wire.WriteMessage(theirs, old, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.sw.AddConn(ours); err != nil {
+		t.Fatal(err)
+	}
+	proof := identity.Proof(key.RO(), theirs.Exporter(), ours.RemoteID())
+	if err := wire.WriteMessage(theirs, wire.FolderProof{Proof: proof}, 0); err != nil {
+		t.Fatal(err)
+	}
+	f := key.ID()
+	if err := wire.WriteMessage(theirs, wire.IndexSummary{Folder: f[:], Reply: true}, 0); err != nil {
+		t.Fatal(err)
+	}
+	theirs.SetDeadline(time.Now().Add(10 * time.Second))
+	got := 0
+	for {
+		fr, err := wire.ReadFrame(theirs)
+		if err != nil {
+			t.Fatalf("after %d of %d records: %v", got, n, err)
+		}
+		m, err := wire.Decode(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case wire.IndexAck:
+			t.Fatal("an older peer was sent an IndexAck")
+		case wire.IndexRecords:
+			got += len(m.Records)
+			if m.Last {
+				if got != n {
+					t.Fatalf("the answer ended after %d records, want %d", got, n)
+				}
+				return
+			}
+		}
+	}
+}
