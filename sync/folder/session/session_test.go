@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,10 @@ type model struct {
 	got chan struct{} // records stored
 	mu  sync.Mutex
 	up  map[identity.NodeID]bool
+	// slow is how long each Records call takes at least (a slower
+	// machine's checking); stored counts the records it was handed.
+	slow   time.Duration
+	stored atomic.Int64
 }
 
 func (m *model) Keys() []identity.ROKey { return []identity.ROKey{m.key.RO()} }
@@ -58,6 +63,8 @@ func (m *model) Records(ctx context.Context, _ identity.NodeID, _ identity.Folde
 		cm = append(cm, index.Mark{Origin: x.Origin, Seq: x.Seq})
 	}
 	_, _, err := m.ix.ApplyRemote(ctx, in, cm, nil)
+	time.Sleep(m.slow) // stands for a slower machine's checking
+	m.stored.Add(int64(len(recs)))
 	select {
 	case m.got <- struct{}{}:
 	default:
@@ -72,6 +79,7 @@ func (m *model) PeerChanged(_ identity.FolderID, p identity.NodeID, up bool) {
 
 type node struct {
 	id *identity.Identity
+	st *memstore.Store // served to every peer
 	sw *swarm.Swarm
 	s  *Session
 	m  *model
@@ -96,7 +104,8 @@ func newNode(t *testing.T, key identity.FolderKey, dev uint64) *node {
 	id, _ := identity.New()
 	m := &model{key: key, ix: ix, got: make(chan struct{}, 1), up: map[identity.NodeID]bool{}}
 	s := New(Options{Self: id.ID(), Model: m})
-	sw, err := swarm.New(swarm.Options{Store: memstore.New(memstore.Options{}), Self: id.ID(), Extensions: []swarm.Extension{s}})
+	st := memstore.New(memstore.Options{})
+	sw, err := swarm.New(swarm.Options{Store: st, ServeAll: true, Self: id.ID(), Extensions: []swarm.Extension{s}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +124,7 @@ func newNode(t *testing.T, key identity.FolderKey, dev uint64) *node {
 		}
 	}()
 	t.Cleanup(func() { cancel(); ln.Close(); sw.Close() })
-	return &node{id: id, sw: sw, s: s, m: m, ln: ln}
+	return &node{id: id, st: st, sw: sw, s: s, m: m, ln: ln}
 }
 
 func (n *node) dial(t *testing.T, to *node) {

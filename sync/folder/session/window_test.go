@@ -1,14 +1,18 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/shoal-sync/shoal/chunker/unixfs"
 	"github.com/shoal-sync/shoal/sync/folder/index"
 	"github.com/shoal-sync/shoal/sync/identity"
+	"github.com/shoal-sync/shoal/sync/swarm"
 	"github.com/shoal-sync/shoal/sync/transport"
 	"github.com/shoal-sync/shoal/sync/wire"
 )
@@ -101,4 +105,43 @@ func TestOlderPeerNotPaced(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBlocksNotBehindIndex: while a long index streams to a peer that
+// takes it in slowly, a block that peer asks for arrives long before the
+// index's end, not behind all of it.
+func TestBlocksNotBehindIndex(t *testing.T) {
+	rw, _ := identity.NewRWKey()
+	key := identity.FolderKeyFromRW(rw)
+	a := newNode(t, key, 1)
+	b := newNode(t, key.ReadOnly(), 2)
+	b.m.slow = 20 * time.Millisecond
+	const n = 20 * maxBatch
+	commitMany(t, a.m.ix, n)
+	data := bytes.Repeat([]byte("a block behind the index "), 4000)
+	c := unixfs.RawCIDOf(data)
+	batch := a.st.NewBatch(t.Context())
+	if err := batch.Put(c, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.dial(t, a)
+	wait(t, "b takes in the first records", b.m.got, func() bool { return b.m.stored.Load() > 0 })
+	var stored int64
+	err := b.sw.FetchBlocks(t.Context(), []cid.Cid{c}, []int{len(data)}, func(got cid.Cid, d []byte) error {
+		stored = b.m.stored.Load()
+		if !bytes.Equal(d, data) {
+			return fmt.Errorf("block %s: wrong bytes", got)
+		}
+		return nil
+	}, swarm.FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored >= n/2 {
+		t.Fatalf("the block came after %d of the index's %d records", stored, n)
+	}
+	wait(t, "b holds every record", b.m.got, func() bool { return b.m.stored.Load() == n })
 }
