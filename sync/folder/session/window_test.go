@@ -116,7 +116,7 @@ func TestBlocksNotBehindIndex(t *testing.T) {
 	a := newNode(t, key, 1)
 	b := newNode(t, key.ReadOnly(), 2)
 	b.m.slow = 20 * time.Millisecond
-	const n = 20 * maxBatch
+	const n = 12 * maxBatch
 	commitMany(t, a.m.ix, n)
 	data := bytes.Repeat([]byte("a block behind the index "), 4000)
 	c := unixfs.RawCIDOf(data)
