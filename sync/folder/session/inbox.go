@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/shoal-sync/shoal/sync/identity"
-	"github.com/shoal-sync/shoal/sync/swarm"
 	"github.com/shoal-sync/shoal/sync/wire"
 )
 
@@ -71,11 +70,18 @@ func (b *inbox) put(j recordsJob, closed <-chan struct{}) bool {
 	}
 }
 
+// failer is the connection an inbox belongs to, as its taker sees it.
+type failer interface {
+	Closed() <-chan struct{}
+	Fail(err error)
+}
+
 // take hands each queued job to fn in order until ctx ends or c closes;
-// an error from fn fails the connection, and the taker stops.
-func (b *inbox) take(ctx context.Context, c *swarm.Conn, fn func(recordsJob) error) {
+// an error from fn fails the connection (unless ctx ended: the node is
+// stopping), and the taker stops.
+func (b *inbox) take(ctx context.Context, c failer, fn func(recordsJob) error) {
 	defer close(b.done)
-	for {
+	for ctx.Err() == nil {
 		b.mu.Lock()
 		if len(b.jobs) == 0 {
 			b.mu.Unlock()
@@ -97,7 +103,7 @@ func (b *inbox) take(ctx context.Context, c *swarm.Conn, fn func(recordsJob) err
 		b.bytes -= j.size
 		b.mu.Unlock()
 		signal(b.room)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			c.Fail(err)
 			return
 		}
