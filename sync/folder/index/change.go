@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
@@ -152,6 +153,21 @@ func (ix *Index) ApplyRemote(ctx context.Context, in []Signed, complete []Mark, 
 	// Checking a signature is most of the cost of taking records in (an
 	// ed25519 verify is ~50 µs: 5 s for a 100,000-file folder's index),
 	// so a large batch is checked on every core.
+	// Records held already, byte for byte (an answer and a relay of it,
+	// one answer twice), need no check: applying them changes nothing.
+	dup, err := ix.held(ctx, in)
+	if err != nil {
+		return nil, 0, err
+	}
+	if dup != nil {
+		fresh := make([]Signed, 0, len(in))
+		for i, s := range in {
+			if !dup[i] {
+				fresh = append(fresh, s)
+			}
+		}
+		in = fresh
+	}
 	rs, errs := openAll(in, ix.opt.Folder, ix.opt.Pub)
 	recs := make([]opened, 0, len(in))
 	for i, s := range in {
@@ -449,6 +465,44 @@ func (ix *Index) ForgetLocal(ctx context.Context, path string) error {
 const openParallelMin = 64
 
 // openAll opens every record of in, in order: out[i] or errs[i].
+// held reports which records of in this index holds byte for byte as
+// their path's global record, or nil for none. Only a record at or below
+// its origin's mark (every record up to it was taken in) is looked up,
+// so a fresh index costs one mark lookup per origin.
+func (ix *Index) held(ctx context.Context, in []Signed) (dup []bool, err error) {
+	err = ix.view(ctx, func(t txn) error {
+		marks := make(map[uint64]uint64)
+		for i, s := range in {
+			r, err := Decode(s.Data)
+			if err != nil {
+				continue // rejected when opened
+			}
+			m, ok := marks[r.Origin]
+			if !ok {
+				if m, err = t.mark(r.Origin); err != nil {
+					return err
+				}
+				marks[r.Origin] = m
+			}
+			if r.Seq > m {
+				continue
+			}
+			_, g, err := t.global(r.Path)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(g.Data, s.Data) && bytes.Equal(g.Sig, s.Sig) {
+				if dup == nil {
+					dup = make([]bool, len(in))
+				}
+				dup[i] = true
+			}
+		}
+		return nil
+	})
+	return dup, err
+}
+
 func openAll(in []Signed, folder identity.FolderID, pub ed25519.PublicKey) ([]*Record, []error) {
 	out := make([]*Record, len(in))
 	errs := make([]error, len(in))
