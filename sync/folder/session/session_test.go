@@ -26,9 +26,9 @@ type model struct {
 	got chan struct{} // records stored
 	mu  sync.Mutex
 	up  map[identity.NodeID]bool
-	// slow is how long each Records call takes at least (a slower
-	// machine's checking); stored counts the records it was handed.
-	slow   time.Duration
+	// gate, when set, holds each Records call until the test lets one
+	// through (or closes it); stored counts the records handed over.
+	gate   chan struct{}
 	stored atomic.Int64
 }
 
@@ -62,8 +62,10 @@ func (m *model) Records(ctx context.Context, _ identity.NodeID, _ identity.Folde
 	for _, x := range complete {
 		cm = append(cm, index.Mark{Origin: x.Origin, Seq: x.Seq})
 	}
+	if m.gate != nil {
+		<-m.gate
+	}
 	_, _, err := m.ix.ApplyRemote(ctx, in, cm, nil)
-	time.Sleep(m.slow) // stands for a slower machine's checking
 	m.stored.Add(int64(len(recs)))
 	select {
 	case m.got <- struct{}{}:
