@@ -460,7 +460,8 @@ func TestHeldRecords(t *testing.T) {
 	fresh := a.write(t, "z", "four", 4)
 	resigned := Signed{Data: recs[2].Data, Sig: append([]byte{recs[2].Sig[0] ^ 1}, recs[2].Sig[1:]...)}
 	in := []Signed{recs[1], recs[2], old[0], fresh[0], resigned}
-	dup, err := b.ix.held(ctx, in)
+	rs, _ := decodeAll(in)
+	dup, err := b.ix.held(ctx, in, rs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,11 +153,27 @@ func Sign(r *Record, folder identity.FolderID, key ed25519.PrivateKey) (Signed, 
 // Open checks a signed record's signature against the folder's public key
 // and decodes and validates it.
 func (s Signed) Open(folder identity.FolderID, pub ed25519.PublicKey) (*Record, error) {
+	if err := s.checkSig(folder, pub); err != nil {
+		return nil, err
+	}
+	return s.decode()
+}
+
+// checkSig checks s's size and its signature against the folder's key.
+func (s Signed) checkSig(folder identity.FolderID, pub ed25519.PublicKey) error {
 	if len(s.Data) > MaxRecordSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadRecord, len(s.Data))
+		return fmt.Errorf("%w: %d bytes", ErrBadRecord, len(s.Data))
 	}
 	if len(s.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub, signContext(folder, s.Data), s.Sig) {
-		return nil, fmt.Errorf("%w: bad signature", ErrBadRecord)
+		return fmt.Errorf("%w: bad signature", ErrBadRecord)
+	}
+	return nil
+}
+
+// decode decodes s's record, refusing one over MaxRecordSize unread.
+func (s Signed) decode() (*Record, error) {
+	if len(s.Data) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadRecord, len(s.Data))
 	}
 	return Decode(s.Data)
 }
