@@ -443,7 +443,7 @@ func (fs *folders) Records(ctx context.Context, peer identity.NodeID, f identity
 		for i, a := range applied {
 			fwd[i] = wire.SignedRecord{Data: a.Signed.Data, Sig: a.Signed.Sig}
 		}
-		fs.session.PushExcept(f, fwd, peer)
+		fs.session.Relay(ctx, f, fwd, peer)
 		rf.f.Changed()
 	}
 	return nil

@@ -29,10 +29,17 @@ type Mark struct {
 // sender holds a folder's records; the peer answers with IndexRecords
 // holding what the sender lacks. Reply marks a summary sent in answer to
 // one, which is not answered with a summary again.
+//
+// Announce (protocol 1.3) marks a summary sent because the sender took in
+// many new records: it asks for nothing. A peer that lacks some of them
+// answers with a summary of its own (Reply), which the sender answers
+// with exactly those; a peer that holds them already, or is being sent
+// them by another, says nothing. An announcement is never a reply.
 type IndexSummary struct {
-	Folder []byte `cbor:"1,keyasint"`
-	Marks  []Mark `cbor:"2,keyasint,omitempty"`
-	Reply  bool   `cbor:"3,keyasint,omitempty"`
+	Folder   []byte `cbor:"1,keyasint"`
+	Marks    []Mark `cbor:"2,keyasint,omitempty"`
+	Reply    bool   `cbor:"3,keyasint,omitempty"`
+	Announce bool   `cbor:"4,keyasint,omitempty"`
 }
 
 // SignedRecord is an index record as its author signed it; relays pass it
@@ -109,6 +116,9 @@ func validateFolder(msg Message) error {
 	case IndexSummary:
 		if err := checkFolderID(m.Folder); err != nil {
 			return err
+		}
+		if m.Announce && m.Reply {
+			return fmt.Errorf("%w: index summary both an announcement and a reply", ErrMalformed)
 		}
 		return checkMarks(m.Marks)
 	case IndexRecords:

@@ -10,7 +10,7 @@ import (
 // Minor only adds messages or fields the other side may ignore.
 const (
 	ProtocolMajor = 1
-	ProtocolMinor = 2
+	ProtocolMinor = 3
 )
 
 // MinorVersions is the minor version that added VersionQuery and
@@ -21,6 +21,11 @@ const MinorVersions = 1
 // MinorIndexAck is the minor version that added IndexAck: a peer that
 // said less neither sends nor takes it, and its answers are not paced.
 const MinorIndexAck = 2
+
+// MinorAnnounce is the minor version that added IndexSummary.Announce: a
+// peer that said less would take an announcement for a summary and
+// answer it, so it is sent the records themselves.
+const MinorAnnounce = 3
 
 // ErrVersion means the peer speaks another major protocol version.
 var ErrVersion = errors.New("wire: incompatible protocol version")

@@ -36,6 +36,7 @@ func sampleMessages() []Message {
 		Unchoke{},
 		FolderProof{Proof: bytes.Repeat([]byte{7}, 32)},
 		IndexSummary{Folder: bytes.Repeat([]byte{1}, 32), Marks: []Mark{{Origin: 9, Seq: 3}}, Reply: true},
+		IndexSummary{Folder: bytes.Repeat([]byte{1}, 32), Marks: []Mark{{Origin: 9, Seq: 5}}, Announce: true},
 		IndexRecords{Folder: bytes.Repeat([]byte{1}, 32), Records: []SignedRecord{{Data: []byte{0xa0}, Sig: bytes.Repeat([]byte{2}, 64)}},
 			Complete: []Mark{{Origin: 9, Seq: 4}}, Last: true},
 		PeerExchange{Scope: bytes.Repeat([]byte{3}, 20),
@@ -210,6 +211,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"short folder proof", Frame{Type: TypeFolderProof, Payload: []byte{0xa1, 0x01, 0x41, 0x00}}, ErrMalformed, "proof"},
 		{"records without folder", Frame{Type: TypeIndexRecords, Payload: []byte{0xa0}}, ErrMalformed, "folder ID"},
 		{"summary with short folder", Frame{Type: TypeIndexSummary, Payload: []byte{0xa1, 0x01, 0x41, 0x00}}, ErrMalformed, "folder ID"},
+		{"announcement as a reply", Frame{Type: TypeIndexSummary, Payload: cborOf(IndexSummary{Folder: make([]byte, 32), Reply: true, Announce: true})}, ErrMalformed, "both an announcement and a reply"},
 		{"empty payload", Frame{Type: TypePing}, ErrMalformed, "empty"},
 		{"bad CBOR", Frame{Type: TypeHave, Payload: []byte{0xa1, 0x01}}, ErrMalformed, ""},
 		{"trailing bytes", Frame{Type: TypePing, Payload: []byte{0xa0, 0x00}}, ErrMalformed, ""},
@@ -331,7 +333,7 @@ func TestCheckHello(t *testing.T) {
 	}{
 		{"same version", NewHello(nil, "shoal", "1", nil), true, ""},
 		{"newer minor", Hello{Major: ProtocolMajor, Minor: ProtocolMinor + 3}, true, ""},
-		{"older major", Hello{Major: 0, Minor: 9, Client: "shoal", ClientVersion: "0.0.1"}, false, "peer (shoal 0.0.1) speaks shoal protocol 0.9, this node speaks 1.2"},
+		{"older major", Hello{Major: 0, Minor: 9, Client: "shoal", ClientVersion: "0.0.1"}, false, "peer (shoal 0.0.1) speaks shoal protocol 0.9, this node speaks 1.3"},
 		{"newer major", Hello{Major: ProtocolMajor + 1}, false, "unknown client"},
 	}
 	for _, tc := range tests {

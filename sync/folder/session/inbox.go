@@ -32,6 +32,7 @@ type recordsJob struct {
 	f        identity.FolderID
 	recs     []wire.SignedRecord
 	complete []wire.Mark
+	last     bool // the last message of an answer to our summary
 	size     int
 }
 

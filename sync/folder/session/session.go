@@ -173,6 +173,11 @@ type connState struct {
 	// acknowledged; acked wakes an answer waiting for its window.
 	unacked uint64
 	acked   chan struct{}
+	// expect: folders whose answer to a summary we sent the peer is still
+	// to end; announced: the newest announcement of the peer per folder,
+	// waiting for every answer expected of that folder to end.
+	expect    map[identity.FolderID]bool
+	announced map[identity.FolderID][]wire.Mark
 }
 
 // New returns a Session; Run drives its periodic exchange.
@@ -199,7 +204,8 @@ func (s *Session) Connected(c *swarm.Conn) {
 	s.mu.Lock()
 	s.conns[c] = &connState{shared: make(map[identity.FolderID]bool),
 		answering: make(map[identity.FolderID]bool), again: make(map[identity.FolderID][]wire.Mark),
-		acked: make(chan struct{}, 1)}
+		acked: make(chan struct{}, 1), expect: make(map[identity.FolderID]bool),
+		announced: make(map[identity.FolderID][]wire.Mark)}
 	s.mu.Unlock()
 	for _, ro := range s.opt.Model.Keys() {
 		s.sendProof(c, ro)
@@ -214,17 +220,23 @@ func (s *Session) Disconnected(c *swarm.Conn) {
 	s.mu.Lock()
 	st := s.conns[c]
 	delete(s.conns, c)
-	var gone []identity.FolderID
+	var gone, expected []identity.FolderID
 	if st != nil {
 		for f := range st.shared {
 			if !s.sharesLocked(c.ID(), f) {
 				gone = append(gone, f)
 			}
 		}
+		for f := range st.expect {
+			expected = append(expected, f)
+		}
 	}
 	s.mu.Unlock()
 	for _, f := range gone {
 		s.opt.Model.PeerChanged(f, c.ID(), false)
+	}
+	for _, f := range expected {
+		s.settle(f, false) // its answer will not end: do not wait for it
 	}
 }
 
@@ -316,6 +328,9 @@ func (s *Session) Handle(c *swarm.Conn, m wire.Message) error {
 		if err != nil {
 			return err
 		}
+		if m.Announce {
+			return s.announced(ctx, c, f, m.Marks)
+		}
 		if !m.Reply {
 			if err := s.sendSummary(ctx, c, f, true); err != nil {
 				return err
@@ -333,7 +348,7 @@ func (s *Session) Handle(c *swarm.Conn, m wire.Message) error {
 			complete = m.Complete
 		}
 		s.recordsIn.Add(int64(len(m.Records)))
-		s.receive(c, recordsJob{f: f, recs: m.Records, complete: complete, size: recordsSize(m.Records)})
+		s.receive(c, recordsJob{f: f, recs: m.Records, complete: complete, last: m.Last, size: recordsSize(m.Records)})
 		return nil
 	case wire.IndexAck:
 		s.ack(c, m)
@@ -406,6 +421,17 @@ func (s *Session) sendSummary(ctx context.Context, c *swarm.Conn, f identity.Fol
 		s.log.Warn("index summary", "folder", f.String()[:8], "err", err)
 		return nil
 	}
+	return s.sendMarks(c, f, marks, reply)
+}
+
+// sendMarks sends c our summary marks of f, which c answers: until the
+// answer's last message is taken in, announcements of f wait.
+func (s *Session) sendMarks(c *swarm.Conn, f identity.FolderID, marks []wire.Mark, reply bool) error {
+	s.mu.Lock()
+	if st := s.conns[c]; st != nil {
+		st.expect[f] = true
+	}
+	s.mu.Unlock()
 	return ignoreClosed(c.Send(wire.IndexSummary{Folder: f[:], Marks: marks, Reply: reply}))
 }
 
@@ -427,6 +453,9 @@ func (s *Session) receive(c *swarm.Conn, j recordsJob) {
 			b.take(s.stop, c, func(j recordsJob) error {
 				if err := s.opt.Model.Records(s.stop, c.ID(), j.f, j.recs, j.complete); err != nil {
 					return err
+				}
+				if j.last {
+					s.answered(c, j.f)
 				}
 				if acks {
 					return ignoreClosed(c.Send(wire.IndexAck{Messages: 1}))
@@ -577,6 +606,7 @@ func (s *Session) Run(ctx context.Context) error {
 		case <-t.C:
 			for _, ro := range s.opt.Model.Keys() {
 				s.Exchange(ctx, ro.ID())
+				s.settle(ro.ID(), true)
 			}
 		}
 	}

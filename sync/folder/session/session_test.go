@@ -30,6 +30,7 @@ type model struct {
 	// through (or closes it); stored counts the records handed over.
 	gate   chan struct{}
 	stored atomic.Int64
+	relay  *Session // when set, new records are relayed through it
 }
 
 func (m *model) Keys() []identity.ROKey { return []identity.ROKey{m.key.RO()} }
@@ -53,7 +54,7 @@ func (m *model) Since(ctx context.Context, _ identity.FolderID, theirs []wire.Ma
 	}
 	return out, err
 }
-func (m *model) Records(ctx context.Context, _ identity.NodeID, _ identity.FolderID, recs []wire.SignedRecord, complete []wire.Mark) error {
+func (m *model) Records(ctx context.Context, peer identity.NodeID, f identity.FolderID, recs []wire.SignedRecord, complete []wire.Mark) error {
 	var in []index.Signed
 	for _, r := range recs {
 		in = append(in, index.Signed{Data: r.Data, Sig: r.Sig})
@@ -65,8 +66,16 @@ func (m *model) Records(ctx context.Context, _ identity.NodeID, _ identity.Folde
 	if m.gate != nil {
 		<-m.gate
 	}
-	_, _, err := m.ix.ApplyRemote(ctx, in, cm, nil)
+	applied, _, err := m.ix.ApplyRemote(ctx, in, cm, nil)
 	m.stored.Add(int64(len(recs)))
+	if m.relay != nil && len(applied) > 0 {
+		// As the daemon does: what is new goes on to the other peers.
+		fwd := make([]wire.SignedRecord, len(applied))
+		for i, a := range applied {
+			fwd[i] = wire.SignedRecord{Data: a.Signed.Data, Sig: a.Signed.Sig}
+		}
+		m.relay.Relay(ctx, f, fwd, peer)
+	}
 	select {
 	case m.got <- struct{}{}:
 	default:
